@@ -1,0 +1,299 @@
+/*
+ * cmd-capture.c — `deliver` (one message on stdin, for pipe transports) and
+ * `import` (files, mbox, Maildir). Both print the DESIGN §5 result line per
+ * message, and only after the message is committed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "intake/intake.h"
+
+static int
+result_exit_status(const ClResult *r)
+{
+    if (r->status != CL_RESULT_REJECTED)
+        return EXIT_OK;
+    if (strcmp(r->reason, "malformed") == 0 || strcmp(r->reason, "too-large") == 0)
+        return EXIT_DATAERR;
+    return EXIT_NOUSER; /* unknown-tenant, unknown-sender, ambiguous-sender */
+}
+
+static bool
+apply_max_size(ClConfig *config, const char *text, const char *name)
+{
+    if (text == NULL)
+        return true;
+    gint64 n = cl_parse_size(text);
+    if (n <= 0) {
+        cli_usage(name, "--max-message-size must be a size such as 50M, not \"%s\"", text);
+        return false;
+    }
+    config->max_message_bytes = n;
+    return true;
+}
+
+int
+cmd_deliver(int argc, char **argv)
+{
+    g_auto(GStrv) recipients = NULL;
+    g_autofree char *sender = NULL;
+    g_autofree char *max_size = NULL;
+    GOptionEntry entries[] = {
+        { "recipient", 'r', 0, G_OPTION_ARG_STRING_ARRAY, &recipients,
+          "envelope recipient (RCPT TO; repeatable)", "ADDR" },
+        { "sender", 'f', 0, G_OPTION_ARG_STRING, &sender, "envelope sender (MAIL FROM)", "ADDR" },
+        { "max-message-size", 0, 0, G_OPTION_ARG_STRING, &max_size,
+          "reject larger mail as too-large (default 50M)", "SIZE" },
+        { NULL },
+    };
+    if (!cli_parse("deliver", "< MESSAGE",
+                   "Reads one message on standard input, captures it and prints one JSON result "
+                   "line.\nExit status: 0 accepted or duplicate, 65 malformed or too large, 67 "
+                   "unknown or ambiguous sender or tenant, 75 try again later.",
+                   entries, false, false, &argc, &argv))
+        return EXIT_USAGE;
+    if (argc > 1)
+        return cli_usage("deliver", "unexpected argument \"%s\"", argv[1]);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ClConfig) config = cli_config("deliver", &error);
+    if (config == NULL || !apply_max_size(config, max_size, "deliver"))
+        return config == NULL ? cli_fail("deliver", error) : EXIT_USAGE;
+    g_autoptr(ClStore) store = cli_open_store(config, &error);
+    if (store == NULL) {
+        /* Whatever keeps us from storing: the MTA keeps the mail and retries. */
+        fprintf(stderr, "contactlog deliver: %s\n", error->message);
+        return EXIT_TEMPFAIL;
+    }
+    g_autoptr(ClEnvelope) env = cl_envelope_new();
+    env->sender = g_strdup(sender);
+    for (gsize i = 0; recipients && recipients[i]; i++)
+        g_ptr_array_add(env->rcpts, g_strdup(recipients[i]));
+
+    g_autoptr(ClRawMessage) raw =
+        cl_intake_spool(store, STDIN_FILENO, 0, -1, config->max_message_bytes, "stdin", &error);
+    if (raw == NULL) {
+        fprintf(stderr, "contactlog deliver: %s\n", error->message);
+        return EXIT_TEMPFAIL;
+    }
+    g_autoptr(ClPipeline) pipeline = cl_pipeline_new(store, config);
+    g_autoptr(ClResult) result = cl_pipeline_process(pipeline, raw, env, &error);
+    if (result == NULL) {
+        fprintf(stderr, "contactlog deliver: try again later: %s\n", error->message);
+        return EXIT_TEMPFAIL;
+    }
+    g_autofree char *line = cli_result_line(result);
+    printf("%s\n", line);
+    if (fflush(stdout) != 0)
+        return EXIT_TEMPFAIL;
+    return result_exit_status(result);
+}
+
+/* ---- import ------------------------------------------------------------------------ */
+
+typedef struct {
+    guint total, done;
+    guint by_status[4];
+    guint failed;
+    GHashTable *reasons; /* reason → count */
+    gint64 bytes_total, bytes_done;
+    gint64 started, last_draw;
+    bool tty;
+} Progress;
+
+static void
+draw(Progress *p, bool final)
+{
+    if (!p->tty)
+        return;
+    gint64 now = g_get_monotonic_time();
+    if (!final && now - p->last_draw < 100000)
+        return;
+    p->last_draw = now;
+    double frac = p->bytes_total > 0 ? (double)p->bytes_done / p->bytes_total : 1.0;
+    int width = 30, fill = (int)(frac * width);
+    double secs = (now - p->started) / 1e6;
+    fprintf(stderr, "\r[%.*s%*s] %3d%%  %u/%u messages  %.0f/s ", fill,
+            "##############################", width - fill, "", (int)(frac * 100), p->done,
+            p->total, secs > 0 ? p->done / secs : 0.0);
+    if (final)
+        fputc('\n', stderr);
+}
+
+typedef struct {
+    char *line;
+    ClResultStatus status;
+    const char *reason;
+    bool failed;
+} Pending;
+
+static void
+pending_free(Pending *x)
+{
+    g_free(x->line);
+    g_free(x);
+}
+
+static void
+flush_lines(GPtrArray *lines, Progress *p, bool committed, const char *why)
+{
+    for (guint i = 0; i < lines->len; i++) {
+        Pending *x = g_ptr_array_index(lines, i);
+        if (!committed && !x->failed) {
+            /* The batch did not commit: nothing of these messages was kept. */
+            g_free(x->line);
+            g_autofree char *escaped = g_strescape(why, NULL);
+            x->line = g_strdup_printf("{\"status\": \"error\", \"reason\": \"tempfail\", "
+                                      "\"message\": \"%s\"}",
+                                      escaped);
+            x->failed = true;
+        }
+        printf("%s\n", x->line);
+        if (x->failed) {
+            p->failed++;
+        } else {
+            p->by_status[x->status]++;
+            if (x->reason)
+                g_hash_table_replace(p->reasons, (gpointer)x->reason,
+                                     GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(
+                                                          p->reasons, x->reason)) + 1));
+        }
+    }
+    g_ptr_array_set_size(lines, 0);
+    fflush(stdout);
+}
+
+static bool
+commit_batch(ClPipeline *pipeline, GPtrArray *lines, Progress *p)
+{
+    g_autoptr(GError) error = NULL;
+    bool ok = cl_pipeline_batch_commit(pipeline, &error);
+    if (!ok)
+        fprintf(stderr, "\ncontactlog import: a batch of %u messages was not stored, try again: %s\n",
+                lines->len, error->message);
+    flush_lines(lines, p, ok, ok ? NULL : error->message);
+    return ok;
+}
+
+int
+cmd_import(int argc, char **argv)
+{
+    g_autofree char *max_size = NULL;
+    GOptionEntry entries[] = {
+        { "max-message-size", 0, 0, G_OPTION_ARG_STRING, &max_size,
+          "reject larger mail as too-large (default 50M)", "SIZE" },
+        { NULL },
+    };
+    if (!cli_parse("import", "PATH...",
+                   "Captures .eml files, mbox files, Maildir folders and directories of them.\n"
+                   "Prints one JSON result line per message and a summary on standard error.",
+                   entries, false, false, &argc, &argv))
+        return EXIT_USAGE;
+    if (argc < 2)
+        return cli_usage("import", "name at least one file or folder");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ClConfig) config = cli_config("import", &error);
+    if (config == NULL || !apply_max_size(config, max_size, "import"))
+        return config == NULL ? cli_fail("import", error) : EXIT_USAGE;
+
+    g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func((GDestroyNotify)cl_intake_item_free);
+    Progress p = { .tty = isatty(STDERR_FILENO), .started = g_get_monotonic_time() };
+    int status = EXIT_OK;
+    for (int i = 1; i < argc; i++) {
+        g_autoptr(GError) local = NULL;
+        if (!cl_intake_list(argv[i], items, &p.bytes_total, &local)) {
+            fprintf(stderr, "contactlog import: %s\n", local->message);
+            status = cli_exit_status(local);
+        }
+    }
+    g_autoptr(ClStore) store = cli_open_store(config, &error);
+    if (store == NULL)
+        return cli_fail("import", error);
+    g_autoptr(ClPipeline) pipeline = cl_pipeline_new(store, config);
+    p.total = items->len;
+    p.reasons = g_hash_table_new(g_str_hash, g_str_equal);
+    g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func((GDestroyNotify)pending_free);
+
+    int fd = -1;
+    const char *fd_path = NULL;
+    bool in_batch = false;
+    for (guint i = 0; i < items->len; i++) {
+        ClIntakeItem *it = g_ptr_array_index(items, i);
+        if (fd_path == NULL || strcmp(fd_path, it->path) != 0) {
+            if (fd >= 0)
+                close(fd);
+            fd = open(it->path, O_RDONLY | O_CLOEXEC);
+            fd_path = it->path;
+        }
+        if (!in_batch) {
+            if (!cl_pipeline_batch_begin(pipeline, &error))
+                break;
+            in_batch = true;
+        }
+        Pending *x = g_new0(Pending, 1);
+        g_autoptr(GError) local = NULL;
+        g_autoptr(ClRawMessage) raw =
+            fd < 0 ? NULL
+                   : cl_intake_spool(store, fd, it->offset, it->length, config->max_message_bytes,
+                                     it->origin, &local);
+        if (fd < 0)
+            g_set_error(&local, CL_ERROR, CL_ERROR_TEMPFAIL, "cannot open %s: %s", it->path,
+                        g_strerror(errno));
+        g_autoptr(ClResult) r = raw ? cl_pipeline_process(pipeline, raw, NULL, &local) : NULL;
+        if (r != NULL) {
+            x->line = cli_result_line(r);
+            x->status = r->status;
+            x->reason = r->reason;
+        } else {
+            fprintf(stderr, "%scontactlog import: %s: %s\n", p.tty ? "\n" : "", it->origin,
+                    local->message);
+            g_autofree char *escaped = g_strescape(local->message, NULL);
+            x->line = g_strdup_printf("{\"status\": \"error\", \"reason\": \"tempfail\", "
+                                      "\"message\": \"%s\"}",
+                                      escaped);
+            x->failed = true;
+            status = EXIT_TEMPFAIL;
+        }
+        g_ptr_array_add(lines, x);
+        p.done++;
+        p.bytes_done += it->length;
+        if (lines->len >= config->import_batch) {
+            in_batch = false;
+            if (!commit_batch(pipeline, lines, &p))
+                status = EXIT_TEMPFAIL;
+        }
+        draw(&p, false);
+    }
+    if (fd >= 0)
+        close(fd);
+    if (error != NULL) {
+        fprintf(stderr, "contactlog import: %s\n", error->message);
+        status = EXIT_TEMPFAIL;
+    }
+    if (in_batch && !commit_batch(pipeline, lines, &p))
+        status = EXIT_TEMPFAIL;
+    draw(&p, true);
+
+    double secs = (g_get_monotonic_time() - p.started) / 1e6;
+    GString *why = g_string_new(NULL);
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, p.reasons);
+    while (g_hash_table_iter_next(&it, &key, &value))
+        g_string_append_printf(why, "%s%s %u", why->len ? ", " : " (", (char *)key,
+                               GPOINTER_TO_UINT(value));
+    if (why->len)
+        g_string_append_c(why, ')');
+    fprintf(stderr,
+            "contactlog import: %u messages in %.1f s (%.0f/s): %u pending, %u saved, "
+            "%u duplicate, %u rejected%s, %u not stored\n",
+            p.done, secs, secs > 0 ? p.done / secs : 0.0, p.by_status[CL_RESULT_PENDING],
+            p.by_status[CL_RESULT_SAVED], p.by_status[CL_RESULT_DUPLICATE],
+            p.by_status[CL_RESULT_REJECTED], why->str, p.failed);
+    g_string_free(why, TRUE);
+    g_hash_table_unref(p.reasons);
+    return status;
+}

@@ -1,0 +1,168 @@
+/*
+ * config.c — contactlog.conf (a GLib key file), one table of keys.
+ * Defaults < file < CONTACTLOG_* environment < command-line flags (applied by cli/).
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { CONF_SIZE, CONF_BOOL, CONF_UINT } ConfType;
+
+static const struct {
+    const char *group, *key, *env;
+    ConfType type;
+    const char *def;
+    const char *help;
+    gsize offset;
+} keys[] = {
+    { "limits", "max_message_bytes", "CONTACTLOG_MAX_MESSAGE_BYTES", CONF_SIZE, "50M",
+      "larger mail is rejected as too-large", G_STRUCT_OFFSET(ClConfig, max_message_bytes) },
+    { "storage", "sync", "CONTACTLOG_SYNC", CONF_BOOL, "true",
+      "fsync mail and database before acknowledging (never switch off in production)",
+      G_STRUCT_OFFSET(ClConfig, sync) },
+    { "import", "batch", "CONTACTLOG_IMPORT_BATCH", CONF_UINT, "500",
+      "messages that `import` commits together", G_STRUCT_OFFSET(ClConfig, import_batch) },
+};
+
+gint64
+cl_parse_size(const char *text)
+{
+    if (text == NULL)
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    guint64 n = g_ascii_strtoull(text, &end, 10);
+    if (end == text || errno != 0)
+        return -1;
+    guint64 mult = 1;
+    switch (g_ascii_toupper(*end)) {
+    case '\0': break;
+    case 'K': mult = 1024; end++; break;
+    case 'M': mult = 1024 * 1024; end++; break;
+    case 'G': mult = 1024 * 1024 * 1024; end++; break;
+    default: return -1;
+    }
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end != '\0' || n > (guint64)G_MAXINT64 / mult)
+        return -1;
+    return (gint64)(n * mult);
+}
+
+static bool
+set_value(ClConfig *config, gsize i, const char *value, const char *where, GError **error)
+{
+    void *field = G_STRUCT_MEMBER_P(config, keys[i].offset);
+    switch (keys[i].type) {
+    case CONF_SIZE: {
+        gint64 n = cl_parse_size(value);
+        if (n <= 0) {
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFIG,
+                        "%s: %s.%s must be a size such as 50M, not \"%s\"", where,
+                        keys[i].group, keys[i].key, value);
+            return false;
+        }
+        *(gint64 *)field = n;
+        return true;
+    }
+    case CONF_BOOL:
+        if (g_ascii_strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0) {
+            *(bool *)field = true;
+        } else if (g_ascii_strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0) {
+            *(bool *)field = false;
+        } else {
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFIG, "%s: %s.%s must be true or false",
+                        where, keys[i].group, keys[i].key);
+            return false;
+        }
+        return true;
+    case CONF_UINT: {
+        guint64 n = 0;
+        if (!g_ascii_string_to_unsigned(value, 10, 1, G_MAXUINT, &n, NULL)) {
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFIG,
+                        "%s: %s.%s must be a positive number", where, keys[i].group,
+                        keys[i].key);
+            return false;
+        }
+        *(guint *)field = (guint)n;
+        return true;
+    }
+    }
+    return false;
+}
+
+ClConfig *
+cl_config_load(const char *data_dir, const char *file, GError **error)
+{
+    g_return_val_if_fail(data_dir != NULL, NULL);
+    g_autoptr(ClConfig) config = g_new0(ClConfig, 1);
+    config->data_dir = g_strdup(data_dir);
+    for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
+        if (!set_value(config, i, keys[i].def, "default", error))
+            return NULL;
+
+    g_autofree char *implicit = g_build_filename(data_dir, "contactlog.conf", NULL);
+    const char *path = file;
+    if (path == NULL && g_file_test(implicit, G_FILE_TEST_EXISTS))
+        path = implicit;
+    if (path != NULL) {
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_autoptr(GError) local = NULL;
+        if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &local)) {
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFIG, "cannot read %s: %s", path,
+                        local->message);
+            return NULL;
+        }
+        g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+        for (gsize g = 0; groups[g] != NULL; g++) {
+            g_auto(GStrv) names = g_key_file_get_keys(kf, groups[g], NULL, NULL);
+            for (gsize k = 0; names != NULL && names[k] != NULL; k++) {
+                gsize i = 0;
+                while (i < G_N_ELEMENTS(keys) && !(strcmp(keys[i].group, groups[g]) == 0 &&
+                                                   strcmp(keys[i].key, names[k]) == 0))
+                    i++;
+                if (i == G_N_ELEMENTS(keys)) {
+                    g_set_error(error, CL_ERROR, CL_ERROR_CONFIG, "%s: unknown key %s.%s",
+                                path, groups[g], names[k]);
+                    return NULL;
+                }
+                g_autofree char *value = g_key_file_get_string(kf, groups[g], names[k], NULL);
+                if (!set_value(config, i, value ? value : "", path, error))
+                    return NULL;
+            }
+        }
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+        const char *value = g_getenv(keys[i].env);
+        if (value != NULL && !set_value(config, i, value, keys[i].env, error))
+            return NULL;
+    }
+    return g_steal_pointer(&config);
+}
+
+void
+cl_config_free(ClConfig *config)
+{
+    if (config == NULL)
+        return;
+    g_free(config->data_dir);
+    g_free(config);
+}
+
+char *
+cl_config_defaults_text(void)
+{
+    GString *out = g_string_new(NULL);
+    const char *group = NULL;
+    for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+        if (group == NULL || strcmp(group, keys[i].group) != 0) {
+            group = keys[i].group;
+            g_string_append_printf(out, "%s[%s]\n", out->len ? "\n" : "", group);
+        }
+        g_string_append_printf(out, "# %s (environment: %s)\n%s = %s\n", keys[i].help,
+                               keys[i].env, keys[i].key, keys[i].def);
+    }
+    return g_string_free(out, FALSE);
+}

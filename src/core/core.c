@@ -1,0 +1,185 @@
+/*
+ * core.c — shared helpers: error domain, address folding, reasons, envelopes,
+ * spooled raw messages, CRM directory items.
+ */
+#include "core.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+G_DEFINE_QUARK(contactlog-error-quark, cl_error)
+
+const char *
+cl_error_code_name(ClErrorCode code)
+{
+    static const char *names[] = {
+        [CL_ERROR_TEMPFAIL] = "tempfail", [CL_ERROR_INVALID] = "invalid",
+        [CL_ERROR_TOO_LARGE] = "too-large", [CL_ERROR_NOT_FOUND] = "not-found",
+        [CL_ERROR_CONFLICT] = "conflict", [CL_ERROR_FORBIDDEN] = "forbidden",
+        [CL_ERROR_CONFIG] = "config", [CL_ERROR_INTERNAL] = "internal",
+    };
+    if ((unsigned)code < G_N_ELEMENTS(names))
+        return names[code];
+    return "unknown";
+}
+
+char *
+cl_address_fold(const char *address)
+{
+    if (address == NULL || !g_utf8_validate(address, -1, NULL))
+        return NULL;
+    g_autofree char *trimmed = g_strstrip(g_strdup(address));
+    g_autofree char *nfc = g_utf8_normalize(trimmed, -1, G_NORMALIZE_DEFAULT_COMPOSE);
+    if (nfc == NULL)
+        return NULL;
+    return g_utf8_casefold(nfc, -1);
+}
+
+char *
+cl_address_domain(const char *address)
+{
+    if (address == NULL)
+        return NULL;
+    const char *at = strrchr(address, '@');
+    if (at == NULL || at[1] == '\0')
+        return NULL;
+    return cl_address_fold(at + 1);
+}
+
+char *
+cl_text_fold(const char *text)
+{
+    g_autofree char *nfc = g_utf8_normalize(text ? text : "", -1, G_NORMALIZE_DEFAULT_COMPOSE);
+    return g_utf8_casefold(nfc ? nfc : "", -1);
+}
+
+char *
+cl_text_first_word(const char *folded)
+{
+    const char *p = folded ? folded : "";
+    while (*p && !g_unichar_isalnum(g_utf8_get_char(p)))
+        p = g_utf8_next_char(p);
+    const char *start = p;
+    while (*p && g_unichar_isalnum(g_utf8_get_char(p)))
+        p = g_utf8_next_char(p);
+    return p > start ? g_strndup(start, p - start) : NULL;
+}
+
+void
+cl_sha256_hex(const void *data, gsize len, char out[65])
+{
+    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+    g_checksum_update(sum, data, len);
+    g_strlcpy(out, g_checksum_get_string(sum), 65);
+}
+
+ClReason *
+cl_reason_new(const char *field, const char *rule, const char *detail)
+{
+    ClReason *r = g_new0(ClReason, 1);
+    r->field = g_strdup(field);
+    r->rule = g_strdup(rule);
+    r->detail = g_strdup(detail);
+    return r;
+}
+
+void
+cl_reason_free(ClReason *reason)
+{
+    if (reason == NULL)
+        return;
+    g_free(reason->field);
+    g_free(reason->rule);
+    g_free(reason->detail);
+    g_free(reason);
+}
+
+ClEnvelope *
+cl_envelope_new(void)
+{
+    ClEnvelope *env = g_new0(ClEnvelope, 1);
+    env->rcpts = g_ptr_array_new_with_free_func(g_free);
+    return env;
+}
+
+void
+cl_envelope_free(ClEnvelope *env)
+{
+    if (env == NULL)
+        return;
+    g_free(env->sender);
+    g_ptr_array_unref(env->rcpts);
+    g_free(env);
+}
+
+bool
+cl_raw_message_too_large(const ClRawMessage *raw)
+{
+    return raw->size > raw->stored;
+}
+
+void
+cl_raw_message_free(ClRawMessage *raw)
+{
+    if (raw == NULL)
+        return;
+    if (raw->fd >= 0)
+        close(raw->fd);
+    /* Not adopted by the store: the spool copy is only a working copy. */
+    if (raw->path != NULL && unlink(raw->path) != 0 && errno != ENOENT)
+        g_warning("spool unlink-failed path=%s error=%s", raw->path, g_strerror(errno));
+    g_free(raw->path);
+    g_free(raw->origin);
+    g_free(raw);
+}
+
+ClItem *
+cl_item_new(ClItemKind kind, gint64 id, gint64 tenant_id, const char *key)
+{
+    ClItem *item = g_new0(ClItem, 1);
+    item->kind = kind;
+    item->id = id;
+    item->tenant_id = tenant_id;
+    item->key = g_strdup(key);
+    return item;
+}
+
+ClItem *
+cl_item_copy(const ClItem *item)
+{
+    ClItem *c = cl_item_new(item->kind, item->id, item->tenant_id, item->key);
+    c->name = g_strdup(item->name);
+    c->company_id = item->company_id;
+    c->company_key = g_strdup(item->company_key);
+    c->tenant_key = g_strdup(item->tenant_key);
+    return c;
+}
+
+void
+cl_item_free(ClItem *item)
+{
+    if (item == NULL)
+        return;
+    g_free(item->key);
+    g_free(item->name);
+    g_free(item->company_key);
+    g_free(item->tenant_key);
+    g_free(item);
+}
+
+const char *
+cl_item_kind_name(ClItemKind kind)
+{
+    static const char *names[] = {
+        [CL_ITEM_TENANT] = "tenant", [CL_ITEM_USER] = "user", [CL_ITEM_COMPANY] = "company",
+        [CL_ITEM_CONTACT] = "contact", [CL_ITEM_LEAD] = "lead", [CL_ITEM_PROJECT] = "project",
+    };
+    return (unsigned)kind < G_N_ELEMENTS(names) ? names[kind] : "unknown";
+}
+
+GPtrArray *
+cl_item_array_new(void)
+{
+    return g_ptr_array_new_with_free_func((GDestroyNotify)cl_item_free);
+}

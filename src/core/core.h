@@ -1,0 +1,195 @@
+/*
+ * core.h — what every module of contactlog shares: the CL_ERROR domain, limits,
+ * address folding, reasons, the spooled raw message, configuration and the
+ * read-only CRM directory that route/ and match/ consult.
+ *
+ * Nothing here does I/O except the configuration loader (cl_config_load) and
+ * the spooled-message release function.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CL_VERSION_STRING "0.1.0"
+
+/* ---- errors ---------------------------------------------------------------- */
+
+#define CL_ERROR (cl_error_quark())
+GQuark cl_error_quark(void);
+
+/* What the caller should do, not what went wrong inside. */
+typedef enum {
+    CL_ERROR_TEMPFAIL,  /* try again later: busy/locked database, full disk, I/O */
+    CL_ERROR_INVALID,   /* the input can never be processed as given */
+    CL_ERROR_TOO_LARGE, /* the input exceeds a configured limit */
+    CL_ERROR_NOT_FOUND, /* a named record does not exist */
+    CL_ERROR_CONFLICT,  /* a unique key or version check failed */
+    CL_ERROR_FORBIDDEN, /* not allowed for this user */
+    CL_ERROR_CONFIG,    /* bad configuration or command-line usage */
+    CL_ERROR_INTERNAL,  /* a bug or an unexpected library failure */
+} ClErrorCode;
+
+const char *cl_error_code_name(ClErrorCode code);
+
+/* ---- limits ------------------------------------------------------------------ */
+
+#define CL_DEFAULT_MAX_MESSAGE_BYTES ((gint64)50 * 1024 * 1024)
+#define CL_MAX_ADDRESSES_MATCHED 1000   /* recipients looked up per mail */
+#define CL_MAX_SUBJECT_BYTES 4096       /* subject kept for matching and display */
+#define CL_MAX_TEXT_BYTES (4 * 1024 * 1024) /* text body kept in the entry */
+#define CL_MAX_FILENAME_BYTES 200
+#define CL_MAX_ATTACHMENTS 500
+#define CL_MAX_REFERENCES 100
+
+/* ---- addresses ----------------------------------------------------------------- */
+
+/*
+ * Folds an e-mail address or domain for comparison: Unicode NFC, then case
+ * folding, surrounding white space removed. DESIGN §2: addresses and domains
+ * compare case-insensitively. Returns NULL for NULL or invalid UTF-8.
+ */
+char *cl_address_fold(const char *address);
+
+/* The folded domain of an address (after the last '@'), or NULL. */
+char *cl_address_domain(const char *address);
+
+/* Unicode-case-insensitive form of names and subjects: NFC, then case folding. */
+char *cl_text_fold(const char *text);
+
+/* The first word (maximal run of letters and digits) of a folded text; NULL when none. */
+char *cl_text_first_word(const char *folded);
+
+/* Lower-case hex SHA-256 of a buffer, 64 characters + NUL, into out. */
+void cl_sha256_hex(const void *data, gsize len, char out[65]);
+
+/* ---- reasons --------------------------------------------------------------------- */
+
+/* Why an automatic assignment was made: {"field": "lead", "rule": "subject-number", "detail": "20417"} */
+typedef struct {
+    char *field;
+    char *rule;
+    char *detail;
+} ClReason;
+
+ClReason *cl_reason_new(const char *field, const char *rule, const char *detail);
+void cl_reason_free(ClReason *reason);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClReason, cl_reason_free)
+
+/* ---- envelope and spooled raw message ---------------------------------------------- */
+
+/* What the transport said: MAIL FROM and RCPT TO. All fields may be empty. */
+typedef struct {
+    char *sender;     /* NULL when unknown */
+    GPtrArray *rcpts; /* char *, never NULL */
+} ClEnvelope;
+
+ClEnvelope *cl_envelope_new(void);
+void cl_envelope_free(ClEnvelope *env);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClEnvelope, cl_envelope_free)
+
+/*
+ * A raw message written to a spool file (tmp/ under the data directory) while its
+ * SHA-256 was computed. The file holds at most the configured maximum; `size` is
+ * what was read in all, so size > stored means the message was too large.
+ * The pipeline either adopts the file as a content-addressed blob or it is
+ * unlinked by cl_raw_message_free().
+ */
+typedef struct {
+    char *path;     /* spool file; NULL once adopted */
+    int fd;         /* open read-only on path, -1 when closed */
+    gint64 stored;  /* bytes in the file */
+    gint64 size;    /* bytes offered by the source */
+    char sha256[65];
+    char *origin;   /* for messages: "stdin", "file.eml", "box.mbox#12"; borrowed-safe copy */
+} ClRawMessage;
+
+bool cl_raw_message_too_large(const ClRawMessage *raw);
+void cl_raw_message_free(ClRawMessage *raw);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClRawMessage, cl_raw_message_free)
+
+/* ---- configuration ----------------------------------------------------------------- */
+
+typedef struct {
+    char *data_dir;
+    gint64 max_message_bytes;
+    bool sync;                   /* fsync before acknowledging; off only for throw-away data */
+    guint import_batch;          /* messages committed together by `import` */
+} ClConfig;
+
+/*
+ * Loads configuration: defaults < FILE (or DATA_DIR/contactlog.conf when file is NULL
+ * and it exists) < CONTACTLOG_* environment. data_dir must be set.
+ * Errors: CL_ERROR_CONFIG with one sentence naming the key.
+ */
+ClConfig *cl_config_load(const char *data_dir, const char *file, GError **error);
+void cl_config_free(ClConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClConfig, cl_config_free)
+
+/* Parses "50M", "1048576", "2G", "512K". Returns -1 on bad input. */
+gint64 cl_parse_size(const char *text);
+
+/* Prints the configuration keys with defaults and help, as a key file. */
+char *cl_config_defaults_text(void);
+
+/* ---- the CRM directory (read-only view for route/ and match/) -------------------------- */
+
+typedef enum {
+    CL_ITEM_TENANT,
+    CL_ITEM_USER,
+    CL_ITEM_COMPANY,
+    CL_ITEM_CONTACT,
+    CL_ITEM_LEAD,
+    CL_ITEM_PROJECT,
+} ClItemKind;
+
+/* One record as the matcher sees it. All strings owned. */
+typedef struct {
+    ClItemKind kind;
+    gint64 id;
+    gint64 tenant_id;
+    char *key;          /* tenant/user/company/contact/project key; lead number */
+    char *name;         /* display name */
+    gint64 company_id;  /* contacts, leads, projects; 0 otherwise */
+    char *company_key;
+    char *tenant_key;
+} ClItem;
+
+ClItem *cl_item_new(ClItemKind kind, gint64 id, gint64 tenant_id, const char *key);
+ClItem *cl_item_copy(const ClItem *item);
+void cl_item_free(ClItem *item);
+const char *cl_item_kind_name(ClItemKind kind);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClItem, cl_item_free)
+
+typedef struct ClTenantSettings {
+    bool tolerant_numbers; /* subject_numbers = tolerant */
+    bool auto_save;
+} ClTenantSettings;
+
+/*
+ * Each lookup returns a new GPtrArray of ClItem (free function set; possibly
+ * empty) or NULL with error set (CL_ERROR_TEMPFAIL when the store is busy).
+ * Every lookup must be an index lookup in the implementation.
+ */
+typedef struct {
+    /* tenant whose registered domain is `domain` (folded) */
+    GPtrArray *(*tenants_by_domain)(void *self, const char *domain, GError **error);
+    /* users with this folded address; tenant_id 0 = in all tenants (item->tenant_key set) */
+    GPtrArray *(*users_by_address)(void *self, gint64 tenant_id, const char *address, GError **error);
+    /* contact persons of the tenant with this folded address (company_id/key set) */
+    GPtrArray *(*contacts_by_address)(void *self, gint64 tenant_id, const char *address, GError **error);
+    /* leads with this number and projects with this offer number */
+    GPtrArray *(*records_by_number)(void *self, gint64 tenant_id, const char *number, GError **error);
+    /* leads and projects whose folded name's first word (cl_text_first_word) is `word`; name set */
+    GPtrArray *(*records_by_first_word)(void *self, gint64 tenant_id, const char *word, GError **error);
+    /* the tenant's settings */
+    bool (*tenant_settings)(void *self, gint64 tenant_id, ClTenantSettings *out, GError **error);
+} ClDirectoryOps;
+
+typedef struct {
+    const ClDirectoryOps *ops;
+    void *self; /* borrowed */
+} ClDirectory;
+
+GPtrArray *cl_item_array_new(void);

@@ -1,0 +1,417 @@
+/*
+ * parse.c — turns raw RFC 5322 bytes into a ClMessage with GMime. Stage: parse.
+ *
+ * Tolerant on purpose (DESIGN §2 "Decoding is forgiving"): loose RFC 2047,
+ * RFC 2231 and address parsing, raw 8-bit header bytes read in the charset of
+ * the part, else Windows-1252. The message is parsed from a file descriptor with
+ * a persistent stream, so part contents are not copied into memory: attachments
+ * are decoded straight from the spool file into their blob files.
+ */
+#include "parse-private.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_MIME_DEPTH 32 /* deeper nesting is walked no further (hostile input) */
+
+static GMimeParserOptions *parser_options; /* set once by cl_parse_init() */
+
+void
+cl_parse_init(void)
+{
+    static gsize done = 0;
+    if (g_once_init_enter(&done)) {
+        g_mime_init();
+        parser_options = g_mime_parser_options_new();
+        g_mime_parser_options_set_address_compliance_mode(parser_options,
+                                                          GMIME_RFC_COMPLIANCE_LOOSE);
+        g_mime_parser_options_set_parameter_compliance_mode(parser_options,
+                                                            GMIME_RFC_COMPLIANCE_LOOSE);
+        g_mime_parser_options_set_rfc2047_compliance_mode(parser_options,
+                                                          GMIME_RFC_COMPLIANCE_LOOSE);
+        static const char *fallback[] = { "UTF-8", "windows-1252", NULL };
+        g_mime_parser_options_set_fallback_charsets(parser_options, fallback);
+        g_once_init_leave(&done, 1);
+    }
+}
+
+/* Valid UTF-8 whatever came in: GMime already converted declared charsets. */
+static char *
+utf8_or_cp1252(const char *text, gssize len)
+{
+    if (text == NULL)
+        return NULL;
+    if (len < 0)
+        len = strlen(text);
+    if (g_utf8_validate_len(text, len, NULL))
+        return g_strndup(text, len);
+    char *conv = g_convert_with_fallback(text, len, "UTF-8", "WINDOWS-1252", "?", NULL, NULL,
+                                         NULL);
+    if (conv != NULL)
+        return conv;
+    return g_utf8_make_valid(text, len);
+}
+
+/* Control characters (folded header lines, tabs, NUL) become spaces; length capped. */
+static char *
+clean_line(const char *text, gsize max_bytes)
+{
+    g_autofree char *valid = utf8_or_cp1252(text ? text : "", -1);
+    GString *out = g_string_sized_new(strlen(valid));
+    bool space = false;
+    for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (g_unichar_iscntrl(c) || c == ' ') {
+            space = out->len > 0;
+            continue;
+        }
+        if (space)
+            g_string_append_c(out, ' ');
+        space = false;
+        if (out->len + 6 > max_bytes)
+            break;
+        g_string_append_unichar(out, c);
+    }
+    return g_string_free(out, FALSE);
+}
+
+static ClAddress *
+address_new(InternetAddressMailbox *mb)
+{
+    const char *addr = internet_address_mailbox_get_addr(mb);
+    if (addr == NULL || *addr == '\0')
+        return NULL;
+    ClAddress *a = g_new0(ClAddress, 1);
+    a->address = clean_line(addr, 998);
+    const char *name = internet_address_get_name(INTERNET_ADDRESS(mb));
+    if (name != NULL && *name != '\0')
+        a->name = clean_line(name, 998);
+    return a;
+}
+
+static void
+address_free(ClAddress *a)
+{
+    if (a == NULL)
+        return;
+    g_free(a->name);
+    g_free(a->address);
+    g_free(a);
+}
+
+/* Flattens groups ("Team: a@x, b@y;") into mailboxes, in header order. */
+static void
+collect_addresses(InternetAddressList *list, GPtrArray *out, int depth)
+{
+    if (list == NULL || depth > 4)
+        return;
+    int n = internet_address_list_length(list);
+    for (int i = 0; i < n; i++) {
+        InternetAddress *ia = internet_address_list_get_address(list, i);
+        if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+            ClAddress *a = address_new(INTERNET_ADDRESS_MAILBOX(ia));
+            if (a != NULL)
+                g_ptr_array_add(out, a);
+        } else if (INTERNET_ADDRESS_IS_GROUP(ia)) {
+            collect_addresses(internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia)),
+                              out, depth + 1);
+        }
+    }
+}
+
+static GPtrArray *
+address_array(InternetAddressList *list)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)address_free);
+    collect_addresses(list, out, 0);
+    return out;
+}
+
+static char *
+part_mime_type(GMimeObject *obj)
+{
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    if (ct == NULL)
+        return g_strdup("application/octet-stream");
+    g_autofree char *type = g_mime_content_type_get_mime_type(ct);
+    return g_ascii_strdown(type, -1);
+}
+
+static bool
+is_attachment_disposition(GMimeObject *obj)
+{
+    GMimeContentDisposition *disp = g_mime_object_get_content_disposition(obj);
+    return disp != NULL && g_mime_content_disposition_is_attachment(disp);
+}
+
+static char *
+part_text(GMimePart *part)
+{
+    g_autofree char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+    return utf8_or_cp1252(text ? text : "", -1);
+}
+
+typedef struct {
+    ClMessage *msg;
+    GString *plain;   /* inline text/plain parts, in order */
+    char *html;       /* first inline text/html part */
+} Walk;
+
+static void
+add_attachment(Walk *w, GMimeObject *obj, const char *name_hint)
+{
+    if (w->msg->attachments->len >= CL_MAX_ATTACHMENTS) {
+        w->msg->attachments_dropped++;
+        return;
+    }
+    ClAttachment *att = g_new0(ClAttachment, 1);
+    att->index = w->msg->attachments->len;
+    att->content_type = part_mime_type(obj);
+    att->filename = cl_parse_safe_filename(name_hint, att->content_type, att->index);
+    att->part = obj;
+    g_ptr_array_add(w->msg->attachments, att);
+}
+
+static void
+walk(Walk *w, GMimeObject *obj, bool in_related, int depth)
+{
+    if (obj == NULL)
+        return;
+    if (depth > MAX_MIME_DEPTH) {
+        g_debug("parse depth-limit depth=%d", depth);
+        return;
+    }
+    if (GMIME_IS_MULTIPART(obj)) {
+        GMimeMultipart *mp = GMIME_MULTIPART(obj);
+        GMimeContentType *ct = g_mime_object_get_content_type(obj);
+        bool alternative = ct && g_mime_content_type_is_type(ct, "multipart", "alternative");
+        bool related = ct && g_mime_content_type_is_type(ct, "multipart", "related");
+        int n = g_mime_multipart_get_count(mp);
+        if (alternative) {
+            /* RFC 2046 §5.1.4: the same content in several forms; take plain text
+             * when there is any, else the first HTML (or whatever comes first). */
+            GMimeObject *choice = NULL;
+            for (int i = 0; i < n && choice == NULL; i++) {
+                GMimeObject *sub = g_mime_multipart_get_part(mp, i);
+                GMimeContentType *sct = g_mime_object_get_content_type(sub);
+                if (sct && g_mime_content_type_is_type(sct, "text", "plain") &&
+                    !is_attachment_disposition(sub))
+                    choice = sub;
+            }
+            for (int i = 0; i < n && choice == NULL; i++)
+                choice = g_mime_multipart_get_part(mp, i);
+            walk(w, choice, in_related, depth + 1);
+            /* Attachments hidden in other alternatives are still attachments. */
+            for (int i = 0; i < n; i++) {
+                GMimeObject *sub = g_mime_multipart_get_part(mp, i);
+                if (sub != choice && GMIME_IS_MULTIPART(sub))
+                    walk(w, sub, true, depth + 1);
+            }
+            return;
+        }
+        for (int i = 0; i < n; i++)
+            walk(w, g_mime_multipart_get_part(mp, i), in_related || related, depth + 1);
+        return;
+    }
+    if (GMIME_IS_MESSAGE_PART(obj)) {
+        /* A mail inside the mail (forward as attachment): kept whole as an .eml file. */
+        GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        const char *subject = inner ? g_mime_message_get_subject(inner) : NULL;
+        g_autofree char *name = subject && *subject ? g_strdup_printf("%s.eml", subject) : NULL;
+        add_attachment(w, obj, name);
+        return;
+    }
+    if (!GMIME_IS_PART(obj))
+        return;
+
+    GMimePart *part = GMIME_PART(obj);
+    GMimeContentType *ct = g_mime_object_get_content_type(obj);
+    const char *filename = g_mime_part_get_filename(part);
+    bool attachment = is_attachment_disposition(obj);
+    bool is_text = GMIME_IS_TEXT_PART(obj);
+
+    if (is_text && !attachment && filename == NULL && ct != NULL) {
+        if (g_mime_content_type_is_type(ct, "text", "plain")) {
+            g_autofree char *text = part_text(part);
+            if (w->plain->len > 0 && *text)
+                g_string_append(w->plain, "\n\n");
+            g_string_append(w->plain, text);
+            return;
+        }
+        if (g_mime_content_type_is_type(ct, "text", "html")) {
+            if (w->html == NULL) {
+                w->html = part_text(part);
+                return;
+            }
+        }
+    }
+    /* Resources of an HTML body (inline logos, cid: images) are not attachments
+     * a person sent; the raw message keeps them. */
+    if (in_related && !attachment && filename == NULL)
+        return;
+    add_attachment(w, obj, filename);
+}
+
+static void
+attachment_free(ClAttachment *att)
+{
+    if (att == NULL)
+        return;
+    g_free(att->filename);
+    g_free(att->content_type);
+    g_free(att);
+}
+
+static void
+truncate_text(ClMessage *msg, GString *text)
+{
+    if (text->len <= CL_MAX_TEXT_BYTES)
+        return;
+    const char *end = g_utf8_find_prev_char(text->str, text->str + CL_MAX_TEXT_BYTES);
+    g_string_truncate(text, end ? (gsize)(end - text->str) : 0);
+    msg->text_truncated = true;
+}
+
+static ClMessage *
+message_from_mime(GMimeMessage *mime)
+{
+    ClMessage *msg = g_new0(ClMessage, 1);
+    msg->mime = g_object_ref(mime);
+
+    g_autoptr(GPtrArray) from = address_array(g_mime_message_get_from(mime));
+    if (from->len > 0)
+        msg->from = g_ptr_array_steal_index(from, 0);
+    msg->to = address_array(g_mime_message_get_to(mime));
+    msg->cc = address_array(g_mime_message_get_cc(mime));
+    msg->reply_to = address_array(g_mime_message_get_reply_to(mime));
+    msg->subject = clean_line(g_mime_message_get_subject(mime), CL_MAX_SUBJECT_BYTES);
+
+    GDateTime *date = g_mime_message_get_date(mime);
+    msg->date = date ? g_date_time_to_unix(date) : 0;
+
+    const char *mid = g_mime_message_get_message_id(mime);
+    if (mid != NULL && *mid)
+        msg->message_id = clean_line(mid, 998);
+    const char *irt = g_mime_object_get_header(GMIME_OBJECT(mime), "In-Reply-To");
+    msg->references = g_ptr_array_new_with_free_func(g_free);
+    if (irt != NULL) {
+        g_autoptr(GMimeReferences) refs = g_mime_references_parse(parser_options, irt);
+        if (refs != NULL && g_mime_references_length(refs) > 0)
+            msg->in_reply_to = clean_line(g_mime_references_get_message_id(refs, 0), 998);
+    }
+    const char *refs_hdr = g_mime_object_get_header(GMIME_OBJECT(mime), "References");
+    if (refs_hdr != NULL) {
+        g_autoptr(GMimeReferences) refs = g_mime_references_parse(parser_options, refs_hdr);
+        int n = refs ? g_mime_references_length(refs) : 0;
+        for (int i = 0; i < n && msg->references->len < CL_MAX_REFERENCES; i++)
+            g_ptr_array_add(msg->references,
+                            clean_line(g_mime_references_get_message_id(refs, i), 998));
+    }
+
+    msg->attachments = g_ptr_array_new_with_free_func((GDestroyNotify)attachment_free);
+    Walk w = { .msg = msg, .plain = g_string_new(NULL) };
+    walk(&w, g_mime_message_get_mime_part(mime), false, 0);
+    if (w.plain->len == 0 && w.html != NULL) {
+        g_autofree char *text = cl_parse_html_to_text(w.html, strlen(w.html));
+        g_string_assign(w.plain, text);
+        msg->text_from_html = true;
+    }
+    g_free(w.html);
+    truncate_text(msg, w.plain);
+    msg->text = g_string_free(w.plain, FALSE);
+    return msg;
+}
+
+static ClMessage *
+parse_stream(GMimeStream *stream, GError **error)
+{
+    cl_parse_init();
+    g_autoptr(GMimeParser) parser = g_mime_parser_new_with_stream(stream);
+    g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+    g_autoptr(GMimeMessage) mime = g_mime_parser_construct_message(parser, parser_options);
+    if (mime == NULL) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "not a mail message");
+        return NULL;
+    }
+    return message_from_mime(mime);
+}
+
+ClMessage *
+cl_parse_message_fd(int fd, gint64 length, GError **error)
+{
+    if (length <= 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "the message is empty");
+        return NULL;
+    }
+    int own = dup(fd);
+    if (own < 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "dup: %s", g_strerror(errno));
+        return NULL;
+    }
+    /* The stream owns `own`; the parser keeps it (persistent stream) so part
+     * contents are read from the file only when an attachment is written. */
+    g_autoptr(GMimeStream) stream = g_mime_stream_fs_new_with_bounds(own, 0, length);
+    return parse_stream(stream, error);
+}
+
+ClMessage *
+cl_parse_message_data(const void *data, gsize length, GError **error)
+{
+    if (length == 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "the message is empty");
+        return NULL;
+    }
+    g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_buffer(data, length);
+    return parse_stream(stream, error);
+}
+
+void
+cl_message_free(ClMessage *msg)
+{
+    if (msg == NULL)
+        return;
+    address_free(msg->from);
+    g_clear_pointer(&msg->to, g_ptr_array_unref);
+    g_clear_pointer(&msg->cc, g_ptr_array_unref);
+    g_clear_pointer(&msg->reply_to, g_ptr_array_unref);
+    g_clear_pointer(&msg->references, g_ptr_array_unref);
+    g_clear_pointer(&msg->attachments, g_ptr_array_unref);
+    g_free(msg->subject);
+    g_free(msg->message_id);
+    g_free(msg->in_reply_to);
+    g_free(msg->text);
+    g_clear_object(&msg->mime);
+    g_free(msg);
+}
+
+bool
+cl_message_attachment_write(ClMessage *msg, const ClAttachment *att, int fd,
+                            char sha256_out[65], gint64 *size_out, GError **error)
+{
+    g_return_val_if_fail(msg != NULL && att != NULL, false);
+    GMimeObject *obj = att->part;
+    g_autoptr(GMimeStream) out = g_mime_stream_fs_new(fd);
+    g_mime_stream_fs_set_owner(GMIME_STREAM_FS(out), FALSE);
+    g_autoptr(GMimeStream) filtered = g_mime_stream_filter_new(out);
+    g_autoptr(GMimeFilter) sum = g_mime_filter_checksum_new(G_CHECKSUM_SHA256);
+    g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), sum);
+
+    gint64 written;
+    if (GMIME_IS_MESSAGE_PART(obj)) {
+        GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        written = inner ? g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, filtered) : 0;
+    } else {
+        GMimeDataWrapper *content = g_mime_part_get_content(GMIME_PART(obj));
+        written = content ? g_mime_data_wrapper_write_to_stream(content, filtered) : 0;
+    }
+    if (written < 0 || g_mime_stream_flush(filtered) != 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "cannot write attachment %u: %s",
+                    att->index, g_strerror(errno));
+        return false;
+    }
+    g_autofree char *hex = g_mime_filter_checksum_get_string(GMIME_FILTER_CHECKSUM(sum));
+    g_strlcpy(sha256_out, hex, 65);
+    *size_out = g_mime_stream_tell(out);
+    return true;
+}

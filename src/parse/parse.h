@@ -1,0 +1,79 @@
+/*
+ * parse.h — a plain C view of one mail (ClMessage). Stage: parse.
+ * parse/ is the only code that includes GMime (and libxml2 for HTML-to-text).
+ * It reads the raw message from a file descriptor and does no other I/O; it
+ * knows nothing of tenants, users or the database.
+ */
+#pragma once
+
+#include "core/core.h"
+
+typedef struct {
+    char *name;    /* display name, decoded UTF-8, NULL when none */
+    char *address; /* addr-spec as written (UTF-8); compare with cl_address_fold() */
+} ClAddress;
+
+typedef struct {
+    char *filename;     /* decoded (RFC 2231/2047) and made safe: no path, no control chars */
+    char *content_type; /* "application/pdf", lower case */
+    guint index;        /* position among the message's attachments, from 0 */
+    gpointer part;      /* private: the GMimeObject (borrowed from the message) */
+} ClAttachment;
+
+typedef struct {
+    ClAddress *from;        /* first mailbox of From; NULL when none */
+    GPtrArray *to;          /* ClAddress *, in header order (groups flattened) */
+    GPtrArray *cc;
+    GPtrArray *reply_to;
+    char *subject;          /* decoded, unfolded, control characters as spaces; "" when none */
+    gint64 date;            /* Date header as Unix time; 0 when missing or unparseable */
+    char *message_id;       /* without angle brackets; NULL when none */
+    char *in_reply_to;      /* first message id of In-Reply-To, NULL when none */
+    GPtrArray *references;  /* char *, message ids of References, at most CL_MAX_REFERENCES */
+    char *text;             /* body text, UTF-8; text/plain preferred, else converted HTML */
+    bool text_from_html;
+    bool text_truncated;    /* the text was longer than CL_MAX_TEXT_BYTES */
+    GPtrArray *attachments; /* ClAttachment *, at most CL_MAX_ATTACHMENTS */
+    guint attachments_dropped; /* beyond CL_MAX_ATTACHMENTS (still in the raw message) */
+    gpointer mime;          /* private: GMimeMessage */
+} ClMessage;
+
+/* Initialises GMime once; safe to call from several places (not thread-safe the first time). */
+void cl_parse_init(void);
+
+/*
+ * Parses the first `length` bytes of fd (from offset 0). The fd is dup'ed; the
+ * message reads attachment content from it lazily, so it must stay readable until
+ * the message is freed. Tolerant as mail programs are: never fails on odd MIME.
+ * Errors: CL_ERROR_INVALID when no message can be read at all (empty input).
+ */
+ClMessage *cl_parse_message_fd(int fd, gint64 length, GError **error);
+
+/* Same, from memory (copied). For tests and small inputs. */
+ClMessage *cl_parse_message_data(const void *data, gsize length, GError **error);
+
+void cl_message_free(ClMessage *msg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClMessage, cl_message_free)
+
+/*
+ * Streams the decoded content of an attachment into fd (at its current position),
+ * computing SHA-256 and size on the way; nothing is held in memory whole.
+ * Errors: CL_ERROR_TEMPFAIL when writing fails (full disk).
+ */
+bool cl_message_attachment_write(ClMessage *msg, const ClAttachment *att, int fd,
+                                 char sha256_out[65], gint64 *size_out, GError **error);
+
+/*
+ * Readable text from HTML: scripts, styles and the head dropped, entities
+ * decoded, block elements on their own lines, white space collapsed.
+ * Returns a new UTF-8 string ("" for empty input).
+ */
+char *cl_parse_html_to_text(const char *html, gsize length);
+
+/*
+ * A file name safe to store and offer for download: the last path component,
+ * no control characters or reserved characters, no leading dots, valid UTF-8, at
+ * most CL_MAX_FILENAME_BYTES bytes keeping the extension. When name is NULL or
+ * nothing is left, "anhang-<index+1>" plus an extension guessed from content_type.
+ */
+char *cl_parse_safe_filename(const char *name, const char *content_type, guint index);

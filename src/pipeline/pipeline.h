@@ -1,0 +1,56 @@
+/*
+ * pipeline.h — one message through parse → route → match → store, committed
+ * before the caller acknowledges it. Stage: pipeline.
+ *
+ * Single deliveries (deliver, LMTP) commit each message durably. An import
+ * commits a batch: cl_pipeline_batch_begin(), cl_pipeline_process() per
+ * message (each in a savepoint), cl_pipeline_batch_commit(); results of a batch
+ * count only once it committed.
+ */
+#pragma once
+
+#include "core/core.h"
+#include "store/store.h"
+
+typedef enum {
+    CL_RESULT_PENDING,
+    CL_RESULT_SAVED,
+    CL_RESULT_DUPLICATE,
+    CL_RESULT_REJECTED,
+} ClResultStatus;
+
+typedef struct {
+    ClResultStatus status;
+    const char *reason;  /* rejected: "unknown-tenant", "unknown-sender", "ambiguous-sender",
+                          * "malformed", "too-large" (static) */
+    char *message;       /* rejected: a sentence for the sender */
+    char *tenant_key;    /* when known */
+    char *user_key;      /* when known */
+    ClEntry *entry;      /* pending/saved: the new entry; duplicate: the existing one */
+} ClResult;
+
+const char *cl_result_status_name(ClResultStatus status);
+void cl_result_free(ClResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClResult, cl_result_free)
+
+typedef struct ClPipeline ClPipeline;
+
+/* store, config: (transfer none), must outlive the pipeline. */
+ClPipeline *cl_pipeline_new(ClStore *store, const ClConfig *config);
+void cl_pipeline_free(ClPipeline *pipeline);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClPipeline, cl_pipeline_free)
+
+/*
+ * Processes one spooled message (raw: transfer none; its spool file is adopted
+ * as a blob or left for cl_raw_message_free to remove). Decisions — rejected,
+ * duplicate — are results, not errors.
+ * Errors: CL_ERROR_TEMPFAIL when the message could not be stored; nothing of it
+ * remains (the caller answers "try again later").
+ */
+ClResult *cl_pipeline_process(ClPipeline *pipeline, ClRawMessage *raw, const ClEnvelope *envelope,
+                              GError **error);
+
+bool cl_pipeline_batch_begin(ClPipeline *pipeline, GError **error);
+/* Makes blobs durable (one syncfs) and commits; on failure everything since begin is gone. */
+bool cl_pipeline_batch_commit(ClPipeline *pipeline, GError **error);
+void cl_pipeline_batch_abort(ClPipeline *pipeline);

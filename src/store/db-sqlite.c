@@ -1,0 +1,284 @@
+/*
+ * db-sqlite.c — the SQLite implementation of db.h. WAL journal, foreign keys,
+ * a busy timeout, and synchronous=FULL when the configuration asks for
+ * durability (every COMMIT is on disk before we acknowledge a mail).
+ */
+#include "db.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+#define BUSY_TIMEOUT_MS 5000
+
+struct ClDb {
+    sqlite3 *handle;
+    GHashTable *cache; /* const char *sql (by address) → ClDbStmt * */
+    guint fail_after;  /* test hook */
+};
+
+struct ClDbStmt {
+    ClDb *db;
+    sqlite3_stmt *stmt;
+};
+
+static void
+set_error(ClDb *db, int rc, const char *what, GError **error)
+{
+    int primary = rc & 0xff;
+    ClErrorCode code = CL_ERROR_INTERNAL;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL ||
+        primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN || primary == SQLITE_NOMEM ||
+        primary == SQLITE_READONLY || primary == SQLITE_PROTOCOL)
+        code = CL_ERROR_TEMPFAIL;
+    else if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+        code = CL_ERROR_CONFLICT;
+    g_set_error(error, CL_ERROR, code, "database: %s: %s", what,
+                db && db->handle ? sqlite3_errmsg(db->handle) : sqlite3_errstr(rc));
+}
+
+static bool
+injected_failure(ClDb *db, GError **error)
+{
+    if (db->fail_after == 0)
+        return false;
+    if (--db->fail_after > 0)
+        return false;
+    g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "database: injected failure");
+    return true;
+}
+
+static void
+stmt_free(ClDbStmt *s)
+{
+    sqlite3_finalize(s->stmt);
+    g_free(s);
+}
+
+ClDb *
+cl_db_open_sqlite(const char *path, bool sync, GError **error)
+{
+    ClDb *db = g_new0(ClDb, 1);
+    int rc = sqlite3_open_v2(path, &db->handle,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        set_error(db, rc, path, error);
+        cl_db_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db->handle, BUSY_TIMEOUT_MS);
+    sqlite3_extended_result_codes(db->handle, 1);
+    db->cache = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+                                      (GDestroyNotify)stmt_free);
+    g_autofree char *pragmas =
+        g_strdup_printf("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
+                        "PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;",
+                        sync ? "FULL" : "OFF");
+    if (!cl_db_exec(db, pragmas, error)) {
+        cl_db_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+void
+cl_db_close(ClDb *db)
+{
+    if (db == NULL)
+        return;
+    g_clear_pointer(&db->cache, g_hash_table_unref);
+    if (db->handle != NULL)
+        sqlite3_close_v2(db->handle);
+    g_free(db);
+}
+
+bool
+cl_db_exec(ClDb *db, const char *sql, GError **error)
+{
+    if (injected_failure(db, error))
+        return false;
+    char *msg = NULL;
+    int rc = sqlite3_exec(db->handle, sql, NULL, NULL, &msg);
+    sqlite3_free(msg);
+    if (rc != SQLITE_OK) {
+        set_error(db, rc, "exec", error);
+        return false;
+    }
+    return true;
+}
+
+ClDbStmt *
+cl_db_prepare(ClDb *db, const char *sql, GError **error)
+{
+    if (injected_failure(db, error))
+        return NULL;
+    ClDbStmt *s = g_hash_table_lookup(db->cache, sql);
+    if (s != NULL) {
+        sqlite3_reset(s->stmt);
+        sqlite3_clear_bindings(s->stmt);
+        return s;
+    }
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v3(db->handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+    if (rc != SQLITE_OK) {
+        set_error(db, rc, "prepare", error);
+        return NULL;
+    }
+    s = g_new0(ClDbStmt, 1);
+    s->db = db;
+    s->stmt = stmt;
+    g_hash_table_insert(db->cache, (gpointer)sql, s);
+    return s;
+}
+
+void
+cl_db_bind_int64(ClDbStmt *s, int index, gint64 value)
+{
+    sqlite3_bind_int64(s->stmt, index, value);
+}
+
+void
+cl_db_bind_text(ClDbStmt *s, int index, const char *value)
+{
+    if (value == NULL)
+        sqlite3_bind_null(s->stmt, index);
+    else
+        sqlite3_bind_text(s->stmt, index, value, -1, SQLITE_TRANSIENT);
+}
+
+void
+cl_db_bind_null(ClDbStmt *s, int index)
+{
+    sqlite3_bind_null(s->stmt, index);
+}
+
+int
+cl_db_step(ClDbStmt *s, GError **error)
+{
+    if (injected_failure(s->db, error))
+        return -1;
+    int rc = sqlite3_step(s->stmt);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(s->stmt);
+        return 0;
+    }
+    set_error(s->db, rc, "step", error);
+    sqlite3_reset(s->stmt);
+    return -1;
+}
+
+bool
+cl_db_run(ClDbStmt *s, GError **error)
+{
+    int rc;
+    while ((rc = cl_db_step(s, error)) == 1)
+        ;
+    return rc == 0;
+}
+
+gint64
+cl_db_one_int64(ClDbStmt *s, gint64 none, GError **error)
+{
+    int rc = cl_db_step(s, error);
+    if (rc < 0)
+        return -1;
+    gint64 v = rc == 1 ? cl_db_column_int64(s, 0) : none;
+    sqlite3_reset(s->stmt);
+    return v;
+}
+
+gint64
+cl_db_column_int64(ClDbStmt *s, int col)
+{
+    return sqlite3_column_int64(s->stmt, col);
+}
+
+const char *
+cl_db_column_text(ClDbStmt *s, int col)
+{
+    return (const char *)sqlite3_column_text(s->stmt, col);
+}
+
+bool
+cl_db_column_is_null(ClDbStmt *s, int col)
+{
+    return sqlite3_column_type(s->stmt, col) == SQLITE_NULL;
+}
+
+gint64
+cl_db_changes(ClDb *db)
+{
+    return sqlite3_changes64(db->handle);
+}
+
+bool
+cl_db_begin(ClDb *db, GError **error)
+{
+    /* IMMEDIATE takes the write lock now, so a busy database is reported here
+     * (and retried by the caller) instead of failing halfway through. */
+    return cl_db_exec(db, "BEGIN IMMEDIATE", error);
+}
+
+bool
+cl_db_commit(ClDb *db, GError **error)
+{
+    if (!cl_db_exec(db, "COMMIT", error)) {
+        cl_db_rollback(db);
+        return false;
+    }
+    return true;
+}
+
+void
+cl_db_rollback(ClDb *db)
+{
+    if (!sqlite3_get_autocommit(db->handle))
+        sqlite3_exec(db->handle, "ROLLBACK", NULL, NULL, NULL);
+}
+
+bool
+cl_db_savepoint(ClDb *db, GError **error)
+{
+    return cl_db_exec(db, "SAVEPOINT msg", error);
+}
+
+bool
+cl_db_release(ClDb *db, GError **error)
+{
+    return cl_db_exec(db, "RELEASE msg", error);
+}
+
+void
+cl_db_rollback_to(ClDb *db)
+{
+    sqlite3_exec(db->handle, "ROLLBACK TO msg; RELEASE msg", NULL, NULL, NULL);
+}
+
+gint64
+cl_db_schema_version(ClDb *db, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(db, "PRAGMA user_version", error);
+    return s ? cl_db_one_int64(s, 0, error) : -1;
+}
+
+bool
+cl_db_set_schema_version(ClDb *db, gint64 version, GError **error)
+{
+    g_autofree char *sql = g_strdup_printf("PRAGMA user_version = %" G_GINT64_FORMAT, version);
+    return cl_db_exec(db, sql, error);
+}
+
+const char *
+cl_db_backend(ClDb *db)
+{
+    (void)db;
+    return "sqlite";
+}
+
+void
+cl_db_fail_after(ClDb *db, guint n)
+{
+    db->fail_after = n;
+}

@@ -1,0 +1,68 @@
+/*
+ * db.h — the thin SQL layer under store/ (private to store/). One implementation
+ * per backend (db-sqlite.c; PostgreSQL joins later as db-pg.c) behind the same
+ * calls, so the store code is written once. SQL uses `?` placeholders; a backend
+ * that needs `$n` rewrites them when preparing.
+ *
+ * Errors are translated here: busy/locked/full/I/O → CL_ERROR_TEMPFAIL, unique
+ * violations → CL_ERROR_CONFLICT, anything else → CL_ERROR_INTERNAL.
+ * One ClDb per thread.
+ */
+#pragma once
+
+#include "core/core.h"
+
+typedef struct ClDb ClDb;
+typedef struct ClDbStmt ClDbStmt;
+
+ClDb *cl_db_open_sqlite(const char *path, bool sync, GError **error);
+void cl_db_close(ClDb *db);
+
+/* Runs SQL text with several statements and no parameters (migrations). */
+bool cl_db_exec(ClDb *db, const char *sql, GError **error);
+
+/*
+ * A prepared statement for `sql`, cached by the db (transfer none) and reset,
+ * with no bindings: call cl_db_prepare() again for each use. `sql` must be a
+ * string literal or otherwise live as long as the db.
+ */
+ClDbStmt *cl_db_prepare(ClDb *db, const char *sql, GError **error);
+
+/* Binding: index from 1. bind_text with NULL binds NULL. */
+void cl_db_bind_int64(ClDbStmt *stmt, int index, gint64 value);
+void cl_db_bind_text(ClDbStmt *stmt, int index, const char *value);
+void cl_db_bind_null(ClDbStmt *stmt, int index);
+
+/* 1: a row is ready; 0: done; -1: error set. */
+int cl_db_step(ClDbStmt *stmt, GError **error);
+
+/* Runs a statement that returns no rows (or ignores them). */
+bool cl_db_run(ClDbStmt *stmt, GError **error);
+
+/* Runs a statement and returns the int64 in column 0 of its first row; `none`
+ * when there is no row; -1 with error set on failure (so `none` should be >= 0). */
+gint64 cl_db_one_int64(ClDbStmt *stmt, gint64 none, GError **error);
+
+gint64 cl_db_column_int64(ClDbStmt *stmt, int col);
+const char *cl_db_column_text(ClDbStmt *stmt, int col); /* NULL for NULL; valid until next step */
+bool cl_db_column_is_null(ClDbStmt *stmt, int col);
+
+/* Number of rows changed by the last statement. */
+gint64 cl_db_changes(ClDb *db);
+
+bool cl_db_begin(ClDb *db, GError **error);
+bool cl_db_commit(ClDb *db, GError **error);
+void cl_db_rollback(ClDb *db);
+bool cl_db_savepoint(ClDb *db, GError **error);
+bool cl_db_release(ClDb *db, GError **error);
+void cl_db_rollback_to(ClDb *db);
+
+/* Schema version (0 for a new database) and setting it inside a transaction. */
+gint64 cl_db_schema_version(ClDb *db, GError **error);
+bool cl_db_set_schema_version(ClDb *db, gint64 version, GError **error);
+
+/* The backend name for schema files: "sqlite". */
+const char *cl_db_backend(ClDb *db);
+
+/* Test hook: make the Nth following prepare/step fail with TEMPFAIL (0 = off). */
+void cl_db_fail_after(ClDb *db, guint n);

@@ -1,0 +1,185 @@
+/*
+ * store-directory.c — the ClDirectory that route/ and match/ read: each lookup
+ * is one prepared statement on an index (see 0001-initial.sql).
+ */
+#include "store-private.h"
+
+static GPtrArray *
+collect(ClStore *store, ClDbStmt *s, ClItemKind kind, GError **error)
+{
+    /* Columns: id, tenant_id, key, name, company_id, company_key, tenant_key[, kind] */
+    g_autoptr(GPtrArray) out = cl_item_array_new();
+    int rc;
+    while ((rc = cl_db_step(s, error)) == 1) {
+        ClItemKind k = kind;
+        if (kind == CL_ITEM_LEAD && cl_db_column_int64(s, 7) == 1)
+            k = CL_ITEM_PROJECT;
+        ClItem *item = cl_item_new(k, cl_db_column_int64(s, 0), cl_db_column_int64(s, 1),
+                                   cl_db_column_text(s, 2));
+        item->name = g_strdup(cl_db_column_text(s, 3));
+        item->company_id = cl_db_column_int64(s, 4);
+        item->company_key = g_strdup(cl_db_column_text(s, 5));
+        item->tenant_key = g_strdup(cl_db_column_text(s, 6));
+        g_ptr_array_add(out, item);
+    }
+    (void)store;
+    return rc < 0 ? NULL : g_steal_pointer(&out);
+}
+
+static GPtrArray *
+tenants_by_domain(void *self, const char *domain, GError **error)
+{
+    ClStore *store = self;
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "SELECT t.id, t.id, t.key, t.name, 0, NULL, t.key"
+                                " FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id"
+                                " WHERE d.domain = ?",
+                                error);
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_text(s, 1, domain);
+    return collect(store, s, CL_ITEM_TENANT, error);
+}
+
+static GPtrArray *
+users_by_address(void *self, gint64 tenant_id, const char *address, GError **error)
+{
+    ClStore *store = self;
+    ClDbStmt *s;
+    if (tenant_id == 0) {
+        s = cl_db_prepare(store->db,
+                          "SELECT DISTINCT u.id, u.tenant_id, u.key, u.name, 0, NULL, t.key"
+                          " FROM user_addresses a JOIN users u ON u.id = a.user_id"
+                          " JOIN tenants t ON t.id = u.tenant_id WHERE a.address = ?"
+                          " ORDER BY u.id",
+                          error);
+        if (s != NULL)
+            cl_db_bind_text(s, 1, address);
+    } else {
+        s = cl_db_prepare(store->db,
+                          "SELECT DISTINCT u.id, u.tenant_id, u.key, u.name, 0, NULL, t.key"
+                          " FROM user_addresses a JOIN users u ON u.id = a.user_id"
+                          " JOIN tenants t ON t.id = u.tenant_id"
+                          " WHERE a.tenant_id = ? AND a.address = ? ORDER BY u.id",
+                          error);
+        if (s != NULL) {
+            cl_db_bind_int64(s, 1, tenant_id);
+            cl_db_bind_text(s, 2, address);
+        }
+    }
+    return s ? collect(store, s, CL_ITEM_USER, error) : NULL;
+}
+
+static GPtrArray *
+contacts_by_address(void *self, gint64 tenant_id, const char *address, GError **error)
+{
+    ClStore *store = self;
+    ClDbStmt *s = cl_db_prepare(
+        store->db,
+        "SELECT c.id, c.tenant_id, c.key, c.name, c.company_id, co.key, NULL"
+        " FROM contact_addresses a JOIN contacts c ON c.id = a.contact_id"
+        " JOIN companies co ON co.id = c.company_id"
+        " WHERE a.tenant_id = ? AND a.address = ? ORDER BY c.id",
+        error);
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_text(s, 2, address);
+    return collect(store, s, CL_ITEM_CONTACT, error);
+}
+
+static GPtrArray *
+records_by_number(void *self, gint64 tenant_id, const char *number, GError **error)
+{
+    ClStore *store = self;
+    ClDbStmt *s = cl_db_prepare(
+        store->db,
+        "SELECT l.id, l.tenant_id, l.number, l.name, l.company_id, co.key, NULL, 0"
+        " FROM leads l JOIN companies co ON co.id = l.company_id"
+        " WHERE l.tenant_id = ? AND l.number = ?"
+        " UNION ALL "
+        "SELECT p.id, p.tenant_id, p.key, p.name, p.company_id, co.key, NULL, 1"
+        " FROM project_offers o JOIN projects p ON p.id = o.project_id"
+        " JOIN companies co ON co.id = p.company_id"
+        " WHERE o.tenant_id = ? AND o.number = ?",
+        error);
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_text(s, 2, number);
+    cl_db_bind_int64(s, 3, tenant_id);
+    cl_db_bind_text(s, 4, number);
+    return collect(store, s, CL_ITEM_LEAD, error);
+}
+
+static GPtrArray *
+records_by_first_word(void *self, gint64 tenant_id, const char *word, GError **error)
+{
+    ClStore *store = self;
+    ClDbStmt *s = cl_db_prepare(
+        store->db,
+        "SELECT l.id, l.tenant_id, l.number, l.name, l.company_id, co.key, NULL, 0"
+        " FROM leads l JOIN companies co ON co.id = l.company_id"
+        " WHERE l.tenant_id = ? AND l.first_word = ?"
+        " UNION ALL "
+        "SELECT p.id, p.tenant_id, p.key, p.name, p.company_id, co.key, NULL, 1"
+        " FROM projects p JOIN companies co ON co.id = p.company_id"
+        " WHERE p.tenant_id = ? AND p.first_word = ?",
+        error);
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_text(s, 2, word);
+    cl_db_bind_int64(s, 3, tenant_id);
+    cl_db_bind_text(s, 4, word);
+    return collect(store, s, CL_ITEM_LEAD, error);
+}
+
+static bool
+tenant_settings(void *self, gint64 tenant_id, ClTenantSettings *out, GError **error)
+{
+    ClStore *store = self;
+    ClDbStmt *s = cl_db_prepare(
+        store->db, "SELECT subject_numbers = 'tolerant', auto_save FROM tenants WHERE id = ?",
+        error);
+    if (s == NULL)
+        return false;
+    cl_db_bind_int64(s, 1, tenant_id);
+    int rc = cl_db_step(s, error);
+    if (rc < 0)
+        return false;
+    *out = (ClTenantSettings){ 0 };
+    if (rc == 1) {
+        out->tolerant_numbers = cl_db_column_int64(s, 0) != 0;
+        out->auto_save = cl_db_column_int64(s, 1) != 0;
+        while (cl_db_step(s, NULL) == 1)
+            ;
+    }
+    return true;
+}
+
+static const ClDirectoryOps directory_ops = {
+    .tenants_by_domain = tenants_by_domain,
+    .users_by_address = users_by_address,
+    .contacts_by_address = contacts_by_address,
+    .records_by_number = records_by_number,
+    .records_by_first_word = records_by_first_word,
+    .tenant_settings = tenant_settings,
+};
+
+ClDirectory
+cl_store_directory(ClStore *store)
+{
+    return (ClDirectory){ .ops = &directory_ops, .self = store };
+}
+
+bool
+cl_store_is_drop_address(ClStore *store, const char *folded, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db, "SELECT 1 FROM drop_addresses WHERE address = ?",
+                                error);
+    if (s == NULL)
+        return false;
+    cl_db_bind_text(s, 1, folded);
+    return cl_db_one_int64(s, 0, error) == 1;
+}

@@ -1,0 +1,222 @@
+/*
+ * store.h — everything contactlog keeps: master data, entries, attachments,
+ * raw messages (content-addressed blob files), rejections. Stage: store.
+ * Implements the read-only ClDirectory for route/ and match/.
+ *
+ * Data directory layout: contactlog.db (SQLite, WAL), blobs/ab/<sha256>,
+ * tmp/ (spool files that become blobs by rename).
+ * One ClStore per thread. Errors: CL_ERROR_TEMPFAIL when the database is busy,
+ * the disk full or an I/O call fails; CL_ERROR_NOT_FOUND, CL_ERROR_CONFLICT,
+ * CL_ERROR_INVALID as documented per function.
+ */
+#pragma once
+
+#include "core/core.h"
+
+typedef struct ClStore ClStore;
+
+typedef enum {
+    CL_ENTRY_PENDING,
+    CL_ENTRY_SAVED,
+    CL_ENTRY_DISCARDED,
+} ClEntryState;
+
+typedef enum {
+    CL_CHANNEL_PHONE,
+    CL_CHANNEL_EMAIL,
+    CL_CHANNEL_MEETING,
+    CL_CHANNEL_VIDEO,
+    CL_CHANNEL_LETTER,
+    CL_CHANNEL_OTHER,
+} ClChannel;
+
+const char *cl_entry_state_name(ClEntryState state);
+const char *cl_channel_name(ClChannel channel);
+/* Accepts the English names and the German ones (Telefon, E-Mail, Termin, …). -1 if unknown. */
+int cl_channel_parse(const char *text);
+
+typedef struct {
+    gint64 id;
+    char *name;
+    char *content_type;
+    gint64 size;
+    char *sha256;
+} ClEntryAttachment;
+
+typedef struct {
+    gint64 id;
+    gint64 tenant_id;
+    char *tenant_key;
+    ClEntryState state;
+    bool from_mail;        /* origin: captured mail (true) or manual entry */
+    ClChannel channel;
+    gint64 contact_time;   /* Unix time */
+    gint64 created_at;
+    gint64 updated_at;
+    ClItem *author;        /* user */
+    ClItem *company;       /* NULL when none */
+    GPtrArray *contacts;   /* ClItem *, primary first */
+    ClItem *lead;          /* key = number */
+    ClItem *project;
+    char *followup;        /* YYYY-MM-DD or NULL */
+    GPtrArray *notify;     /* ClItem * users */
+    char *subject;
+    char *body;
+    bool body_from_html;
+    bool forwarded;
+    char *message_id;
+    char *in_reply_to;
+    char *addresses_json;  /* JSON object text, NULL for manual entries */
+    GPtrArray *candidates; /* ClItem * leads/projects */
+    GPtrArray *reasons;    /* ClReason * */
+    GPtrArray *attachments; /* ClEntryAttachment * */
+    char *raw_sha256;
+    gint64 raw_size;
+    gint64 version;
+} ClEntry;
+
+ClEntry *cl_entry_new(void);
+void cl_entry_free(ClEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClEntry, cl_entry_free)
+
+typedef struct {
+    gint64 tenant_id;      /* 0 when the tenant is unknown */
+    const char *reason;    /* "unknown-tenant", … */
+    const char *message;
+    const char *sender;
+    const char *envelope_json;
+    const char *subject;
+    const char *message_id;
+    const char *origin;
+    const char *raw_sha256; /* NULL when not kept */
+    gint64 raw_size;
+} ClRejection;
+
+/* ---- opening, transactions ---------------------------------------------------- */
+
+/* Opens (creating when needed) the data directory and migrates the schema. */
+ClStore *cl_store_open(const ClConfig *config, GError **error);
+void cl_store_free(ClStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClStore, cl_store_free)
+
+/* The read-only view route/ and match/ use; valid while the store lives. */
+ClDirectory cl_store_directory(ClStore *store);
+
+bool cl_store_begin(ClStore *store, GError **error);
+bool cl_store_commit(ClStore *store, GError **error);
+void cl_store_rollback(ClStore *store);
+/* A nested step inside a transaction (one message of an import batch). */
+bool cl_store_savepoint(ClStore *store, GError **error);
+bool cl_store_release(ClStore *store, GError **error);
+void cl_store_rollback_to(ClStore *store);
+
+/* Test hook: the Nth following database call fails with CL_ERROR_TEMPFAIL. */
+void cl_store_fail_after(ClStore *store, guint n);
+
+/* ---- blobs ---------------------------------------------------------------------- */
+
+/* The spool directory for files that become blobs (same file system as blobs/). */
+const char *cl_store_tmp_dir(ClStore *store);
+
+/* Creates a new spool file; returns its fd (read-write) and path. */
+int cl_store_tmp_file(ClStore *store, char **path_out, GError **error);
+
+/*
+ * Moves a spool file to blobs/<sha256[0:2]>/<sha256>. With `sync` the file and
+ * its directory are fsync'ed first (a single delivery); an import batch passes
+ * false and calls cl_store_sync() once before committing.
+ */
+bool cl_store_blob_adopt(ClStore *store, const char *tmp_path, const char *sha256, bool sync,
+                         GError **error);
+
+/* Makes every file written so far durable (syncfs on the data directory). */
+bool cl_store_sync(ClStore *store, GError **error);
+
+/* The path of a blob (it may not exist). */
+char *cl_store_blob_path(ClStore *store, const char *sha256);
+
+/* ---- capture ------------------------------------------------------------------------- */
+
+/* The id of the tenant's entry with this Message-ID, 0 when none, -1 on error. */
+gint64 cl_store_entry_find_message_id(ClStore *store, gint64 tenant_id, const char *message_id,
+                                      GError **error);
+
+/*
+ * Inserts an entry with its contacts, notified users, reasons, candidates and
+ * attachments (records that already have ids). Sets entry->id.
+ * Errors: CL_ERROR_CONFLICT when the tenant already has this Message-ID.
+ */
+bool cl_store_entry_insert(ClStore *store, ClEntry *entry, GError **error);
+
+bool cl_store_rejection_insert(ClStore *store, const ClRejection *rejection, GError **error);
+
+/* ---- master data ------------------------------------------------------------------------ */
+
+typedef struct {
+    guint created;
+    guint updated;
+    guint unchanged;
+} ClLoadStats;
+
+/*
+ * Creates or updates everything in a master-data file (format of
+ * masterdata.example.json), idempotent by key, in one transaction.
+ * Errors: CL_ERROR_INVALID with the JSON path of the bad value;
+ * CL_ERROR_CONFLICT when a domain or address key is owned elsewhere.
+ */
+bool cl_store_load_masterdata(ClStore *store, const char *path, ClLoadStats *stats,
+                              GError **error);
+
+/* Is this folded address one of the drop addresses? */
+bool cl_store_is_drop_address(ClStore *store, const char *folded, GError **error);
+
+/* ---- reading and review ----------------------------------------------------------------- */
+
+/*
+ * Finds a record for a command-line argument: a key (lead: number; user: key or
+ * address). tenant_id 0 searches all tenants.
+ * Errors: CL_ERROR_NOT_FOUND; CL_ERROR_CONFLICT when several tenants have it.
+ */
+ClItem *cl_store_find(ClStore *store, ClItemKind kind, gint64 tenant_id, const char *key,
+                      GError **error);
+
+/* One whole entry. tenant_id 0 = any tenant. Errors: CL_ERROR_NOT_FOUND. */
+ClEntry *cl_store_entry_get(ClStore *store, gint64 tenant_id, gint64 id, GError **error);
+
+typedef struct {
+    gint64 tenant_id;     /* required */
+    gint64 author_id;     /* inbox: pending entries of this user */
+    gint64 company_id;    /* history: saved entries of a company / lead / project */
+    gint64 lead_id;
+    gint64 project_id;
+    bool own_history;     /* saved entries of author_id without company/lead/project */
+    guint limit;          /* 0 = 50 */
+    gint64 before_id;     /* cursor: entries older than this id (0 = from the newest) */
+} ClEntryQuery;
+
+/* Entries newest first (contact time, then id), without bodies' attachments loaded. */
+GPtrArray *cl_store_entries_list(ClStore *store, const ClEntryQuery *query, GError **error);
+
+typedef struct {
+    gint64 company_id;   /* 0 = keep */
+    GPtrArray *contact_ids; /* gint64 *; NULL = keep */
+    gint64 lead_id;      /* 0 = keep, -1 = clear */
+    gint64 project_id;   /* 0 = keep, -1 = clear */
+    int channel;         /* -1 = keep */
+    gint64 version;      /* 0 = do not check */
+} ClEntryChange;
+
+/*
+ * Review: saves a pending entry (DESIGN §2 rule 8), applying changes.
+ * Errors: CL_ERROR_NOT_FOUND; CL_ERROR_CONFLICT when not pending or the version
+ * differs; CL_ERROR_INVALID when a changed record belongs to another company.
+ */
+bool cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id,
+                            const ClEntryChange *change, GError **error);
+
+/* Rejected mail, newest first; tenant_id 0 = all. Each row is a JSON object text. */
+GPtrArray *cl_store_rejections_list(ClStore *store, gint64 tenant_id, guint limit,
+                                    GError **error);
+
+/* All users (tenant_id 0: of every tenant), by tenant then key. tenant_key set. */
+GPtrArray *cl_store_users_list(ClStore *store, gint64 tenant_id, GError **error);
