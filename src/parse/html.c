@@ -76,8 +76,8 @@ enter_element(Text *t, xmlNode *n)
         t->pending_space = false;
     } else if (g_ascii_strcasecmp((const char *)n->name, "li") == 0) {
         want_newlines(t, 1);
-        put_text(t, "- ");
-        t->pending_space = false;
+        put_text(t, "-");
+        t->pending_space = true;
     } else if (g_ascii_strcasecmp((const char *)n->name, "td") == 0 ||
                g_ascii_strcasecmp((const char *)n->name, "th") == 0) {
         t->pending_space = t->out->len > 0 && t->newlines == 0;
@@ -115,7 +115,7 @@ cl_parse_html_to_text(const char *html, gsize length)
     if (length > G_MAXINT)
         length = G_MAXINT;
     int opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-               HTML_PARSE_NONET | HTML_PARSE_NOIMPLIED | HTML_PARSE_IGNORE_ENC;
+               HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC;
     /* The input is already UTF-8 (the part's charset was converted by GMime);
      * IGNORE_ENC keeps a <meta charset> from re-decoding it. */
     htmlDocPtr doc = htmlReadMemory(html, (int)length, NULL, "UTF-8", opts);

@@ -1,0 +1,33 @@
+/*
+ * fake-directory.h — an in-memory ClDirectory for unit tests of route/ and
+ * match/. Records are added with the helpers below; lookups filter by tenant
+ * exactly as the store does, so isolation can be tested without a database.
+ */
+#pragma once
+
+#include "core/core.h"
+
+typedef struct FakeDirectory FakeDirectory;
+
+FakeDirectory *fake_directory_new(void);
+void fake_directory_free(FakeDirectory *fd);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FakeDirectory, fake_directory_free)
+
+ClDirectory fake_directory_view(FakeDirectory *fd);
+
+/* Returns the new id (ids are unique across kinds). */
+gint64 fake_tenant(FakeDirectory *fd, const char *key, const char *domain);
+gint64 fake_user(FakeDirectory *fd, gint64 tenant, const char *key, const char *address);
+gint64 fake_company(FakeDirectory *fd, gint64 tenant, const char *key);
+gint64 fake_contact(FakeDirectory *fd, gint64 tenant, gint64 company, const char *key,
+                    const char *address);
+gint64 fake_lead(FakeDirectory *fd, gint64 tenant, gint64 company, const char *number,
+                 const char *name);
+gint64 fake_project(FakeDirectory *fd, gint64 tenant, gint64 company, const char *key,
+                    const char *name, const char *offer);
+/* Adds another address to a user or contact. */
+void fake_address(FakeDirectory *fd, gint64 owner, const char *address);
+/* After n more successful lookups, the next one fails with CL_ERROR_TEMPFAIL. */
+void fake_fail_after(FakeDirectory *fd, guint n);
+/* Number of lookups so far. */
+guint fake_lookups(FakeDirectory *fd);

@@ -1,0 +1,415 @@
+/*
+ * test-store.c — the store and the pipeline on a real SQLite data directory:
+ * idempotent master data, directory lookups, capture end to end, duplicates,
+ * review, tenant isolation, and a failing database at every step of a
+ * delivery (nothing may remain, the answer must be TEMPFAIL).
+ */
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "intake/intake.h"
+#include "pipeline/pipeline.h"
+#include "store/store.h"
+
+static const char *masterdata =
+    "{\"drop_addresses\": [\"crm@contactlog.example\"],\n"
+    " \"tenants\": [\n"
+    "  {\"key\": \"muster\", \"name\": \"Muster GmbH\", \"domains\": [\"muster.example\"],\n"
+    "   \"users\": [{\"key\": \"anna\", \"name\": \"Anna\", \"role\": \"admin\", \"password\": \"pw-anna\",\n"
+    "               \"emails\": [\"anna@muster.example\", \"Anna@Privat.example\"]}],\n"
+    "   \"companies\": [{\"key\": \"acme\", \"name\": \"ACME AG\", \"domains\": [\"acme.example\"],\n"
+    "     \"contacts\": [{\"key\": \"jm\", \"name\": \"Jürgen Müller\", \"emails\": [\"J.Mueller@acme.example\"]}],\n"
+    "     \"leads\": [{\"number\": \"11111\", \"name\": \"Relaunch Website\", \"status\": \"open\"}],\n"
+    "     \"projects\": [{\"key\": \"messe\", \"number\": \"P-1\", \"name\": \"Messestand\", \"offers\": [\"4711\"]}]}]},\n"
+    "  {\"key\": \"hafen\", \"name\": \"Hafen\", \"domains\": [\"hafen.example\"],\n"
+    "   \"users\": [{\"key\": \"jonas\", \"name\": \"Jonas\", \"emails\": [\"jonas@hafen.example\"]}],\n"
+    "   \"companies\": [{\"key\": \"acme\", \"name\": \"ACME Hafen\",\n"
+    "     \"contacts\": [{\"key\": \"jm\", \"name\": \"Other JM\", \"emails\": [\"j.mueller@acme.example\"]}],\n"
+    "     \"leads\": [{\"number\": \"11111\", \"name\": \"Fremder Lead\"}]}]}\n"
+    " ]}\n";
+
+typedef struct {
+    char *dir;
+    ClConfig *config;
+    ClStore *store;
+} Fixture;
+
+static char *
+write_temp(const char *dir, const char *name, const char *text)
+{
+    char *path = g_build_filename(dir, name, NULL);
+    g_assert_true(g_file_set_contents(path, text, -1, NULL));
+    return path;
+}
+
+static void
+fixture_set_up(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    f->dir = g_dir_make_tmp("cl-store-XXXXXX", NULL);
+    g_assert_nonnull(f->dir);
+    g_autoptr(GError) error = NULL;
+    f->config = cl_config_load(f->dir, NULL, &error);
+    g_assert_no_error(error);
+    f->config->sync = false; /* throw-away data: no fsync needed in unit tests */
+    f->store = cl_store_open(f->config, &error);
+    g_assert_no_error(error);
+    g_autofree char *md = write_temp(f->dir, "md.json", masterdata);
+    ClLoadStats stats;
+    g_assert_true(cl_store_load_masterdata(f->store, md, &stats, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(stats.created, ==, 11);
+}
+
+static void
+remove_tree(const char *path)
+{
+    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *child = g_build_filename(path, name, NULL);
+        remove_tree(child);
+    }
+    g_remove(path);
+}
+
+static void
+fixture_tear_down(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    cl_store_free(f->store);
+    cl_config_free(f->config);
+    remove_tree(f->dir);
+    g_free(f->dir);
+}
+
+static guint
+count_files(const char *dir)
+{
+    guint n = 0;
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *child = g_build_filename(dir, name, NULL);
+        n += g_file_test(child, G_FILE_TEST_IS_DIR) ? count_files(child) : 1;
+    }
+    return n;
+}
+
+static void
+test_load_idempotent(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_autofree char *md = write_temp(f->dir, "md.json", masterdata);
+    ClLoadStats stats;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(cl_store_load_masterdata(f->store, md, &stats, &error));
+    g_assert_cmpuint(stats.created, ==, 0);
+    g_assert_cmpuint(stats.updated, ==, 0);
+    g_assert_cmpuint(stats.unchanged, ==, 11);
+
+    /* A renamed contact and a new address: updated, and lookups follow. */
+    g_autofree char *changed = NULL;
+    g_autofree char *changed2 = NULL;
+    {
+        g_auto(GStrv) names = g_strsplit(masterdata, "Jürgen Müller", 2);
+        changed = g_strjoinv("Jürgen Mueller", names);
+        g_auto(GStrv) parts = g_strsplit(changed, "\"J.Mueller@acme.example\"", 2);
+        changed2 = g_strjoinv("\"J.Mueller@acme.example\", \"jm2@acme.example\"", parts);
+    }
+    g_autofree char *md2 = write_temp(f->dir, "md2.json", changed2);
+    g_assert_true(cl_store_load_masterdata(f->store, md2, &stats, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(stats.updated, ==, 1);
+    g_assert_cmpuint(stats.created, ==, 0);
+    ClDirectory dir = cl_store_directory(f->store);
+    g_autoptr(GPtrArray) found = dir.ops->contacts_by_address(dir.self, 1, "jm2@acme.example", &error);
+    g_assert_cmpuint(found->len, ==, 1);
+    g_assert_cmpstr(((ClItem *)found->pdata[0])->name, ==, "Jürgen Mueller");
+}
+
+static void
+test_load_conflict_rolls_back(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_autofree char *md = write_temp(f->dir, "bad.json",
+        "{\"tenants\": [{\"key\": \"neu\", \"domains\": [\"neu.example\"]},"
+        " {\"key\": \"dieb\", \"domains\": [\"MUSTER.example\"]}]}");
+    g_autoptr(GError) error = NULL;
+    g_assert_false(cl_store_load_masterdata(f->store, md, NULL, &error));
+    g_assert_error(error, CL_ERROR, CL_ERROR_CONFLICT);
+    g_assert_nonnull(strstr(error->message, "muster.example"));
+    g_clear_error(&error);
+    g_autoptr(ClItem) t = cl_store_find(f->store, CL_ITEM_TENANT, 0, "neu", &error);
+    g_assert_null(t);
+    g_assert_error(error, CL_ERROR, CL_ERROR_NOT_FOUND);
+}
+
+static void
+test_load_invalid(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    static const char *bad[] = {
+        "{\"tenants\": [",
+        "[]",
+        "{\"tenants\": [{\"name\": \"no key\"}]}",
+        "{\"tenants\": [{\"key\": \"x\", \"companies\": [{\"key\": \"c\", \"leads\": [{\"number\": \"12a\", \"name\": \"L\"}]}]}]}",
+        "{\"tenants\": [{\"key\": \"x\", \"users\": [{\"key\": \"u\", \"role\": \"boss\"}]}]}",
+        "{\"tenants\": [{\"key\": \"x\", \"users\": [{\"key\": \"u\", \"emails\": [\"no-at\"]}]}]}",
+        "{\"tenants\": [{\"key\": \"x\", \"settings\": {\"subject_numbers\": \"loose\"}}]}",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *md = write_temp(f->dir, "bad.json", bad[i]);
+        g_autoptr(GError) error = NULL;
+        g_test_message("file: %s", bad[i]);
+        g_assert_false(cl_store_load_masterdata(f->store, md, NULL, &error));
+        g_assert_error(error, CL_ERROR, CL_ERROR_INVALID);
+    }
+}
+
+static void
+test_directory_lookups(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    ClDirectory dir = cl_store_directory(f->store);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) t = dir.ops->tenants_by_domain(dir.self, "muster.example", &error);
+    g_assert_cmpuint(t->len, ==, 1);
+    gint64 muster = ((ClItem *)t->pdata[0])->id;
+    g_autoptr(GPtrArray) u = dir.ops->users_by_address(dir.self, 0, "anna@privat.example", &error);
+    g_assert_cmpuint(u->len, ==, 1);
+    g_assert_cmpstr(((ClItem *)u->pdata[0])->tenant_key, ==, "muster");
+    g_autoptr(GPtrArray) c = dir.ops->contacts_by_address(dir.self, muster, "j.mueller@acme.example", &error);
+    g_assert_cmpuint(c->len, ==, 1);
+    g_assert_cmpstr(((ClItem *)c->pdata[0])->name, ==, "Jürgen Müller");
+    g_autoptr(GPtrArray) r = dir.ops->records_by_number(dir.self, muster, "4711", &error);
+    g_assert_cmpuint(r->len, ==, 1);
+    g_assert_cmpint(((ClItem *)r->pdata[0])->kind, ==, CL_ITEM_PROJECT);
+    g_autoptr(GPtrArray) l = dir.ops->records_by_number(dir.self, muster, "11111", &error);
+    g_assert_cmpuint(l->len, ==, 1);
+    g_assert_cmpstr(((ClItem *)l->pdata[0])->name, ==, "Relaunch Website");
+    g_autoptr(GPtrArray) w = dir.ops->records_by_first_word(dir.self, muster, "relaunch", &error);
+    g_assert_cmpuint(w->len, ==, 1);
+}
+
+static ClRawMessage *
+spool(Fixture *f, const char *mail)
+{
+    g_autofree char *path = write_temp(f->dir, "in.eml", mail);
+    int fd = open(path, O_RDONLY);
+    g_autoptr(GError) error = NULL;
+    ClRawMessage *raw = cl_intake_spool(f->store, fd, 0, -1, f->config->max_message_bytes,
+                                        "test", &error);
+    close(fd);
+    g_assert_no_error(error);
+    return raw;
+}
+
+static const char *mail_lead =
+    "From: Anna <anna@muster.example>\r\nTo: j.mueller@acme.example\r\n"
+    "Subject: Angebot Lead 11111\r\nMessage-ID: <m1@muster.example>\r\n"
+    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHallo Herr Müller\r\n"
+    "--b\r\nContent-Type: application/pdf; name=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    "SGFsbG8gV2VsdA==\r\n--b--\r\n";
+
+static guint
+inbox_count(Fixture *f, const char *user)
+{
+    g_autoptr(ClItem) u = cl_store_find(f->store, CL_ITEM_USER, 0, user, NULL);
+    ClEntryQuery q = { .tenant_id = u->tenant_id, .author_id = u->id, .limit = 1000 };
+    g_autoptr(GPtrArray) list = cl_store_entries_list(f->store, &q, NULL);
+    return list->len;
+}
+
+static void
+test_capture_and_review(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_autoptr(ClPipeline) p = cl_pipeline_new(f->store, f->config);
+    g_autoptr(ClRawMessage) raw = spool(f, mail_lead);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ClResult) r = cl_pipeline_process(p, raw, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(r->status, ==, CL_RESULT_PENDING);
+    ClEntry *e = r->entry;
+    g_assert_cmpstr(e->company->key, ==, "acme");
+    g_assert_cmpstr(e->lead->key, ==, "11111");
+    g_assert_cmpuint(e->attachments->len, ==, 1);
+
+    g_autoptr(ClEntry) got = cl_store_entry_get(f->store, e->tenant_id, e->id, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(got->body, ==, "Hallo Herr Müller");
+    g_assert_cmpuint(got->contacts->len, ==, 1);
+    g_assert_cmpstr(((ClItem *)got->contacts->pdata[0])->key, ==, "jm");
+    g_assert_cmpuint(got->reasons->len, >=, 4);
+    ClEntryAttachment *a = got->attachments->pdata[0];
+    g_assert_cmpint(a->size, ==, 10);
+    g_autofree char *blob = cl_store_blob_path(f->store, a->sha256);
+    g_assert_true(g_file_test(blob, G_FILE_TEST_EXISTS));
+    g_autofree char *rawblob = cl_store_blob_path(f->store, got->raw_sha256);
+    g_autofree char *rawtext = NULL;
+    g_assert_true(g_file_get_contents(rawblob, &rawtext, NULL, NULL));
+    g_assert_cmpstr(rawtext, ==, mail_lead);
+
+    /* Tenant isolation: the other tenant cannot read it. */
+    g_autoptr(ClItem) hafen = cl_store_find(f->store, CL_ITEM_TENANT, 0, "hafen", NULL);
+    g_autoptr(ClEntry) none = cl_store_entry_get(f->store, hafen->id, e->id, &error);
+    g_assert_null(none);
+    g_assert_error(error, CL_ERROR, CL_ERROR_NOT_FOUND);
+    g_clear_error(&error);
+
+    /* Duplicate: same Message-ID, same entry, nothing new. */
+    g_autoptr(ClRawMessage) raw2 = spool(f, mail_lead);
+    g_autoptr(ClResult) d = cl_pipeline_process(p, raw2, NULL, &error);
+    g_assert_cmpint(d->status, ==, CL_RESULT_DUPLICATE);
+    g_assert_cmpint(d->entry->id, ==, e->id);
+    g_assert_cmpuint(inbox_count(f, "anna"), ==, 1);
+
+    /* Review: a lead of the other tenant cannot be chosen; the project can. */
+    g_autoptr(ClItem) foreign = cl_store_find(f->store, CL_ITEM_LEAD, hafen->id, "11111", NULL);
+    ClEntryChange bad = { .lead_id = foreign->id, .channel = -1 };
+    g_assert_true(cl_store_begin(f->store, NULL));
+    g_assert_false(cl_store_entry_confirm(f->store, e->tenant_id, e->id, &bad, &error));
+    g_assert_error(error, CL_ERROR, CL_ERROR_NOT_FOUND);
+    cl_store_rollback(f->store);
+    g_clear_error(&error);
+    g_autoptr(ClItem) messe = cl_store_find(f->store, CL_ITEM_PROJECT, e->tenant_id, "messe", NULL);
+    ClEntryChange change = { .project_id = messe->id, .channel = -1, .version = 1 };
+    g_assert_true(cl_store_begin(f->store, NULL));
+    g_assert_true(cl_store_entry_confirm(f->store, e->tenant_id, e->id, &change, &error));
+    g_assert_true(cl_store_commit(f->store, NULL));
+    g_autoptr(ClEntry) saved = cl_store_entry_get(f->store, e->tenant_id, e->id, &error);
+    g_assert_cmpint(saved->state, ==, CL_ENTRY_SAVED);
+    g_assert_null(saved->lead);
+    g_assert_cmpstr(saved->project->key, ==, "messe");
+    g_assert_cmpint(saved->version, ==, 2);
+    g_assert_cmpuint(inbox_count(f, "anna"), ==, 0);
+    ClEntryQuery q = { .tenant_id = e->tenant_id, .project_id = messe->id };
+    g_autoptr(GPtrArray) hist = cl_store_entries_list(f->store, &q, &error);
+    g_assert_cmpuint(hist->len, ==, 1);
+    /* Confirming again is a conflict. */
+    g_assert_true(cl_store_begin(f->store, NULL));
+    g_assert_false(cl_store_entry_confirm(f->store, e->tenant_id, e->id, &change, &error));
+    g_assert_error(error, CL_ERROR, CL_ERROR_CONFLICT);
+    cl_store_rollback(f->store);
+}
+
+static void
+test_rejections_recorded(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_autoptr(ClPipeline) p = cl_pipeline_new(f->store, f->config);
+    static const struct {
+        const char *mail, *reason;
+    } cases[] = {
+        { "From: x@unknown.example\r\nSubject: a\r\n\r\nb\r\n", "unknown-tenant" },
+        { "From: fremd@muster.example\r\nSubject: a\r\n\r\nb\r\n", "unknown-sender" },
+        { "Subject: no sender\r\n\r\nb\r\n", "malformed" },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(ClRawMessage) raw = spool(f, cases[i].mail);
+        g_autoptr(ClResult) r = cl_pipeline_process(p, raw, NULL, NULL);
+        g_assert_cmpint(r->status, ==, CL_RESULT_REJECTED);
+        g_assert_cmpstr(r->reason, ==, cases[i].reason);
+    }
+    g_autoptr(GPtrArray) rows = cl_store_rejections_list(f->store, 0, 10, NULL);
+    g_assert_cmpuint(rows->len, ==, 3);
+    g_assert_nonnull(strstr(rows->pdata[0], "malformed"));
+}
+
+static void
+test_too_large(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    f->config->max_message_bytes = 100;
+    g_autoptr(ClPipeline) p = cl_pipeline_new(f->store, f->config);
+    g_autoptr(ClRawMessage) raw = spool(f, mail_lead);
+    g_assert_cmpint(raw->stored, ==, 100);
+    g_assert_cmpint(raw->size, ==, (gint64)strlen(mail_lead));
+    g_autoptr(ClResult) r = cl_pipeline_process(p, raw, NULL, NULL);
+    g_assert_cmpint(r->status, ==, CL_RESULT_REJECTED);
+    g_assert_cmpstr(r->reason, ==, "too-large");
+    g_autofree char *want = g_strdup_printf("%zu bytes", strlen(mail_lead));
+    g_assert_nonnull(strstr(r->message, want));
+}
+
+/* The failing database driver: every step of a delivery can fail. */
+static void
+test_failure_at_every_step(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_autoptr(ClPipeline) p = cl_pipeline_new(f->store, f->config);
+    g_autofree char *tmp = g_build_filename(f->dir, "tmp", NULL);
+    guint failures = 0;
+    for (guint n = 1; n < 200; n++) {
+        g_autoptr(ClRawMessage) raw = spool(f, mail_lead);
+        g_autoptr(GError) error = NULL;
+        cl_store_fail_after(f->store, n);
+        g_autoptr(ClResult) r = cl_pipeline_process(p, raw, NULL, &error);
+        cl_store_fail_after(f->store, 0);
+        if (r != NULL) {
+            /* Past the last database call: the delivery went through once. */
+            g_assert_cmpint(r->status, ==, CL_RESULT_PENDING);
+            g_assert_cmpuint(inbox_count(f, "anna"), ==, 1);
+            g_assert_cmpuint(failures, >=, 5);
+            return;
+        }
+        failures++;
+        g_assert_error(error, CL_ERROR, CL_ERROR_TEMPFAIL);
+        g_assert_cmpuint(inbox_count(f, "anna"), ==, 0);
+        g_autoptr(GPtrArray) rej = cl_store_rejections_list(f->store, 0, 10, NULL);
+        g_assert_cmpuint(rej->len, ==, 0);
+        g_clear_pointer(&raw, cl_raw_message_free);
+        g_assert_cmpuint(count_files(tmp), ==, 0); /* no spool file left behind */
+    }
+    g_assert_not_reached();
+}
+
+static void
+test_batch(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_autoptr(ClPipeline) p = cl_pipeline_new(f->store, f->config);
+    g_assert_true(cl_pipeline_batch_begin(p, NULL));
+    for (int i = 0; i < 3; i++) {
+        g_autofree char *mail = g_strdup_printf(
+            "From: anna@muster.example\r\nTo: j.mueller@acme.example\r\n"
+            "Message-ID: <batch%d@x>\r\nSubject: Nr %d\r\n\r\nText\r\n", i, i);
+        g_autoptr(ClRawMessage) raw = spool(f, mail);
+        g_autoptr(ClResult) r = cl_pipeline_process(p, raw, NULL, NULL);
+        g_assert_cmpint(r->status, ==, CL_RESULT_PENDING);
+    }
+    /* Aborted: nothing of the batch remains. */
+    cl_pipeline_batch_abort(p);
+    g_assert_cmpuint(inbox_count(f, "anna"), ==, 0);
+    g_assert_true(cl_pipeline_batch_begin(p, NULL));
+    for (int i = 0; i < 3; i++) {
+        g_autofree char *mail = g_strdup_printf(
+            "From: anna@muster.example\r\nMessage-ID: <b%d@x>\r\n\r\nText\r\n", i % 2);
+        g_autoptr(ClRawMessage) raw = spool(f, mail);
+        g_autoptr(ClResult) r = cl_pipeline_process(p, raw, NULL, NULL);
+        g_assert_cmpint(r->status, ==, i < 2 ? CL_RESULT_PENDING : CL_RESULT_DUPLICATE);
+    }
+    g_assert_true(cl_pipeline_batch_commit(p, NULL));
+    g_assert_cmpuint(inbox_count(f, "anna"), ==, 2);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+    ADD("/store/load/idempotent", test_load_idempotent);
+    ADD("/store/load/conflict", test_load_conflict_rolls_back);
+    ADD("/store/load/invalid", test_load_invalid);
+    ADD("/store/directory", test_directory_lookups);
+    ADD("/pipeline/capture-review", test_capture_and_review);
+    ADD("/pipeline/rejections", test_rejections_recorded);
+    ADD("/pipeline/too-large", test_too_large);
+    ADD("/pipeline/failure-every-step", test_failure_at_every_step);
+    ADD("/pipeline/batch", test_batch);
+    return g_test_run();
+}
