@@ -217,6 +217,7 @@ item_json(const ClItem *item, const char *key_field)
 char *
 cli_entry_json(ClStore *store, const ClEntry *e)
 {
+    (void)store;
     g_autoptr(json_t) o = json_object();
     json_object_set_new(o, "id", json_integer(e->id));
     json_object_set_new(o, "tenant", json_string(e->tenant_key));
@@ -250,24 +251,20 @@ cli_entry_json(ClStore *store, const ClEntry *e)
     for (guint i = 0; i < e->attachments->len; i++) {
         ClEntryAttachment *a = g_ptr_array_index(e->attachments, i);
         json_t *x = json_object();
-        g_autofree char *path = cl_store_blob_path(store, a->sha256);
         json_object_set_new(x, "id", json_integer(a->id));
         json_object_set_new(x, "name", json_string(a->name));
         json_object_set_new(x, "content_type", json_string(a->content_type));
         json_object_set_new(x, "size", json_integer(a->size));
-        json_object_set_new(x, "sha256", json_string(a->sha256));
-        json_object_set_new(x, "path", json_string(path));
+        json_object_set_new(x, "hash", json_string(a->hash));
         json_array_append_new(atts, x);
     }
     json_object_set_new(o, "attachments", atts);
     json_object_set_new(o, "reasons", reasons_json(e->reasons));
     json_object_set_new(o, "candidates", candidates_json(e->candidates));
-    if (e->raw_sha256) {
+    if (e->raw_hash) {
         json_t *raw = json_object();
-        g_autofree char *path = cl_store_blob_path(store, e->raw_sha256);
-        json_object_set_new(raw, "sha256", json_string(e->raw_sha256));
+        json_object_set_new(raw, "hash", json_string(e->raw_hash));
         json_object_set_new(raw, "size", json_integer(e->raw_size));
-        json_object_set_new(raw, "path", json_string(path));
         json_object_set_new(o, "raw", raw);
     } else {
         json_object_set_new(o, "raw", json_null());

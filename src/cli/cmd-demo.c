@@ -127,12 +127,8 @@ cmd_demo(int argc, char **argv)
         g_autofree char *path = g_build_filename(mail_dir, names[i], NULL);
         if (!write_resource(res, path, &error))
             return cli_fail("demo", error);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return EXIT_CANTCREAT;
         g_autoptr(ClRawMessage) raw =
-            cl_intake_spool(store, fd, 0, -1, config->max_message_bytes, path, &error);
-        close(fd);
+            cl_intake_open(path, 0, -1, config->max_message_bytes, names[i], &error);
         g_autoptr(ClResult) r = raw ? cl_pipeline_process(pipeline, raw, env, &error) : NULL;
         if (r == NULL)
             return cli_fail("demo", error);

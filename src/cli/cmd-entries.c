@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "intake/intake.h"
+#include "parse/parse.h"
 
 typedef struct {
     ClConfig *config;
@@ -174,10 +175,23 @@ parse_id(const char *text, gint64 *id)
 int
 cmd_show(int argc, char **argv)
 {
+    gboolean raw = FALSE;
+    gint attachment = 0;
+    GOptionEntry entries[] = {
+        { "raw", 0, 0, G_OPTION_ARG_NONE, &raw, "write the original message to standard output",
+          NULL },
+        { "attachment", 0, 0, G_OPTION_ARG_INT, &attachment,
+          "write attachment N (from 1) to standard output", "N" },
+        { NULL },
+    };
     if (!cli_parse("show", "ID", "Shows one entry with its text, addresses, attachments and "
                                  "the reasons for every assignment.",
-                   NULL, true, true, &argc, &argv))
+                   entries, true, true, &argc, &argv))
         return EXIT_USAGE;
+    if (raw && attachment)
+        return cli_usage("show", "use --raw or --attachment, not both");
+    if (attachment < 0)
+        return cli_usage("show", "--attachment counts from 1");
     gint64 id;
     if (argc != 2 || !parse_id(argv[1], &id))
         return cli_usage("show", "name one entry id (a positive number)");
@@ -189,6 +203,23 @@ cmd_show(int argc, char **argv)
     g_autoptr(ClEntry) e = cl_store_entry_get(c.store, c.tenant_id, id, &error);
     if (e == NULL)
         return cli_fail("show", error);
+    if (raw || attachment) {
+        const char *hash = NULL;
+        if (raw && e->raw_hash == NULL) {
+            fprintf(stderr, "contactlog show: entry %" G_GINT64_FORMAT " has no original message\n", id);
+            return EXIT_NOINPUT;
+        }
+        if (attachment > (gint)e->attachments->len) {
+            fprintf(stderr, "contactlog show: entry %" G_GINT64_FORMAT " has %u attachments\n", id,
+                    e->attachments->len);
+            return EXIT_NOINPUT;
+        }
+        hash = raw ? e->raw_hash : ((ClEntryAttachment *)e->attachments->pdata[attachment - 1])->hash;
+        fflush(stdout);
+        if (!cl_store_blob_write_to(c.store, hash, STDOUT_FILENO, &error))
+            return cli_fail("show", error);
+        return EXIT_OK;
+    }
     if (cli_common.json) {
         g_autofree char *json = cli_entry_json(c.store, e);
         printf("%s\n", json);
@@ -308,27 +339,17 @@ valid_date(const char *text)
     return g_date_valid_dmy(d, m, y);
 }
 
+/* Inside the transaction that inserts the entry (blob writes need it). */
 static bool
-add_attachment(Ctx *c, const char *path, ClEntry *e, int *status)
+add_attachment(Ctx *c, const char *path, ClEntry *e, GError **error)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "contactlog add: cannot open %s: %s\n", path, g_strerror(errno));
-        *status = EXIT_NOINPUT;
-        return false;
-    }
-    g_autoptr(GError) error = NULL;
     g_autoptr(ClRawMessage) raw =
-        cl_intake_spool(c->store, fd, 0, -1, c->config->max_message_bytes, path, &error);
-    close(fd);
-    if (raw == NULL) {
-        *status = cli_fail("add", error);
+        cl_intake_open(path, 0, -1, c->config->max_message_bytes, path, error);
+    if (raw == NULL)
         return false;
-    }
     if (cl_raw_message_too_large(raw)) {
-        fprintf(stderr, "contactlog add: %s is larger than %" G_GINT64_FORMAT " bytes\n", path,
-                c->config->max_message_bytes);
-        *status = EXIT_DATAERR;
+        g_set_error(error, CL_ERROR, CL_ERROR_TOO_LARGE, "%s is larger than %" G_GINT64_FORMAT
+                    " bytes", path, c->config->max_message_bytes);
         return false;
     }
     /* Type from name and first bytes (shared-mime-info), as a browser upload would. */
@@ -337,16 +358,14 @@ add_attachment(Ctx *c, const char *path, ClEntry *e, int *status)
     g_autofree char *guess = g_content_type_guess(path, head, n > 0 ? n : 0, NULL);
     g_autofree char *mime = guess ? g_content_type_get_mime_type(guess) : NULL;
     g_autofree char *base = g_path_get_basename(path);
-    if (!cl_store_blob_adopt(c->store, raw->path, raw->sha256, true, &error)) {
-        *status = cli_fail("add", error);
+    char hash[CL_HASH_HEX_LEN];
+    if (!cl_store_blob_put_fd(c->store, raw->fd, 0, raw->stored, hash, error))
         return false;
-    }
-    g_clear_pointer(&raw->path, g_free);
     ClEntryAttachment *a = g_new0(ClEntryAttachment, 1);
-    a->name = g_strdup(base);
+    a->name = cl_parse_safe_filename(base, mime, 0);
     a->content_type = g_strdup(mime ? mime : "application/octet-stream");
-    a->size = raw->size;
-    a->sha256 = g_strdup(raw->sha256);
+    a->size = raw->stored;
+    a->hash = g_strdup(hash);
     g_ptr_array_add(e->attachments, a);
     return true;
 }
@@ -483,10 +502,15 @@ cmd_add(int argc, char **argv)
         }
     }
     for (gsize i = 0; attach && attach[i]; i++)
-        if (!add_attachment(&c, attach[i], e, &status))
-            return status;
+        if (access(attach[i], R_OK) != 0) {
+            fprintf(stderr, "contactlog add: cannot read %s: %s\n", attach[i], g_strerror(errno));
+            return EXIT_NOINPUT;
+        }
     g_autoptr(GError) error = NULL;
-    if (!cl_store_begin(c.store, &error) || !cl_store_entry_insert(c.store, e, &error)) {
+    bool ok = cl_store_begin(c.store, &error);
+    for (gsize i = 0; ok && attach && attach[i]; i++)
+        ok = add_attachment(&c, attach[i], e, &error);
+    if (!ok || !cl_store_entry_insert(c.store, e, &error)) {
         cl_store_rollback(c.store);
         return cli_fail("add", error);
     }

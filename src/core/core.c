@@ -5,6 +5,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -67,11 +68,13 @@ cl_text_first_word(const char *folded)
 }
 
 void
-cl_sha256_hex(const void *data, gsize len, char out[65])
+cl_hash_hex(const void *data, gsize len, char out[CL_HASH_HEX_LEN])
 {
-    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-    g_checksum_update(sum, data, len);
-    g_strlcpy(out, g_checksum_get_string(sum), 65);
+    unsigned char digest[32];
+    if (sodium_init() < 0)
+        g_error("libsodium cannot start");
+    crypto_generichash(digest, sizeof digest, data, len, NULL, 0);
+    sodium_bin2hex(out, CL_HASH_HEX_LEN, digest, sizeof digest);
 }
 
 ClReason *
@@ -126,10 +129,10 @@ cl_raw_message_free(ClRawMessage *raw)
         return;
     if (raw->fd >= 0)
         close(raw->fd);
-    /* Not adopted by the store: the spool copy is only a working copy. */
-    if (raw->path != NULL && unlink(raw->path) != 0 && errno != ENOENT)
-        g_warning("spool unlink-failed path=%s error=%s", raw->path, g_strerror(errno));
-    g_free(raw->path);
+    /* The store keeps its own copy: a spool file is only a working copy. */
+    if (raw->spool_path != NULL && unlink(raw->spool_path) != 0 && errno != ENOENT)
+        g_warning("spool unlink-failed path=%s error=%s", raw->spool_path, g_strerror(errno));
+    g_free(raw->spool_path);
     g_free(raw->origin);
     g_free(raw);
 }

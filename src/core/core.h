@@ -42,6 +42,7 @@ const char *cl_error_code_name(ClErrorCode code);
 #define CL_MAX_FILENAME_BYTES 200
 #define CL_MAX_ATTACHMENTS 500
 #define CL_MAX_REFERENCES 100
+#define CL_MAX_NAME_CANDIDATES 64 /* records per subject word looked at by rule 7 */
 
 /* ---- addresses ----------------------------------------------------------------- */
 
@@ -61,8 +62,9 @@ char *cl_text_fold(const char *text);
 /* The first word (maximal run of letters and digits) of a folded text; NULL when none. */
 char *cl_text_first_word(const char *folded);
 
-/* Lower-case hex SHA-256 of a buffer, 64 characters + NUL, into out. */
-void cl_sha256_hex(const void *data, gsize len, char out[65]);
+/* Content address of blobs: lower-case hex BLAKE2b-256 (libsodium), 64 characters + NUL. */
+#define CL_HASH_HEX_LEN 65
+void cl_hash_hex(const void *data, gsize len, char out[CL_HASH_HEX_LEN]);
 
 /* ---- reasons --------------------------------------------------------------------- */
 
@@ -90,19 +92,20 @@ void cl_envelope_free(ClEnvelope *env);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClEnvelope, cl_envelope_free)
 
 /*
- * A raw message written to a spool file (tmp/ under the data directory) while its
- * SHA-256 was computed. The file holds at most the configured maximum; `size` is
- * what was read in all, so size > stored means the message was too large.
- * The pipeline either adopts the file as a content-addressed blob or it is
- * unlinked by cl_raw_message_free().
+ * A raw message: a byte range of a regular file — the file it was imported from
+ * (an .eml, a range of an mbox) or a spool file under tmp/ that a stream (stdin)
+ * was written to. At most the configured maximum is available (`stored`);
+ * `size` is what the source offered, so size > stored means too large.
+ * The store copies the range into its blob packs; cl_raw_message_free()
+ * closes the file and removes a spool file.
  */
 typedef struct {
-    char *path;     /* spool file; NULL once adopted */
-    int fd;         /* open read-only on path, -1 when closed */
-    gint64 stored;  /* bytes in the file */
-    gint64 size;    /* bytes offered by the source */
-    char sha256[65];
-    char *origin;   /* for messages: "stdin", "file.eml", "box.mbox#12"; borrowed-safe copy */
+    int fd;            /* owned; -1 when closed */
+    gint64 offset;     /* first byte of the message in fd */
+    gint64 stored;     /* bytes available from offset */
+    gint64 size;       /* bytes offered by the source */
+    char *spool_path;  /* spool file to remove when done, or NULL */
+    char *origin;      /* "stdin", "file.eml", "box.mbox#12" */
 } ClRawMessage;
 
 bool cl_raw_message_too_large(const ClRawMessage *raw);
@@ -182,7 +185,9 @@ typedef struct {
     /* leads with this number and projects with this offer number */
     GPtrArray *(*records_by_number)(void *self, gint64 tenant_id, const char *number, GError **error);
     /* leads and projects whose folded name's first word (cl_text_first_word) is `word`; name set */
-    GPtrArray *(*records_by_first_word)(void *self, gint64 tenant_id, const char *word, GError **error);
+    /* company_id 0: of the whole tenant. At most CL_MAX_NAME_CANDIDATES, longest names first. */
+    GPtrArray *(*records_by_first_word)(void *self, gint64 tenant_id, gint64 company_id,
+                                        const char *word, GError **error);
     /* the tenant's settings */
     bool (*tenant_settings)(void *self, gint64 tenant_id, ClTenantSettings *out, GError **error);
 } ClDirectoryOps;

@@ -32,28 +32,17 @@ write_all(int fd, const guint8 *buf, gsize len)
 }
 
 ClRawMessage *
-cl_intake_spool(ClStore *store, int src_fd, gint64 offset, gint64 length, gint64 max_bytes,
-                const char *origin, GError **error)
+cl_intake_spool(ClStore *store, int src_fd, gint64 max_bytes, const char *origin, GError **error)
 {
     g_autoptr(ClRawMessage) raw = g_new0(ClRawMessage, 1);
-    raw->fd = -1;
     raw->origin = g_strdup(origin);
-    int fd = cl_store_tmp_file(store, &raw->path, error);
-    if (fd < 0)
+    raw->fd = cl_store_tmp_file(store, &raw->spool_path, error);
+    if (raw->fd < 0)
         return NULL;
-    raw->fd = fd;
 
-    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
     g_autofree guint8 *buf = g_malloc(SPOOL_CHUNK);
-    gint64 pos = offset;
     for (;;) {
-        gsize want = SPOOL_CHUNK;
-        if (length >= 0) {
-            if (raw->size >= length)
-                break;
-            want = MIN((gint64)want, length - raw->size);
-        }
-        ssize_t n = length >= 0 ? pread(src_fd, buf, want, pos) : read(src_fd, buf, want);
+        ssize_t n = read(src_fd, buf, SPOOL_CHUNK);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -63,22 +52,41 @@ cl_intake_spool(ClStore *store, int src_fd, gint64 offset, gint64 length, gint64
         }
         if (n == 0)
             break;
-        pos += n;
         /* Keep at most max_bytes; count the rest so the rejection can say how much. */
         gint64 keep = MIN((gint64)n, MAX(0, max_bytes - raw->stored));
         if (keep > 0) {
-            if (!write_all(fd, buf, keep)) {
+            if (!write_all(raw->fd, buf, keep)) {
                 g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "cannot write %s: %s",
-                            raw->path, g_strerror(errno));
+                            raw->spool_path, g_strerror(errno));
                 return NULL;
             }
-            g_checksum_update(sum, buf, keep);
             raw->stored += keep;
         }
         raw->size += n;
     }
-    g_strlcpy(raw->sha256, g_checksum_get_string(sum), sizeof raw->sha256);
     return g_steal_pointer(&raw);
+}
+
+ClRawMessage *
+cl_intake_open(const char *path, gint64 offset, gint64 length, gint64 max_bytes,
+               const char *origin, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "cannot open %s: %s", path,
+                    g_strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (length < 0 && fstat(fd, &st) == 0)
+        length = st.st_size - offset;
+    ClRawMessage *raw = g_new0(ClRawMessage, 1);
+    raw->fd = fd;
+    raw->offset = offset;
+    raw->size = length;
+    raw->stored = MIN(length, max_bytes);
+    raw->origin = g_strdup(origin);
+    return raw;
 }
 
 void

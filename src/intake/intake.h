@@ -10,15 +10,22 @@
 #include "store/store.h"
 
 /*
- * Copies up to max_bytes from src into a new spool file, reading until EOF (or
- * `length` bytes from `offset` when length >= 0, with pread). Bytes beyond
- * max_bytes are read and counted but not kept, so the sender is not cut off
- * mid-stream and the message can be rejected as too large.
+ * Copies a stream (stdin, a socket) into a new spool file under the store's
+ * tmp/, reading until EOF. At most max_bytes are kept; the rest is read and
+ * counted, so the sender is not cut off mid-stream and the message can be
+ * rejected as too large.
  * Errors: CL_ERROR_TEMPFAIL when the spool file cannot be written (full disk)
  * or the source cannot be read.
  */
-ClRawMessage *cl_intake_spool(ClStore *store, int src_fd, gint64 offset, gint64 length,
-                              gint64 max_bytes, const char *origin, GError **error);
+ClRawMessage *cl_intake_spool(ClStore *store, int src_fd, gint64 max_bytes, const char *origin,
+                              GError **error);
+
+/*
+ * A message that already is in a regular file (an .eml, a range of an mbox):
+ * nothing is copied. length -1: to the end of the file. Errors: CL_ERROR_TEMPFAIL when the file cannot be opened.
+ */
+ClRawMessage *cl_intake_open(const char *path, gint64 offset, gint64 length, gint64 max_bytes,
+                             const char *origin, GError **error);
 
 typedef struct {
     char *path;      /* file the message is in */

@@ -239,7 +239,8 @@ match_names(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError *
     g_hash_table_iter_init(&it, words);
     while (g_hash_table_iter_next(&it, &word, NULL)) {
         g_autoptr(GPtrArray) records =
-            dir->ops->records_by_first_word(dir->self, in->tenant_id, word, error);
+            dir->ops->records_by_first_word(dir->self, in->tenant_id,
+                                            m->company ? m->company->id : 0, word, error);
         if (records == NULL)
             return false;
         for (guint i = 0; i < records->len; i++) {

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define MAX_MIME_DEPTH 32 /* deeper nesting is walked no further (hostile input) */
@@ -148,8 +149,24 @@ is_attachment_disposition(GMimeObject *obj)
 static char *
 part_text(GMimePart *part)
 {
-    g_autofree char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
-    return utf8_or_cp1252(text ? text : "", -1);
+    const char *charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+    bool plain = charset == NULL || g_ascii_strcasecmp(charset, "utf-8") == 0 ||
+                 g_ascii_strcasecmp(charset, "utf8") == 0 ||
+                 g_ascii_strcasecmp(charset, "us-ascii") == 0;
+    if (!plain) {
+        /* GMime converts the declared charset to UTF-8. */
+        g_autofree char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+        return utf8_or_cp1252(text ? text : "", -1);
+    }
+    /* Already UTF-8 (or undeclared): only the transfer encoding is undone; a
+     * conversion from UTF-8 to UTF-8 would cost as much as the parse. */
+    GMimeDataWrapper *content = g_mime_part_get_content(part);
+    if (content == NULL)
+        return g_strdup("");
+    g_autoptr(GMimeStream) mem = g_mime_stream_mem_new();
+    g_mime_data_wrapper_write_to_stream(content, mem);
+    GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    return utf8_or_cp1252((const char *)bytes->data, bytes->len);
 }
 
 typedef struct {
@@ -338,20 +355,27 @@ parse_stream(GMimeStream *stream, GError **error)
 }
 
 ClMessage *
-cl_parse_message_fd(int fd, gint64 length, GError **error)
+cl_parse_message_fd(int fd, gint64 offset, gint64 length, GError **error)
 {
     if (length <= 0) {
         g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "the message is empty");
         return NULL;
     }
+    /* A private read-only mapping; the parser keeps the stream (persistent), so
+     * part contents stay in the page cache until an attachment is written.
+     * The stream owns (and closes) its descriptor: give it a copy of ours. */
     int own = dup(fd);
-    if (own < 0) {
-        g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "dup: %s", g_strerror(errno));
+    GMimeStream *mapped = own < 0 ? NULL
+                                  : g_mime_stream_mmap_new_with_bounds(own, PROT_READ, MAP_PRIVATE,
+                                                                       offset, offset + length);
+    if (mapped == NULL) {
+        if (own >= 0)
+            close(own);
+        g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "cannot map the message: %s",
+                    g_strerror(errno));
         return NULL;
     }
-    /* The stream owns `own`; the parser keeps it (persistent stream) so part
-     * contents are read from the file only when an attachment is written. */
-    g_autoptr(GMimeStream) stream = g_mime_stream_fs_new_with_bounds(own, 0, length);
+    g_autoptr(GMimeStream) stream = mapped;
     return parse_stream(stream, error);
 }
 
@@ -386,16 +410,17 @@ cl_message_free(ClMessage *msg)
 }
 
 bool
-cl_message_attachment_write(ClMessage *msg, const ClAttachment *att, int fd,
-                            char sha256_out[65], gint64 *size_out, GError **error)
+cl_message_attachment_write(ClMessage *msg, const ClAttachment *att, int fd, gint64 *size_out,
+                            GError **error)
 {
     g_return_val_if_fail(msg != NULL && att != NULL, false);
     GMimeObject *obj = att->part;
-    g_autoptr(GMimeStream) out = g_mime_stream_fs_new(fd);
-    g_mime_stream_fs_set_owner(GMIME_STREAM_FS(out), FALSE);
-    g_autoptr(GMimeStream) filtered = g_mime_stream_filter_new(out);
-    g_autoptr(GMimeFilter) sum = g_mime_filter_checksum_new(G_CHECKSUM_SHA256);
-    g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), sum);
+    /* A pipe stream writes at the fd's position and counts; unlike a file stream
+     * its flush does not fsync (the store syncs once per commit). */
+    g_autoptr(GMimeStream) out = g_mime_stream_pipe_new(fd);
+    g_mime_stream_pipe_set_owner(GMIME_STREAM_PIPE(out), FALSE);
+    off_t start = lseek(fd, 0, SEEK_CUR);
+    GMimeStream *filtered = out; /* decoding happens in the data wrapper */
 
     gint64 written;
     if (GMIME_IS_MESSAGE_PART(obj)) {
@@ -410,8 +435,12 @@ cl_message_attachment_write(ClMessage *msg, const ClAttachment *att, int fd,
                     att->index, g_strerror(errno));
         return false;
     }
-    g_autofree char *hex = g_mime_filter_checksum_get_string(GMIME_FILTER_CHECKSUM(sum));
-    g_strlcpy(sha256_out, hex, 65);
-    *size_out = g_mime_stream_tell(out);
+    off_t end = lseek(fd, 0, SEEK_CUR);
+    if (start < 0 || end < start) {
+        g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "cannot write attachment %u: %s",
+                    att->index, g_strerror(errno));
+        return false;
+    }
+    *size_out = end - start;
     return true;
 }

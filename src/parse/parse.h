@@ -42,12 +42,13 @@ typedef struct {
 void cl_parse_init(void);
 
 /*
- * Parses the first `length` bytes of fd (from offset 0). The fd is dup'ed; the
- * message reads attachment content from it lazily, so it must stay readable until
- * the message is freed. Tolerant as mail programs are: never fails on odd MIME.
- * Errors: CL_ERROR_INVALID when no message can be read at all (empty input).
+ * Parses bytes [offset, offset+length) of the regular file fd (memory-mapped;
+ * fd itself is not kept). Attachment content is decoded from the mapping when
+ * it is written, never copied whole. Tolerant as mail programs are: never fails
+ * on odd MIME. Errors: CL_ERROR_INVALID when there is nothing to read (empty
+ * input); CL_ERROR_TEMPFAIL when the file cannot be mapped.
  */
-ClMessage *cl_parse_message_fd(int fd, gint64 length, GError **error);
+ClMessage *cl_parse_message_fd(int fd, gint64 offset, gint64 length, GError **error);
 
 /* Same, from memory (copied). For tests and small inputs. */
 ClMessage *cl_parse_message_data(const void *data, gsize length, GError **error);
@@ -56,12 +57,12 @@ void cl_message_free(ClMessage *msg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClMessage, cl_message_free)
 
 /*
- * Streams the decoded content of an attachment into fd (at its current position),
- * computing SHA-256 and size on the way; nothing is held in memory whole.
+ * Streams the decoded content of an attachment into fd at its current position;
+ * nothing is held in memory whole. *size_out: bytes written.
  * Errors: CL_ERROR_TEMPFAIL when writing fails (full disk).
  */
 bool cl_message_attachment_write(ClMessage *msg, const ClAttachment *att, int fd,
-                                 char sha256_out[65], gint64 *size_out, GError **error);
+                                 gint64 *size_out, GError **error);
 
 /*
  * Readable text from HTML: scripts, styles and the head dropped, entities

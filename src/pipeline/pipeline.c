@@ -24,6 +24,8 @@ struct ClPipeline {
     ClStore *store;          /* borrowed */
     const ClConfig *config;  /* borrowed */
     bool in_batch;
+    GHashTable *routes;      /* sender → ClRoute, for the current batch */
+    GHashTable *settings;    /* tenant id → ClTenantSettings, for the current batch */
 };
 
 const char *
@@ -52,6 +54,9 @@ cl_pipeline_new(ClStore *store, const ClConfig *config)
     ClPipeline *p = g_new0(ClPipeline, 1);
     p->store = store;
     p->config = config;
+    p->routes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                      (GDestroyNotify)cl_route_free);
+    p->settings = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
     return p;
 }
 
@@ -62,6 +67,8 @@ cl_pipeline_free(ClPipeline *p)
         return;
     if (p->in_batch)
         cl_pipeline_batch_abort(p);
+    g_hash_table_unref(p->routes);
+    g_hash_table_unref(p->settings);
     g_free(p);
 }
 
@@ -71,6 +78,8 @@ cl_pipeline_batch_begin(ClPipeline *p, GError **error)
     g_return_val_if_fail(!p->in_batch, false);
     if (!cl_store_begin(p->store, error))
         return false;
+    g_hash_table_remove_all(p->routes);
+    g_hash_table_remove_all(p->settings);
     p->in_batch = true;
     return true;
 }
@@ -80,12 +89,7 @@ cl_pipeline_batch_commit(ClPipeline *p, GError **error)
 {
     g_return_val_if_fail(p->in_batch, false);
     p->in_batch = false;
-    /* Blobs first: the commit must never name a file that a crash could lose. */
-    if (!cl_store_sync(p->store, error)) {
-        cl_store_rollback(p->store);
-        return false;
-    }
-    return cl_store_commit(p->store, error);
+    return cl_store_commit(p->store, error); /* syncs the blob pack first */
 }
 
 void
@@ -145,16 +149,11 @@ envelope_json(const ClEnvelope *env)
     return json_dumps(e, JSON_COMPACT);
 }
 
-/* Within a transaction (batch or single). */
+/* Within a transaction (batch or single): the original message as a blob. */
 static bool
-store_blob(ClPipeline *p, ClRawMessage *raw, GError **error)
+store_raw(ClPipeline *p, ClRawMessage *raw, char hash[CL_HASH_HEX_LEN], GError **error)
 {
-    if (raw->path == NULL)
-        return true; /* already adopted (same content earlier) */
-    if (!cl_store_blob_adopt(p->store, raw->path, raw->sha256, !p->in_batch, error))
-        return false;
-    g_clear_pointer(&raw->path, g_free);
-    return true;
+    return cl_store_blob_put_fd(p->store, raw->fd, raw->offset, raw->stored, hash, error);
 }
 
 static ClResult *
@@ -162,7 +161,8 @@ reject(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, const ClMessage 
        const ClItem *tenant, const char *reason, const char *message, GError **error)
 {
     bool keep_raw = strcmp(reason, "too-large") != 0;
-    if (keep_raw && !store_blob(p, raw, error))
+    char hash[CL_HASH_HEX_LEN] = "";
+    if (keep_raw && !store_raw(p, raw, hash, error))
         return NULL;
     g_autofree char *envj = envelope_json(env);
     ClRejection rej = {
@@ -174,7 +174,7 @@ reject(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, const ClMessage 
         .subject = msg ? msg->subject : NULL,
         .message_id = msg ? msg->message_id : NULL,
         .origin = raw->origin,
-        .raw_sha256 = keep_raw ? raw->sha256 : NULL,
+        .raw_hash = keep_raw ? hash : NULL,
         .raw_size = raw->size,
     };
     if (!cl_store_rejection_insert(p->store, &rej, error))
@@ -192,24 +192,23 @@ store_attachments(ClPipeline *p, ClMessage *msg, ClEntry *entry, GError **error)
 {
     for (guint i = 0; i < msg->attachments->len; i++) {
         ClAttachment *att = g_ptr_array_index(msg->attachments, i);
-        g_autofree char *path = NULL;
-        int fd = cl_store_tmp_file(p->store, &path, error);
+        /* Decoded straight into the blob pack: never whole in memory. */
+        int fd = cl_store_blob_begin(p->store, error);
         if (fd < 0)
             return false;
-        ClEntryAttachment *a = g_new0(ClEntryAttachment, 1);
-        char sha[65];
-        bool ok = cl_message_attachment_write(msg, att, fd, sha, &a->size, error);
-        close(fd);
-        if (ok)
-            ok = cl_store_blob_adopt(p->store, path, sha, !p->in_batch, error);
-        if (!ok) {
-            unlink(path);
-            g_free(a);
+        gint64 written = 0, size = 0;
+        char hash[CL_HASH_HEX_LEN];
+        if (!cl_message_attachment_write(msg, att, fd, &written, error)) {
+            cl_store_blob_abort(p->store);
             return false;
         }
+        if (!cl_store_blob_finish(p->store, hash, &size, error))
+            return false;
+        ClEntryAttachment *a = g_new0(ClEntryAttachment, 1);
         a->name = g_strdup(att->filename);
         a->content_type = g_strdup(att->content_type);
-        a->sha256 = g_strdup(sha);
+        a->size = size;
+        a->hash = g_strdup(hash);
         g_ptr_array_add(entry->attachments, a);
     }
     return true;
@@ -246,8 +245,16 @@ accept(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, ClMessage *msg, 
     }
 
     ClTenantSettings settings;
-    if (!dir.ops->tenant_settings(dir.self, tenant_id, &settings, error))
-        return NULL;
+    ClTenantSettings *cached = g_hash_table_lookup(p->settings, &tenant_id);
+    if (cached != NULL) {
+        settings = *cached;
+    } else {
+        if (!dir.ops->tenant_settings(dir.self, tenant_id, &settings, error))
+            return NULL;
+        if (p->in_batch)
+            g_hash_table_insert(p->settings, g_memdup2(&tenant_id, sizeof tenant_id),
+                                g_memdup2(&settings, sizeof settings));
+    }
     g_autoptr(GPtrArray) rcpts = g_ptr_array_new();
     GPtrArray *lists[] = { msg->to, msg->cc };
     for (gsize l = 0; l < G_N_ELEMENTS(lists); l++)
@@ -293,11 +300,12 @@ accept(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, ClMessage *msg, 
     e->message_id = g_strdup(msg->message_id);
     e->in_reply_to = g_strdup(msg->in_reply_to);
     e->addresses_json = addresses_json(msg, env);
-    e->raw_sha256 = g_strdup(raw->sha256);
     e->raw_size = raw->size;
 
-    if (!store_attachments(p, msg, e, error) || !store_blob(p, raw, error))
+    char hash[CL_HASH_HEX_LEN];
+    if (!store_attachments(p, msg, e, error) || !store_raw(p, raw, hash, error))
         return NULL;
+    e->raw_hash = g_strdup(hash);
     if (!cl_store_entry_insert(p->store, e, error))
         return NULL;
 
@@ -309,32 +317,87 @@ accept(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, ClMessage *msg, 
     return r;
 }
 
-static ClResult *
-process(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, GError **error)
+struct ClPrepared {
+    ClRawMessage *raw;   /* owned */
+    bool too_large;
+    ClMessage *msg;      /* NULL when too large or unreadable */
+    GError *parse_error; /* why msg is NULL (CL_ERROR_INVALID: malformed) */
+};
+
+ClPrepared *
+cl_pipeline_prepare(ClRawMessage *raw, const ClConfig *config)
 {
-    if (cl_raw_message_too_large(raw)) {
+    cl_parse_init();
+    ClPrepared *prep = g_new0(ClPrepared, 1);
+    prep->raw = raw;
+    (void)config;
+    prep->too_large = cl_raw_message_too_large(raw);
+    if (!prep->too_large)
+        prep->msg = cl_parse_message_fd(raw->fd, raw->offset, raw->stored, &prep->parse_error);
+    return prep;
+}
+
+void
+cl_prepared_free(ClPrepared *prep)
+{
+    if (prep == NULL)
+        return;
+    cl_message_free(prep->msg);
+    g_clear_error(&prep->parse_error);
+    cl_raw_message_free(prep->raw);
+    g_free(prep);
+}
+
+ClRawMessage *
+cl_prepared_raw(ClPrepared *prep)
+{
+    return prep->raw;
+}
+
+/* Route results are cached for the current transaction: an import sees the
+ * same few senders thousands of times, and under the write lock nobody can
+ * change the master data meanwhile. */
+static ClRoute *
+route_cached(ClPipeline *p, const char *sender, GError **error)
+{
+    ClDirectory dir = cl_store_directory(p->store);
+    if (!p->in_batch || sender == NULL)
+        return cl_route_decide(&dir, sender, error);
+    ClRoute *hit = g_hash_table_lookup(p->routes, sender);
+    if (hit == NULL) {
+        hit = cl_route_decide(&dir, sender, error);
+        if (hit == NULL)
+            return NULL;
+        g_hash_table_insert(p->routes, g_strdup(sender), hit);
+    }
+    return hit;
+}
+
+static ClResult *
+process(ClPipeline *p, ClPrepared *prep, const ClEnvelope *env, GError **error)
+{
+    ClRawMessage *raw = prep->raw;
+    if (prep->too_large) {
         g_autofree char *msg = g_strdup_printf(
             "The message is %" G_GINT64_FORMAT " bytes; contactlog accepts at most %" G_GINT64_FORMAT
             " bytes.",
-            raw->size, p->config->max_message_bytes);
+            raw->size, raw->stored);
         return reject(p, raw, env, NULL, NULL, "too-large", msg, error);
     }
-    g_autoptr(GError) parse_error = NULL;
-    g_autoptr(ClMessage) msg = cl_parse_message_fd(raw->fd, raw->stored, &parse_error);
-    if (msg == NULL) {
-        if (!g_error_matches(parse_error, CL_ERROR, CL_ERROR_INVALID)) {
-            g_propagate_error(error, g_steal_pointer(&parse_error));
+    if (prep->msg == NULL) {
+        if (!g_error_matches(prep->parse_error, CL_ERROR, CL_ERROR_INVALID)) {
+            g_propagate_error(error, g_error_copy(prep->parse_error));
             return NULL;
         }
         g_autofree char *text = g_strdup_printf("The message cannot be read: %s.",
-                                                parse_error->message);
+                                                prep->parse_error->message);
         return reject(p, raw, env, NULL, NULL, "malformed", text, error);
     }
-    ClDirectory dir = cl_store_directory(p->store);
-    g_autoptr(ClRoute) route =
-        cl_route_decide(&dir, msg->from ? msg->from->address : NULL, error);
+    ClMessage *msg = prep->msg;
+    ClRoute *route = route_cached(p, msg->from ? msg->from->address : NULL, error);
     if (route == NULL)
         return NULL;
+    g_autoptr(ClRoute) owned = p->in_batch && msg->from ? NULL : route;
     if (!route->accepted)
         return reject(p, raw, env, msg, route->tenant, route->reason, route->message, error);
     return accept(p, raw, env, msg, route, error);
@@ -343,11 +406,22 @@ process(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, GError **error)
 ClResult *
 cl_pipeline_process(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, GError **error)
 {
+    ClPrepared *prep = cl_pipeline_prepare(raw, p->config);
+    ClResult *r = cl_pipeline_process_prepared(p, prep, env, error);
+    prep->raw = NULL; /* the caller owns raw */
+    cl_prepared_free(prep);
+    return r;
+}
+
+ClResult *
+cl_pipeline_process_prepared(ClPipeline *p, ClPrepared *prep, const ClEnvelope *env,
+                             GError **error)
+{
     bool single = !p->in_batch;
     if (single ? !cl_store_begin(p->store, error) : !cl_store_savepoint(p->store, error))
         return NULL;
     g_autoptr(GError) local = NULL;
-    g_autoptr(ClResult) r = process(p, raw, env, &local);
+    g_autoptr(ClResult) r = process(p, prep, env, &local);
     if (r == NULL) {
         if (single)
             cl_store_rollback(p->store);

@@ -50,6 +50,20 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClPipeline, cl_pipeline_free)
 ClResult *cl_pipeline_process(ClPipeline *pipeline, ClRawMessage *raw, const ClEnvelope *envelope,
                               GError **error);
 
+/*
+ * The same in two steps, so that parsing can run on other threads:
+ * cl_pipeline_prepare() checks the size and parses (no store access; safe on
+ * any thread; takes raw, transfer full), cl_pipeline_process_prepared() runs
+ * the rest on the pipeline's thread (prepared: transfer none).
+ */
+typedef struct ClPrepared ClPrepared;
+ClPrepared *cl_pipeline_prepare(ClRawMessage *raw, const ClConfig *config);
+ClResult *cl_pipeline_process_prepared(ClPipeline *pipeline, ClPrepared *prepared,
+                                       const ClEnvelope *envelope, GError **error);
+ClRawMessage *cl_prepared_raw(ClPrepared *prepared);
+void cl_prepared_free(ClPrepared *prepared);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClPrepared, cl_prepared_free)
+
 bool cl_pipeline_batch_begin(ClPipeline *pipeline, GError **error);
 /* Makes blobs durable (one syncfs) and commits; on failure everything since begin is gone. */
 bool cl_pipeline_batch_commit(ClPipeline *pipeline, GError **error);

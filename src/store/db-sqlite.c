@@ -72,7 +72,8 @@ cl_db_open_sqlite(const char *path, bool sync, GError **error)
                                       (GDestroyNotify)stmt_free);
     g_autofree char *pragmas =
         g_strdup_printf("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
-                        "PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;",
+                        "PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;"
+                        "PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;",
                         sync ? "FULL" : "OFF");
     if (!cl_db_exec(db, pragmas, error)) {
         cl_db_close(db);
@@ -238,16 +239,24 @@ cl_db_rollback(ClDb *db)
         sqlite3_exec(db->handle, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Prepared once and reused: an import takes a savepoint per message. */
+static bool
+run_cached(ClDb *db, const char *sql, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(db, sql, error);
+    return s != NULL && cl_db_run(s, error);
+}
+
 bool
 cl_db_savepoint(ClDb *db, GError **error)
 {
-    return cl_db_exec(db, "SAVEPOINT msg", error);
+    return run_cached(db, "SAVEPOINT msg", error);
 }
 
 bool
 cl_db_release(ClDb *db, GError **error)
 {
-    return cl_db_exec(db, "RELEASE msg", error);
+    return run_cached(db, "RELEASE msg", error);
 }
 
 void

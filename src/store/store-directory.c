@@ -113,25 +113,41 @@ records_by_number(void *self, gint64 tenant_id, const char *number, GError **err
 }
 
 static GPtrArray *
-records_by_first_word(void *self, gint64 tenant_id, const char *word, GError **error)
+records_by_first_word(void *self, gint64 tenant_id, gint64 company_id, const char *word,
+                      GError **error)
 {
     ClStore *store = self;
-    ClDbStmt *s = cl_db_prepare(
-        store->db,
-        "SELECT l.id, l.tenant_id, l.number, l.name, l.company_id, co.key, NULL, 0"
-        " FROM leads l JOIN companies co ON co.id = l.company_id"
-        " WHERE l.tenant_id = ? AND l.first_word = ?"
-        " UNION ALL "
-        "SELECT p.id, p.tenant_id, p.key, p.name, p.company_id, co.key, NULL, 1"
-        " FROM projects p JOIN companies co ON co.id = p.company_id"
-        " WHERE p.tenant_id = ? AND p.first_word = ?",
-        error);
+    /* Index (tenant_id, first_word, company_id) either way; generic names
+     * ("Website") are shared by many companies, hence the company form. */
+    ClDbStmt *s = company_id
+        ? cl_db_prepare(store->db,
+                        "SELECT * FROM ("
+                        "SELECT l.id, l.tenant_id, l.number, l.name, l.company_id, co.key, NULL, 0"
+                        " FROM leads l JOIN companies co ON co.id = l.company_id"
+                        " WHERE l.tenant_id = ?1 AND l.first_word = ?2 AND l.company_id = ?3"
+                        " UNION ALL "
+                        "SELECT p.id, p.tenant_id, p.key, p.name, p.company_id, co.key, NULL, 1"
+                        " FROM projects p JOIN companies co ON co.id = p.company_id"
+                        " WHERE p.tenant_id = ?1 AND p.first_word = ?2 AND p.company_id = ?3)"
+                        " ORDER BY length(name) DESC LIMIT ?4",
+                        error)
+        : cl_db_prepare(store->db,
+                        "SELECT * FROM ("
+                        "SELECT l.id, l.tenant_id, l.number, l.name, l.company_id, co.key, NULL, 0"
+                        " FROM leads l JOIN companies co ON co.id = l.company_id"
+                        " WHERE l.tenant_id = ?1 AND l.first_word = ?2 AND ?3 = 0"
+                        " UNION ALL "
+                        "SELECT p.id, p.tenant_id, p.key, p.name, p.company_id, co.key, NULL, 1"
+                        " FROM projects p JOIN companies co ON co.id = p.company_id"
+                        " WHERE p.tenant_id = ?1 AND p.first_word = ?2 AND ?3 = 0)"
+                        " ORDER BY length(name) DESC LIMIT ?4",
+                        error);
     if (s == NULL)
         return NULL;
     cl_db_bind_int64(s, 1, tenant_id);
     cl_db_bind_text(s, 2, word);
-    cl_db_bind_int64(s, 3, tenant_id);
-    cl_db_bind_text(s, 4, word);
+    cl_db_bind_int64(s, 3, company_id);
+    cl_db_bind_int64(s, 4, CL_MAX_NAME_CANDIDATES);
     return collect(store, s, CL_ITEM_LEAD, error);
 }
 

@@ -62,7 +62,7 @@ attachment_free(ClEntryAttachment *a)
         return;
     g_free(a->name);
     g_free(a->content_type);
-    g_free(a->sha256);
+    g_free(a->hash);
     g_free(a);
 }
 
@@ -101,7 +101,7 @@ cl_entry_free(ClEntry *e)
     g_free(e->message_id);
     g_free(e->in_reply_to);
     g_free(e->addresses_json);
-    g_free(e->raw_sha256);
+    g_free(e->raw_hash);
     g_free(e);
 }
 
@@ -153,6 +153,30 @@ candidates_json(GPtrArray *candidates)
     return json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
+static char *
+reasons_json(GPtrArray *reasons)
+{
+    g_autoptr(json_t) arr = json_array();
+    for (guint i = 0; i < reasons->len; i++) {
+        ClReason *r = g_ptr_array_index(reasons, i);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s?}", "field", r->field, "rule",
+                                             r->rule, "detail", r->detail));
+    }
+    return json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
+static void
+load_reasons(ClEntry *e, const char *json)
+{
+    g_autoptr(json_t) arr = json ? json_loads(json, 0, NULL) : NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(arr, i, r)
+        g_ptr_array_add(e->reasons, cl_reason_new(json_string_value(json_object_get(r, "field")),
+                                                  json_string_value(json_object_get(r, "rule")),
+                                                  json_string_value(json_object_get(r, "detail"))));
+}
+
 bool
 cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
 {
@@ -162,8 +186,8 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
         "INSERT INTO entries (tenant_id, state, origin, channel, contact_time, created_at,"
         " updated_at, author_id, company_id, lead_id, project_id, followup, subject, body,"
         " body_from_html, forwarded, message_id, in_reply_to, addresses, candidates,"
-        " raw_sha256, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-        " ?, ?, ?, ?) RETURNING id",
+        " reasons, raw_hash, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         error);
     if (s == NULL)
         return false;
@@ -172,6 +196,7 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
         e->created_at = now;
     e->updated_at = now;
     g_autofree char *cands = candidates_json(e->candidates);
+    g_autofree char *reasons = reasons_json(e->reasons);
     int i = 1;
     cl_db_bind_int64(s, i++, e->tenant_id);
     cl_db_bind_text(s, i++, cl_entry_state_name(e->state));
@@ -193,8 +218,9 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
     cl_db_bind_text(s, i++, e->in_reply_to);
     cl_db_bind_text(s, i++, e->addresses_json);
     cl_db_bind_text(s, i++, cands);
-    cl_db_bind_text(s, i++, e->raw_sha256);
-    if (e->raw_sha256)
+    cl_db_bind_text(s, i++, reasons);
+    cl_db_bind_text(s, i++, e->raw_hash);
+    if (e->raw_hash)
         cl_db_bind_int64(s, i++, e->raw_size);
     else
         cl_db_bind_null(s, i++);
@@ -229,28 +255,11 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
         if (!cl_db_run(n, error))
             return false;
     }
-    for (guint k = 0; k < e->reasons->len; k++) {
-        ClReason *r = g_ptr_array_index(e->reasons, k);
-        ClDbStmt *n = cl_db_prepare(db,
-                                    "INSERT INTO entry_reasons (tenant_id, entry_id, position,"
-                                    " field, rule, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                                    error);
-        if (n == NULL)
-            return false;
-        cl_db_bind_int64(n, 1, e->tenant_id);
-        cl_db_bind_int64(n, 2, e->id);
-        cl_db_bind_int64(n, 3, k);
-        cl_db_bind_text(n, 4, r->field);
-        cl_db_bind_text(n, 5, r->rule);
-        cl_db_bind_text(n, 6, r->detail);
-        if (!cl_db_run(n, error))
-            return false;
-    }
     for (guint k = 0; k < e->attachments->len; k++) {
         ClEntryAttachment *a = g_ptr_array_index(e->attachments, k);
         ClDbStmt *n = cl_db_prepare(db,
                                     "INSERT INTO attachments (tenant_id, entry_id, position, name,"
-                                    " content_type, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                                    " content_type, size, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
                                     " RETURNING id",
                                     error);
         if (n == NULL)
@@ -261,7 +270,7 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
         cl_db_bind_text(n, 4, a->name);
         cl_db_bind_text(n, 5, a->content_type);
         cl_db_bind_int64(n, 6, a->size);
-        cl_db_bind_text(n, 7, a->sha256);
+        cl_db_bind_text(n, 7, a->hash);
         a->id = cl_db_one_int64(n, -1, error);
         if (a->id < 0)
             return false;
@@ -275,7 +284,7 @@ cl_store_rejection_insert(ClStore *store, const ClRejection *r, GError **error)
     ClDbStmt *s = cl_db_prepare(
         store->db,
         "INSERT INTO rejections (tenant_id, received_at, reason, message, sender, envelope,"
-        " subject, message_id, origin, raw_sha256, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " subject, message_id, origin, raw_hash, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
         " ?, ?)",
         error);
     if (s == NULL)
@@ -289,7 +298,7 @@ cl_store_rejection_insert(ClStore *store, const ClRejection *r, GError **error)
     cl_db_bind_text(s, 7, r->subject);
     cl_db_bind_text(s, 8, r->message_id);
     cl_db_bind_text(s, 9, r->origin);
-    cl_db_bind_text(s, 10, r->raw_sha256);
+    cl_db_bind_text(s, 10, r->raw_hash);
     cl_db_bind_int64(s, 11, r->raw_size);
     return cl_db_run(s, error);
 }
@@ -409,7 +418,7 @@ store_item_by_id(ClStore *store, ClItemKind kind, gint64 id, GError **error)
     "e.id, e.tenant_id, t.key, e.state, e.origin, e.channel, e.contact_time, e.created_at,"   \
     " e.updated_at, e.author_id, e.company_id, e.lead_id, e.project_id, e.followup,"          \
     " e.subject, e.body, e.body_from_html, e.forwarded, e.message_id, e.in_reply_to,"         \
-    " e.addresses, e.candidates, e.raw_sha256, e.raw_size, e.version"
+    " e.addresses, e.candidates, e.raw_hash, e.raw_size, e.version, e.reasons"
 
 static ClItem *
 optional_item(ClStore *store, ClItemKind kind, gint64 id, GError **error, bool *ok)
@@ -468,10 +477,11 @@ row_entry(ClStore *store, ClDbStmt *s, GError **error)
     e->in_reply_to = g_strdup(cl_db_column_text(s, 19));
     e->addresses_json = g_strdup(cl_db_column_text(s, 20));
     g_autofree char *cands = g_strdup(cl_db_column_text(s, 21));
-    e->raw_sha256 = g_strdup(cl_db_column_text(s, 22));
+    e->raw_hash = g_strdup(cl_db_column_text(s, 22));
     e->raw_size = cl_db_column_int64(s, 23);
     e->version = cl_db_column_int64(s, 24);
     load_candidates(e, cands);
+    load_reasons(e, cl_db_column_text(s, 25));
     /* The statement is not touched below: the caller stepped it to the end. */
     bool ok = true;
     e->author = optional_item(store, CL_ITEM_USER, author, error, &ok);
@@ -528,20 +538,7 @@ load_details(ClStore *store, ClEntry *e, GError **error)
         g_ptr_array_add(e->notify, u);
     }
     s = cl_db_prepare(db,
-                      "SELECT field, rule, detail FROM entry_reasons WHERE entry_id = ?"
-                      " ORDER BY position",
-                      error);
-    if (s == NULL)
-        return false;
-    cl_db_bind_int64(s, 1, e->id);
-    while ((rc = cl_db_step(s, error)) == 1)
-        g_ptr_array_add(e->reasons, cl_reason_new(cl_db_column_text(s, 0),
-                                                  cl_db_column_text(s, 1),
-                                                  cl_db_column_text(s, 2)));
-    if (rc < 0)
-        return false;
-    s = cl_db_prepare(db,
-                      "SELECT id, name, content_type, size, sha256 FROM attachments"
+                      "SELECT id, name, content_type, size, hash FROM attachments"
                       " WHERE entry_id = ? ORDER BY position",
                       error);
     if (s == NULL)
@@ -553,7 +550,7 @@ load_details(ClStore *store, ClEntry *e, GError **error)
         a->name = g_strdup(cl_db_column_text(s, 1));
         a->content_type = g_strdup(cl_db_column_text(s, 2));
         a->size = cl_db_column_int64(s, 3);
-        a->sha256 = g_strdup(cl_db_column_text(s, 4));
+        a->hash = g_strdup(cl_db_column_text(s, 4));
         g_ptr_array_add(e->attachments, a);
     }
     return rc == 0;
@@ -770,7 +767,7 @@ cl_store_rejections_list(ClStore *store, gint64 tenant_id, guint limit, GError *
     ClDbStmt *s = cl_db_prepare(
         store->db,
         "SELECT r.id, r.received_at, r.reason, r.message, r.sender, r.subject, r.message_id,"
-        " r.origin, r.raw_sha256, r.raw_size, t.key FROM rejections r"
+        " r.origin, r.raw_hash, r.raw_size, t.key FROM rejections r"
         " LEFT JOIN tenants t ON t.id = r.tenant_id"
         " WHERE (?1 = 0 OR r.tenant_id = ?1) ORDER BY r.id DESC LIMIT ?2",
         error);
@@ -790,7 +787,7 @@ cl_store_rejections_list(ClStore *store, gint64 tenant_id, guint limit, GError *
                                              ? json_string(cl_db_column_text(s, 10))
                                              : json_null());
         static const char *names[] = { NULL, NULL, "reason", "message", "sender", "subject",
-                                       "message_id", "origin", "raw_sha256" };
+                                       "message_id", "origin", "raw_hash" };
         for (int i = 2; i <= 8; i++)
             json_object_set_new(o, names[i], cl_db_column_text(s, i)
                                                  ? json_string(cl_db_column_text(s, i))

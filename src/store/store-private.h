@@ -13,9 +13,15 @@ struct ClStore {
     char *dir;
     char *tmp_dir;
     char *blob_dir;
-    int dir_fd;           /* the data directory, for syncfs() */
     bool sync;
-    GHashTable *made_dirs; /* blob prefix directories known to exist */
+    /* the current pack; valid inside a transaction once pack_ready */
+    int pack_fd;
+    gint64 pack_id;
+    bool pack_ready;
+    bool pack_dirty;      /* appended since the transaction began */
+    gint64 pack_end;      /* where the next blob goes */
+    gint64 pack_tx_start; /* pack_end when the transaction began (rollback) */
+    gint64 blob_start;    /* streaming blob in progress */
 };
 
 /* store-entry.c */

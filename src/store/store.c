@@ -2,10 +2,10 @@
  * store.c — opening the data directory, schema migrations, transactions and
  * content-addressed blob files.
  *
- * Durability (DESIGN §3): a blob is written to tmp/, fsync'ed, renamed into
- * blobs/, and blobs/xx/ is fsync'ed, all before the database COMMIT that refers
- * to it; so an acknowledged entry never points at a missing file. A crash in
- * between leaves at worst an unreferenced blob, never a lost mail.
+ * Durability (DESIGN §3): blobs are appended to a pack file and the pack is
+ * fdatasync'ed before the database COMMIT that refers to them, so an
+ * acknowledged entry never points at missing bytes. A crash in between leaves
+ * at worst unreferenced bytes at the end of a pack, never a lost mail.
  */
 #include "store-private.h"
 
@@ -13,12 +13,17 @@
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "contactlog-resources.h"
 
 #define SCHEMA_VERSION 1
+#define CL_PACK_MAX_BYTES ((gint64)1 << 30) /* a new pack file after 1 GiB */
+#define BLOB_CHUNK (256 * 1024)
 
 static bool
 io_error(GError **error, const char *what, const char *path)
@@ -26,6 +31,19 @@ io_error(GError **error, const char *what, const char *path)
     int e = errno;
     g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "%s %s: %s", what, path, g_strerror(e));
     return false;
+}
+
+static bool
+fsync_dir(const char *path, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return io_error(error, "cannot open", path);
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc == 0 || io_error(error, "fsync", path);
 }
 
 static bool
@@ -70,13 +88,16 @@ migrate(ClStore *store, GError **error)
 ClStore *
 cl_store_open(const ClConfig *config, GError **error)
 {
+    if (sodium_init() < 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INTERNAL, "libsodium cannot start");
+        return NULL;
+    }
     g_autoptr(ClStore) store = g_new0(ClStore, 1);
-    store->dir_fd = -1;
+    store->pack_fd = -1;
     store->dir = g_strdup(config->data_dir);
     store->sync = config->sync;
     store->tmp_dir = g_build_filename(store->dir, "tmp", NULL);
     store->blob_dir = g_build_filename(store->dir, "blobs", NULL);
-    store->made_dirs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
     const char *dirs[] = { store->dir, store->tmp_dir, store->blob_dir };
     for (gsize i = 0; i < G_N_ELEMENTS(dirs); i++)
@@ -85,11 +106,6 @@ cl_store_open(const ClConfig *config, GError **error)
                         g_strerror(errno));
             return NULL;
         }
-    store->dir_fd = open(store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (store->dir_fd < 0) {
-        io_error(error, "cannot open", store->dir);
-        return NULL;
-    }
     g_autofree char *db_path = g_build_filename(store->dir, "contactlog.db", NULL);
     store->db = cl_db_open_sqlite(db_path, config->sync, error);
     if (store->db == NULL || !migrate(store, error))
@@ -103,9 +119,8 @@ cl_store_free(ClStore *store)
     if (store == NULL)
         return;
     cl_db_close(store->db);
-    if (store->dir_fd >= 0)
-        close(store->dir_fd);
-    g_clear_pointer(&store->made_dirs, g_hash_table_unref);
+    if (store->pack_fd >= 0)
+        close(store->pack_fd);
     g_free(store->dir);
     g_free(store->tmp_dir);
     g_free(store->blob_dir);
@@ -115,19 +130,42 @@ cl_store_free(ClStore *store)
 bool
 cl_store_begin(ClStore *store, GError **error)
 {
+    store->pack_ready = false; /* re-read under the lock: others may have appended */
     return cl_db_begin(store->db, error);
+}
+
+static void
+pack_cut_back(ClStore *store)
+{
+    /* We still hold the write lock: nobody appended after us. */
+    if (store->pack_ready && store->pack_end != store->pack_tx_start &&
+        ftruncate(store->pack_fd, store->pack_tx_start) != 0)
+        g_warning("store pack-truncate-failed error=%s", g_strerror(errno));
+    store->pack_ready = false;
 }
 
 bool
 cl_store_commit(ClStore *store, GError **error)
 {
-    return cl_db_commit(store->db, error);
+    /* The blobs first: the commit must never name bytes a crash could lose. */
+    if (store->pack_ready && store->pack_dirty && store->sync && fdatasync(store->pack_fd) != 0) {
+        io_error(error, "fdatasync", "blob pack");
+        cl_store_rollback(store);
+        return false;
+    }
+    if (!cl_db_commit(store->db, error)) {
+        pack_cut_back(store);
+        return false;
+    }
+    store->pack_ready = false;
+    return true;
 }
 
 void
 cl_store_rollback(ClStore *store)
 {
     cl_db_rollback(store->db);
+    pack_cut_back(store);
 }
 
 bool
@@ -174,62 +212,247 @@ cl_store_tmp_file(ClStore *store, char **path_out, GError **error)
     return fd;
 }
 
-char *
-cl_store_blob_path(ClStore *store, const char *sha256)
+static char *
+pack_path(ClStore *store, gint64 id)
 {
-    char prefix[3] = { sha256[0], sha256[1], '\0' };
-    return g_build_filename(store->blob_dir, prefix, sha256, NULL);
+    g_autofree char *name = g_strdup_printf("pack-%06" G_GINT64_FORMAT, id);
+    return g_build_filename(store->blob_dir, name, NULL);
 }
 
 static bool
-fsync_path(const char *path, int flags, GError **error)
+open_pack(ClStore *store, gint64 id, bool create, GError **error)
 {
-    int fd = open(path, flags | O_CLOEXEC);
+    g_autofree char *path = pack_path(store, id);
+    int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0640);
     if (fd < 0)
         return io_error(error, "cannot open", path);
-    int rc = fsync(fd);
+    if (store->pack_fd >= 0)
+        close(store->pack_fd);
+    store->pack_fd = fd;
+    store->pack_id = id;
+    return true;
+}
+
+/* Inside a transaction: find the current pack (another process may have
+ * appended or started a new one since) and where its data ends. */
+static bool
+pack_prepare(ClStore *store, GError **error)
+{
+    if (store->pack_ready)
+        return true;
+    ClDbStmt *s = cl_db_prepare(store->db, "SELECT max(id) FROM packs", error);
+    if (s == NULL)
+        return false;
+    gint64 id = cl_db_one_int64(s, 0, error);
+    if (id < 0)
+        return false;
+    bool create = false;
+    if (id > 0 && (store->pack_fd < 0 || store->pack_id != id) && !open_pack(store, id, false, error))
+        return false;
+    struct stat st = { 0 };
+    if (id > 0 && fstat(store->pack_fd, &st) != 0)
+        return io_error(error, "fstat", "pack");
+    if (id == 0 || st.st_size >= CL_PACK_MAX_BYTES) {
+        ClDbStmt *ins = cl_db_prepare(store->db, "INSERT INTO packs DEFAULT VALUES RETURNING id",
+                                      error);
+        if (ins == NULL || (id = cl_db_one_int64(ins, -1, error)) < 0)
+            return false;
+        create = true;
+        if (!open_pack(store, id, true, error))
+            return false;
+        st.st_size = 0;
+        /* The new file's directory entry must survive a crash before COMMIT. */
+        if (store->sync && !fsync_dir(store->blob_dir, error))
+            return false;
+    }
+    (void)create;
+    store->pack_end = st.st_size;
+    store->pack_tx_start = st.st_size;
+    store->pack_ready = true;
+    store->pack_dirty = false;
+    return true;
+}
+
+/* Records a blob just written at [start, start+size) — or cuts it off again
+ * when the same content is already stored. */
+static bool
+blob_index(ClStore *store, gint64 start, gint64 size, const char *hash, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db, "SELECT 1 FROM blobs WHERE hash = ?", error);
+    if (s == NULL)
+        return false;
+    cl_db_bind_text(s, 1, hash);
+    gint64 found = cl_db_one_int64(s, 0, error);
+    if (found < 0)
+        return false;
+    if (found == 1) {
+        if (ftruncate(store->pack_fd, start) != 0)
+            return io_error(error, "ftruncate", "pack");
+        store->pack_end = start;
+        return true;
+    }
+    ClDbStmt *ins = cl_db_prepare(store->db,
+                                  "INSERT INTO blobs (hash, pack, offset, size) VALUES (?, ?, ?, ?)",
+                                  error);
+    if (ins == NULL)
+        return false;
+    cl_db_bind_text(ins, 1, hash);
+    cl_db_bind_int64(ins, 2, store->pack_id);
+    cl_db_bind_int64(ins, 3, start);
+    cl_db_bind_int64(ins, 4, size);
+    if (!cl_db_run(ins, error))
+        return false;
+    store->pack_end = start + size;
+    store->pack_dirty = true;
+    return true;
+}
+
+static void
+cut_to(ClStore *store, gint64 end)
+{
+    if (ftruncate(store->pack_fd, end) != 0)
+        g_warning("store pack-truncate-failed error=%s", g_strerror(errno));
+}
+
+static void
+hash_final(crypto_generichash_state *st, char out[CL_HASH_HEX_LEN])
+{
+    unsigned char digest[32];
+    crypto_generichash_final(st, digest, sizeof digest);
+    sodium_bin2hex(out, CL_HASH_HEX_LEN, digest, sizeof digest);
+}
+
+bool
+cl_store_blob_put_fd(ClStore *store, int fd, gint64 offset, gint64 length,
+                     char hash_out[CL_HASH_HEX_LEN], GError **error)
+{
+    if (!pack_prepare(store, error))
+        return false;
+    gint64 start = store->pack_end;
+    /* Mapped, so the bytes are copied once (into the pack), not twice. */
+    void *map = NULL;
+    gint64 skew = offset % sysconf(_SC_PAGESIZE);
+    if (length > 0) {
+        map = mmap(NULL, length + skew, PROT_READ, MAP_PRIVATE, fd, offset - skew);
+        if (map == MAP_FAILED)
+            return io_error(error, "cannot map", "message");
+    }
+    const guint8 *data = (const guint8 *)map + skew;
+    unsigned char digest[32];
+    crypto_generichash(digest, sizeof digest, data, length, NULL, 0);
+    sodium_bin2hex(hash_out, CL_HASH_HEX_LEN, digest, sizeof digest);
+    bool ok = true;
+    for (gint64 done = 0; ok && done < length;) {
+        ssize_t k = pwrite(store->pack_fd, data + done, MIN(length - done, BLOB_CHUNK * 16),
+                           start + done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        ok = k > 0;
+        done += ok ? k : 0;
+    }
+    int e = errno;
+    if (map != NULL)
+        munmap(map, length + skew);
+    if (!ok) {
+        cut_to(store, start);
+        errno = e;
+        return io_error(error, "cannot write", "blob pack");
+    }
+    return blob_index(store, start, length, hash_out, error);
+}
+
+int
+cl_store_blob_begin(ClStore *store, GError **error)
+{
+    if (!pack_prepare(store, error))
+        return -1;
+    store->blob_start = store->pack_end;
+    if (lseek(store->pack_fd, store->blob_start, SEEK_SET) < 0) {
+        io_error(error, "lseek", "blob pack");
+        return -1;
+    }
+    return store->pack_fd;
+}
+
+void
+cl_store_blob_abort(ClStore *store)
+{
+    if (store->pack_fd >= 0 && ftruncate(store->pack_fd, store->blob_start) != 0)
+        g_warning("store pack-truncate-failed error=%s", g_strerror(errno));
+    store->pack_end = store->blob_start;
+}
+
+bool
+cl_store_blob_finish(ClStore *store, char hash_out[CL_HASH_HEX_LEN], gint64 *size_out,
+                     GError **error)
+{
+    off_t end = lseek(store->pack_fd, 0, SEEK_CUR);
+    if (end < store->blob_start) {
+        cl_store_blob_abort(store);
+        return io_error(error, "lseek", "blob pack");
+    }
+    /* Hash what was written, read back from the page cache. */
+    gint64 size = end - store->blob_start;
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    g_autofree guint8 *buf = g_malloc(BLOB_CHUNK);
+    for (gint64 done = 0; done < size;) {
+        ssize_t n = pread(store->pack_fd, buf, MIN(BLOB_CHUNK, size - done), store->blob_start + done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            cl_store_blob_abort(store);
+            return io_error(error, "cannot read", "blob pack");
+        }
+        crypto_generichash_update(&st, buf, n);
+        done += n;
+    }
+    hash_final(&st, hash_out);
+    *size_out = size;
+    return blob_index(store, store->blob_start, size, hash_out, error);
+}
+
+bool
+cl_store_blob_write_to(ClStore *store, const char *hash, int out_fd, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db, "SELECT pack, offset, size FROM blobs WHERE hash = ?",
+                                error);
+    if (s == NULL)
+        return false;
+    cl_db_bind_text(s, 1, hash);
+    int rc = cl_db_step(s, error);
+    if (rc < 0)
+        return false;
+    if (rc == 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no blob %s", hash);
+        return false;
+    }
+    gint64 pack = cl_db_column_int64(s, 0), offset = cl_db_column_int64(s, 1);
+    gint64 size = cl_db_column_int64(s, 2);
+    while (cl_db_step(s, NULL) == 1)
+        ;
+    g_autofree char *path = pack_path(store, pack);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return io_error(error, "cannot open", path);
+    g_autofree guint8 *buf = g_malloc(BLOB_CHUNK);
+    bool ok = true;
+    for (gint64 done = 0; ok && done < size;) {
+        ssize_t n = pread(fd, buf, MIN(BLOB_CHUNK, size - done), offset + done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        ok = n > 0;
+        for (ssize_t w = 0; ok && w < n;) {
+            ssize_t k = write(out_fd, buf + w, n - w);
+            if (k < 0 && errno == EINTR)
+                continue;
+            ok = k > 0;
+            w += ok ? k : 0;
+        }
+        done += ok ? n : 0;
+    }
     int e = errno;
     close(fd);
     errno = e;
-    return rc == 0 || io_error(error, "fsync", path);
-}
-
-bool
-cl_store_blob_adopt(ClStore *store, const char *tmp_path, const char *sha256, bool sync,
-                    GError **error)
-{
-    g_return_val_if_fail(strlen(sha256) == 64, false);
-    char prefix[3] = { sha256[0], sha256[1], '\0' };
-    g_autofree char *dir = g_build_filename(store->blob_dir, prefix, NULL);
-    if (!g_hash_table_contains(store->made_dirs, prefix)) {
-        if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-            return io_error(error, "cannot create", dir);
-        if (store->sync && sync && !fsync_path(store->blob_dir, O_RDONLY | O_DIRECTORY, error))
-            return false;
-        g_hash_table_add(store->made_dirs, g_strdup(prefix));
-    }
-    g_autofree char *target = g_build_filename(dir, sha256, NULL);
-    /* The content decides the name: an existing blob already holds these bytes. */
-    if (g_file_test(target, G_FILE_TEST_EXISTS)) {
-        unlink(tmp_path);
-        return true;
-    }
-    if (store->sync && sync && !fsync_path(tmp_path, O_RDONLY, error))
-        return false;
-    if (rename(tmp_path, target) != 0)
-        return io_error(error, "cannot rename to", target);
-    /* The rename is durable only once the directory entry is on disk. */
-    if (store->sync && sync && !fsync_path(dir, O_RDONLY | O_DIRECTORY, error))
-        return false;
-    return true;
-}
-
-bool
-cl_store_sync(ClStore *store, GError **error)
-{
-    if (!store->sync)
-        return true;
-    if (syncfs(store->dir_fd) != 0)
-        return io_error(error, "syncfs", store->dir);
-    return true;
+    return ok || io_error(error, "cannot copy blob from", path);
 }

@@ -40,7 +40,7 @@ typedef struct {
     char *name;
     char *content_type;
     gint64 size;
-    char *sha256;
+    char *hash;
 } ClEntryAttachment;
 
 typedef struct {
@@ -70,7 +70,7 @@ typedef struct {
     GPtrArray *candidates; /* ClItem * leads/projects */
     GPtrArray *reasons;    /* ClReason * */
     GPtrArray *attachments; /* ClEntryAttachment * */
-    char *raw_sha256;
+    char *raw_hash;
     gint64 raw_size;
     gint64 version;
 } ClEntry;
@@ -88,7 +88,7 @@ typedef struct {
     const char *subject;
     const char *message_id;
     const char *origin;
-    const char *raw_sha256; /* NULL when not kept */
+    const char *raw_hash; /* NULL when not kept */
     gint64 raw_size;
 } ClRejection;
 
@@ -113,27 +113,36 @@ void cl_store_rollback_to(ClStore *store);
 /* Test hook: the Nth following database call fails with CL_ERROR_TEMPFAIL. */
 void cl_store_fail_after(ClStore *store, guint n);
 
-/* ---- blobs ---------------------------------------------------------------------- */
+/* ---- blobs ----------------------------------------------------------------------
+ *
+ * Raw messages and attachments are content-addressed blobs (BLAKE2b-256),
+ * appended to pack files blobs/pack-NNNNNN and indexed in the database, so a
+ * capture costs no file creation: one append, one fdatasync per commit.
+ * Blob writes happen inside a transaction (which holds the database write lock,
+ * so processes never append concurrently); the pack is made durable before the
+ * COMMIT that refers to it, and a rollback cuts the pack back.
+ */
 
-/* The spool directory for files that become blobs (same file system as blobs/). */
+/* Spool directory for streams (tmp/, same file system). */
 const char *cl_store_tmp_dir(ClStore *store);
 
 /* Creates a new spool file; returns its fd (read-write) and path. */
 int cl_store_tmp_file(ClStore *store, char **path_out, GError **error);
 
-/*
- * Moves a spool file to blobs/<sha256[0:2]>/<sha256>. With `sync` the file and
- * its directory are fsync'ed first (a single delivery); an import batch passes
- * false and calls cl_store_sync() once before committing.
- */
-bool cl_store_blob_adopt(ClStore *store, const char *tmp_path, const char *sha256, bool sync,
-                         GError **error);
+/* Stores bytes [offset, offset+length) of fd as a blob (no-op when the content
+ * is already stored). Inside a transaction. */
+bool cl_store_blob_put_fd(ClStore *store, int fd, gint64 offset, gint64 length,
+                          char hash_out[CL_HASH_HEX_LEN], GError **error);
 
-/* Makes every file written so far durable (syncfs on the data directory). */
-bool cl_store_sync(ClStore *store, GError **error);
+/* Streaming: returns the pack's fd positioned where the blob starts (transfer
+ * none); write the content to it, then call finish (or abort). */
+int cl_store_blob_begin(ClStore *store, GError **error);
+bool cl_store_blob_finish(ClStore *store, char hash_out[CL_HASH_HEX_LEN], gint64 *size_out,
+                          GError **error);
+void cl_store_blob_abort(ClStore *store);
 
-/* The path of a blob (it may not exist). */
-char *cl_store_blob_path(ClStore *store, const char *sha256);
+/* Writes a blob's bytes to out_fd. Errors: CL_ERROR_NOT_FOUND. */
+bool cl_store_blob_write_to(ClStore *store, const char *hash, int out_fd, GError **error);
 
 /* ---- capture ------------------------------------------------------------------------- */
 

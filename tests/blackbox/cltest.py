@@ -9,6 +9,7 @@ exits 0 (all checks passed), 1 (a check failed) or 77 (skipped).
     ...
     t.finish()                          # prints the tally, exits 0 or 1
 """
+import hashlib
 import json
 import os
 import re
@@ -115,6 +116,16 @@ class Test:
         # The tests must not depend on the caller's environment.
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTLOG_")}
         self.env.setdefault("LC_ALL", "C.UTF-8")
+        sys.excepthook = self._crashed
+
+    def _crashed(self, kind, value, tb):
+        """A bug in the test or output it cannot digest: report, keep the files, exit 1."""
+        import traceback
+        traceback.print_exception(kind, value, tb, file=sys.stdout)
+        print(f"[{self.name}] aborted by {kind.__name__} after {self.checks} checks, {self.failures} failed; "
+              f"temporary files kept in {self._tmp}")
+        sys.stdout.flush()
+        os._exit(1)
 
     # ---- temporary data ------------------------------------------------------------
     def tmpdir(self, label="data"):
@@ -232,12 +243,57 @@ class Test:
         return good
 
     def show(self, entry, data_dir, what, extra=()):
+        if not self.ok(isinstance(entry, int) and entry > 0, f"{what}: has an entry id", got=entry):
+            return None
         r = self.run(["show", str(entry), "--json"] + list(extra), data_dir=data_dir)
         if not self.exit_status(r, 0, f"{what}: show {entry} --json"):
             return None
         obj = r.json()
         self.ok(isinstance(obj, dict), f"{what}: show --json prints one JSON object", r)
         return obj if isinstance(obj, dict) else None
+
+    def stored_bytes(self, entry, data_dir, which, meta=None, what="stored bytes"):
+        """The bytes contactlog stored for an entry: the original message (which="raw") or
+        attachment N (from 1), via `show ID --raw` / `show ID --attachment N`. A binary
+        without those options (exit 64) is read through meta["path"] (the blob file that
+        older versions named in show --json). None, after a recorded failure, otherwise."""
+        args = ["show", str(entry)] + (["--raw"] if which == "raw" else ["--attachment", str(which)])
+        r = self.run(args, data_dir=data_dir, timeout=300)
+        if r.rc == 0:
+            return r.stdout
+        if r.rc == EXIT_USAGE and isinstance(meta, dict) and meta.get("path"):
+            try:
+                with open(meta["path"], "rb") as f:
+                    return f.read()
+            except OSError as x:
+                self.fail(f"{what}: blob file {meta['path']} readable ({x})")
+                return None
+        self.fail(f"{what}: read the stored bytes back", r)
+        return None
+
+    def check_stored(self, entry, data_dir, which, meta, want, what, strip_newlines=False):
+        """The stored bytes (see stored_bytes) equal `want`; the metadata of show --json (size,
+        sha256 or content hash) describes them."""
+        self.checks += 1
+        data = self.stored_bytes(entry, data_dir, which, meta, what)
+        if data is None:
+            return False
+        if strip_newlines:
+            data, want = data.rstrip(b"\r\n"), want.rstrip(b"\r\n")
+        good = self.eq(len(data), len(want), f"{what}: size of the stored bytes")
+        good &= self.eq(hashlib.sha256(data).hexdigest(), hashlib.sha256(want).hexdigest(),
+                        f"{what}: sha256 of the stored bytes equals the original's")
+        if isinstance(meta, dict) and not strip_newlines:
+            if "size" in meta:
+                good &= self.eq(meta["size"], len(want), f"{what}: size in show --json")
+            if "sha256" in meta:
+                good &= self.eq(meta["sha256"], hashlib.sha256(want).hexdigest(), f"{what}: sha256 in show --json")
+            if "hash" in meta:  # content address: SHA-256 or BLAKE2b-256 of the content
+                good &= self.ok(meta["hash"] in (hashlib.sha256(want).hexdigest(),
+                                                 hashlib.blake2b(want, digest_size=32).hexdigest()),
+                                f"{what}: the content hash in show --json is the content's", got=meta["hash"],
+                                wanted="SHA-256 or BLAKE2b-256 of the original")
+        return good
 
     def rejected(self, data_dir, extra=()):
         """`rejected --json` as a list of objects (JSON lines or one array)."""
@@ -280,7 +336,6 @@ class Test:
 
 
 def sha256_file(path):
-    import hashlib
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -213,10 +213,17 @@ records_by_number(void *self, gint64 tenant, const char *number, GError **error)
 }
 
 static GPtrArray *
-records_by_first_word(void *self, gint64 tenant, const char *word, GError **error)
+records_by_first_word(void *self, gint64 tenant, gint64 company, const char *word, GError **error)
 {
     g_assert_cmpint(tenant, !=, 0);
-    return lookup(self, CL_ITEM_LEAD, CL_ITEM_PROJECT, tenant, word, pred_first_word, error);
+    GPtrArray *all = lookup(self, CL_ITEM_LEAD, CL_ITEM_PROJECT, tenant, word, pred_first_word, error);
+    for (guint i = 0; all && i < all->len;) {
+        if (company && ((ClItem *)all->pdata[i])->company_id != company)
+            g_ptr_array_remove_index(all, i);
+        else
+            i++;
+    }
+    return all;
 }
 
 static bool

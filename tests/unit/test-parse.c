@@ -236,17 +236,16 @@ test_attachments(void)
     g_autofree char *path = NULL;
     int fd = g_file_open_tmp("cl-att-XXXXXX", &path, NULL);
     g_assert_cmpint(fd, >=, 0);
-    char sha[65];
     gint64 size = 0;
-    g_assert_true(cl_message_attachment_write(m, pdf, fd, sha, &size, NULL));
-    close(fd);
+    g_assert_cmpint(write(fd, "head:", 5), ==, 5); /* written at the fd's position */
+    g_assert_true(cl_message_attachment_write(m, pdf, fd, &size, NULL));
     g_assert_cmpint(size, ==, 10);
-    char want[65];
-    cl_sha256_hex("Hallo Welt", 10, want);
-    g_assert_cmpstr(sha, ==, want);
+    g_assert_true(cl_message_attachment_write(m, eml, fd, &size, NULL));
+    close(fd);
     g_autofree char *content = NULL;
     g_assert_true(g_file_get_contents(path, &content, NULL, NULL));
-    g_assert_cmpstr(content, ==, "Hallo Welt");
+    g_assert_true(g_str_has_prefix(content, "head:Hallo WeltFrom: x@y.example"));
+    g_assert_nonnull(strstr(content, "Subject: Alte Mail"));
     g_unlink(path);
 }
 
@@ -272,10 +271,15 @@ test_fd_parse(void)
     g_assert_cmpint(write(fd, mail, strlen(mail)), ==, (gssize)strlen(mail));
     g_autoptr(GError) error = NULL;
     /* Only the first `length` bytes belong to the message. */
-    g_autoptr(ClMessage) m = cl_parse_message_fd(fd, strlen(mail) - 8, &error);
+    g_autoptr(ClMessage) m = cl_parse_message_fd(fd, 0, strlen(mail) - 8, &error);
     g_assert_no_error(error);
     g_assert_cmpstr(m->subject, ==, "Datei");
     g_assert_cmpstr(m->text, ==, "Inhalt\r\n");
+    /* A message in the middle of a file (an mbox): offset and length bound it. */
+    g_autoptr(ClMessage) inner = cl_parse_message_fd(fd, 19, strlen(mail) - 19 - 8, &error);
+    g_assert_no_error(error);
+    g_assert_null(inner->from); /* starts at "Subject:" */
+    g_assert_cmpstr(inner->subject, ==, "Datei");
     close(fd);
     g_unlink(path);
 }

@@ -190,21 +190,36 @@ test_directory_lookups(Fixture *f, gconstpointer data)
     g_autoptr(GPtrArray) l = dir.ops->records_by_number(dir.self, muster, "11111", &error);
     g_assert_cmpuint(l->len, ==, 1);
     g_assert_cmpstr(((ClItem *)l->pdata[0])->name, ==, "Relaunch Website");
-    g_autoptr(GPtrArray) w = dir.ops->records_by_first_word(dir.self, muster, "relaunch", &error);
+    g_autoptr(GPtrArray) w = dir.ops->records_by_first_word(dir.self, muster, 0, "relaunch", &error);
     g_assert_cmpuint(w->len, ==, 1);
 }
 
+/* Through a spool file, as `deliver` reads stdin. */
 static ClRawMessage *
 spool(Fixture *f, const char *mail)
 {
     g_autofree char *path = write_temp(f->dir, "in.eml", mail);
     int fd = open(path, O_RDONLY);
     g_autoptr(GError) error = NULL;
-    ClRawMessage *raw = cl_intake_spool(f->store, fd, 0, -1, f->config->max_message_bytes,
-                                        "test", &error);
+    ClRawMessage *raw = cl_intake_spool(f->store, fd, f->config->max_message_bytes, "test",
+                                        &error);
     close(fd);
     g_assert_no_error(error);
     return raw;
+}
+
+static char *
+read_blob(Fixture *f, const char *hash)
+{
+    g_autofree char *path = g_build_filename(f->dir, "blob.out", NULL);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(cl_store_blob_write_to(f->store, hash, fd, &error));
+    g_assert_no_error(error);
+    close(fd);
+    char *text = NULL;
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    return text;
 }
 
 static const char *mail_lead =
@@ -247,12 +262,15 @@ test_capture_and_review(Fixture *f, gconstpointer data)
     g_assert_cmpuint(got->reasons->len, >=, 4);
     ClEntryAttachment *a = got->attachments->pdata[0];
     g_assert_cmpint(a->size, ==, 10);
-    g_autofree char *blob = cl_store_blob_path(f->store, a->sha256);
-    g_assert_true(g_file_test(blob, G_FILE_TEST_EXISTS));
-    g_autofree char *rawblob = cl_store_blob_path(f->store, got->raw_sha256);
-    g_autofree char *rawtext = NULL;
-    g_assert_true(g_file_get_contents(rawblob, &rawtext, NULL, NULL));
+    char want[CL_HASH_HEX_LEN];
+    cl_hash_hex("Hallo Welt", 10, want);
+    g_assert_cmpstr(a->hash, ==, want);
+    g_autofree char *content = read_blob(f, a->hash);
+    g_assert_cmpstr(content, ==, "Hallo Welt");
+    g_autofree char *rawtext = read_blob(f, got->raw_hash);
     g_assert_cmpstr(rawtext, ==, mail_lead);
+    cl_hash_hex(mail_lead, strlen(mail_lead), want);
+    g_assert_cmpstr(got->raw_hash, ==, want);
 
     /* Tenant isolation: the other tenant cannot read it. */
     g_autoptr(ClItem) hafen = cl_store_find(f->store, CL_ITEM_TENANT, 0, "hafen", NULL);

@@ -92,7 +92,7 @@ CREATE TABLE leads (
     status     TEXT NOT NULL DEFAULT 'open',
     UNIQUE (tenant_id, number)
 );
-CREATE INDEX leads_first_word ON leads (tenant_id, first_word);
+CREATE INDEX leads_first_word ON leads (tenant_id, first_word, company_id);
 CREATE INDEX leads_company ON leads (tenant_id, company_id);
 
 CREATE TABLE projects (
@@ -105,7 +105,7 @@ CREATE TABLE projects (
     first_word TEXT,
     UNIQUE (tenant_id, key)
 );
-CREATE INDEX projects_first_word ON projects (tenant_id, first_word);
+CREATE INDEX projects_first_word ON projects (tenant_id, first_word, company_id);
 CREATE INDEX projects_company ON projects (tenant_id, company_id);
 
 CREATE TABLE project_offers (
@@ -115,6 +115,20 @@ CREATE TABLE project_offers (
     PRIMARY KEY (tenant_id, number, project_id)
 );
 CREATE INDEX project_offers_project ON project_offers (project_id);
+
+-- Content-addressed blobs (raw messages, attachments): BLAKE2b-256 of the bytes,
+-- stored at [offset, offset+size) of the pack file blobs/pack-NNNNNN.
+CREATE TABLE packs (
+    id         INTEGER PRIMARY KEY,
+    created_at INTEGER NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER))
+);
+
+CREATE TABLE blobs (
+    hash   TEXT PRIMARY KEY,
+    pack   INTEGER NOT NULL REFERENCES packs (id),
+    offset INTEGER NOT NULL,
+    size   INTEGER NOT NULL
+);
 
 -- One contact in the history. Captured mail keeps its raw bytes as a
 -- content-addressed blob (raw_sha256) and the reasons of every assignment.
@@ -140,7 +154,8 @@ CREATE TABLE entries (
     in_reply_to  TEXT,
     addresses    TEXT,          -- JSON: from, to, cc, reply_to, envelope sender and recipients
     candidates   TEXT,          -- JSON: {"lead": [...], "project": [...]} when a rule found several
-    raw_sha256   TEXT,
+    reasons      TEXT,          -- JSON: [{"field", "rule", "detail"}, ...] in the order they were found
+    raw_hash     TEXT,       -- blob of the original message
     raw_size     INTEGER,
     version      INTEGER NOT NULL DEFAULT 1
 );
@@ -166,16 +181,6 @@ CREATE TABLE entry_notify (
     PRIMARY KEY (entry_id, user_id)
 );
 
-CREATE TABLE entry_reasons (
-    tenant_id INTEGER NOT NULL,
-    entry_id  INTEGER NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
-    position  INTEGER NOT NULL,
-    field     TEXT NOT NULL,
-    rule      TEXT NOT NULL,
-    detail    TEXT,
-    PRIMARY KEY (entry_id, position)
-);
-
 CREATE TABLE attachments (
     id           INTEGER PRIMARY KEY,
     tenant_id    INTEGER NOT NULL,
@@ -184,7 +189,7 @@ CREATE TABLE attachments (
     name         TEXT NOT NULL,
     content_type TEXT NOT NULL,
     size         INTEGER NOT NULL,
-    sha256       TEXT NOT NULL
+    hash         TEXT NOT NULL
 );
 CREATE INDEX attachments_entry ON attachments (entry_id, position);
 
@@ -200,7 +205,7 @@ CREATE TABLE rejections (
     subject     TEXT,
     message_id  TEXT,
     origin      TEXT,
-    raw_sha256  TEXT,    -- NULL when the mail was too large to keep
+    raw_hash    TEXT,    -- NULL when the mail was too large to keep
     raw_size    INTEGER NOT NULL
 );
 CREATE INDEX rejections_tenant ON rejections (tenant_id, id);

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""t-demo: `contactlog demo` against demo/expected.tsv (the golden file of the demo), plus the
+HTML-only mail's text and the decoded attachment names, blobs, sizes and checksums."""
+import email
+import email.policy
+import json
+import os
+import re
+
+import cltest
+
+t = cltest.Test(__file__)
+demo = os.path.join(t.source_root, "demo")
+d = os.path.join(t.tmpdir("demo"), "demo-data")
+
+r = t.run(["demo", "--data-dir", d], timeout=300)
+t.exit_status(r, 0, "demo")
+t.no_crash(r, "demo")
+
+# The demo prints each file name, then its indented result line.
+results = {}
+lines = r.out.splitlines()
+for i, line in enumerate(lines):
+    m = re.fullmatch(r"(\S+\.eml)", line.strip())
+    if m and i + 1 < len(lines) and lines[i + 1].lstrip().startswith("{"):
+        try:
+            results[m.group(1)] = json.loads(lines[i + 1])
+        except ValueError:
+            t.fail(f"demo: result line of {m.group(1)} is not JSON", r)
+
+expected = []
+with open(os.path.join(demo, "expected.tsv"), encoding="utf-8") as f:
+    for line in f:
+        if line.strip():
+            expected.append(line.rstrip("\n").split("\t"))
+t.ok(len(expected) >= 18, "expected.tsv has a line per sample mail", got=len(expected), wanted=">= 18")
+t.eq(sorted(results), sorted(e[0] for e in expected), "demo prints a result line for every mail in expected.tsv", r)
+
+
+def dash(v):
+    return None if v == "-" else v
+
+
+# Candidates that the notes of expected.tsv describe (mails 13 and 14).
+def candidates_from_note(note):
+    if "candidates" in note:  # "... candidates lead 20418 and project filialen"
+        part = note.split("candidates", 1)[1]
+        want = {}
+        for kind, key in re.findall(r"\b(lead|project) ([\w-]+)", part):
+            want.setdefault(kind, []).append(key)
+        return want
+    if re.search(r"\btie\b", note):  # "'Relaunch Website' is lead 20417 (sommer) and 20440 (stadtwerke), tie"
+        return {"lead": re.findall(r"\b\d{5}\b", note)}
+    return None
+
+
+with_candidates = 0
+for row in expected:
+    fname, status, reason, user, company, contacts, lead, project, note = (row + [""] * 9)[:9]
+    got = results.get(fname)
+    what = f"demo {fname}"
+    if got is None:
+        t.fail(f"{what}: no result line", r)
+        continue
+    t.result_shape(got, what)
+    t.eq(got.get("status"), status, f"{what}: status")
+    if status == "rejected":
+        t.eq(got.get("reason"), reason, f"{what}: reason")
+    t.eq(got.get("user"), dash(user), f"{what}: user")
+    t.eq(got.get("company"), dash(company), f"{what}: company")
+    want_contacts = [] if contacts == "-" else contacts.split(",")
+    t.eq(got.get("contacts"), want_contacts, f"{what}: contacts (header order)")
+    t.eq(got.get("contact"), want_contacts[0] if want_contacts else None, f"{what}: primary contact")
+    t.eq(got.get("lead"), dash(lead), f"{what}: lead")
+    t.eq(got.get("project"), dash(project), f"{what}: project")
+    want_cand = candidates_from_note(note)
+    if want_cand:
+        with_candidates += 1
+        cand = got.get("candidates") or {}
+        t.eq({k: sorted(v) for k, v in cand.items()}, {k: sorted(v) for k, v in want_cand.items()},
+             f"{what}: candidates named in the note")
+    elif status != "rejected":
+        t.ok("candidates" not in got, f"{what}: no candidates", got=got.get("candidates"))
+t.eq(with_candidates, 2, "expected.tsv notes name candidates for two mails (13 and 14)")
+
+# The human part of the demo: every user's inbox and the summary.
+t.ok("15 accepted" in r.out and "3 rejected" in r.out, "demo summary: 15 accepted, 3 rejected", r)
+
+# ---- HTML-only mail ------------------------------------------------------------------------
+html = results.get("07-nur-html.eml") or {}
+if html.get("entry"):
+    e = t.show(html.get("entry"), d, "07-nur-html")
+    if e:
+        text = e.get("text", "")
+        for marker in ["GEHEIM-STYLE", "GEHEIM-SCRIPT", "trackingPixel", "font-family"]:
+            t.ok(marker not in text, f"07-nur-html: text without {marker}", got=text)
+        for ent in ["&auml;", "&ouml;", "&uuml;", "&amp;", "&nbsp;", "&szlig;", "&ndash;", "&middot;", "<p>", "<br"]:
+            t.ok(ent not in text, f"07-nur-html: no {ent!r} left in the text", got=text)
+        for word in ["Sehr geehrter Herr Jürgens", "Eröffnung", "Kaffee & Kuchen",
+                     "Großflächenplakate", "Kinderprogramm – für", "Mit freundlichen Grüßen",
+                     "Mehmet Yılmaz", "Lüneburg"]:
+            t.ok(word in text, f"07-nur-html: text contains {word!r}", got=text)
+        t.ok(re.search("28\\.[ \u00a0]November", text), "07-nur-html: &nbsp; became a space", got=text)
+        t.eq(e.get("text_from_html"), True, "07-nur-html: text_from_html")
+        t.eq(e.get("subject"), "Einladung zur Showroom-Eröffnung am 28. November", "07-nur-html: subject")
+        t.eq(e.get("channel"), "email", "07-nur-html: channel")
+        t.eq(e.get("state"), "pending", "07-nur-html: state")
+
+
+# ---- attachments ---------------------------------------------------------------------------------
+def original_attachments(path):
+    with open(path, "rb") as f:
+        msg = email.message_from_binary_file(f, policy=email.policy.default)
+    out = []
+    for part in msg.walk():
+        if part.is_multipart() or part.get_content_disposition() != "attachment":
+            continue
+        out.append((part.get_filename(), part.get_payload(decode=True)))
+    return out
+
+
+for fname, want_name, want_type in [("09-pdf-anhang-rfc2231.eml", "Angebot Müller.pdf", "application/pdf"),
+                                    ("10-anhang-rfc2047.eml", "Frühjahrsaktion Entwurf Plakat.png", "image/png")]:
+    res = results.get(fname) or {}
+    if not res.get("entry"):
+        t.fail(f"{fname}: no entry")
+        continue
+    e = t.show(res.get("entry"), d, fname)
+    if not e:
+        continue
+    atts = e.get("attachments", [])
+    if not t.eq(len(atts), 1, f"{fname}: one attachment"):
+        continue
+    a = atts[0]
+    t.eq(a.get("name"), want_name, f"{fname}: decoded attachment name")
+    t.eq(a.get("content_type"), want_type, f"{fname}: content type")
+    orig = original_attachments(os.path.join(demo, "mail", fname))
+    if t.eq(len(orig), 1, f"{fname}: the sample mail has one attachment (test data)"):
+        t.eq(orig[0][0], want_name, f"{fname}: Python's email package decodes the same name")
+        # the stored attachment: right bytes (sha256), size; its metadata in show --json
+        t.check_stored(res.get("entry"), d, 1, a, orig[0][1], f"{fname}: attachment")
+    # The raw message is kept too (DESIGN §1: the original message).
+    with open(os.path.join(demo, "mail", fname), "rb") as f:
+        t.check_stored(res.get("entry"), d, "raw", e.get("raw"), f.read(), f"{fname}: original message")
+
+# The text inbox printed by the demo names the decoded attachments too.
+t.ok("Angebot Müller.pdf" in r.out, "demo output lists 'Angebot Müller.pdf'", r)
+t.ok("Frühjahrsaktion Entwurf Plakat.png" in r.out, "demo output lists the PNG name", r)
+
+# The rejected mails are listed for the administrator.
+rej = t.rejected(d)
+t.eq(sorted(x.get("reason") for x in rej), ["malformed", "unknown-sender", "unknown-tenant"],
+     "demo: rejected --json lists the three rejections")
+
+t.finish()
