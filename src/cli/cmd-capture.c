@@ -89,6 +89,10 @@ cmd_deliver(int argc, char **argv)
     printf("%s\n", line);
     if (fflush(stdout) != 0)
         return EXIT_TEMPFAIL;
+    /* An MTA puts what we print into the bounce: give the sender a sentence. */
+    if (result->status == CL_RESULT_REJECTED)
+        fprintf(stderr, "contactlog: message rejected (%s): %s\n", result->reason,
+                result->message);
     return result_exit_status(result);
 }
 

@@ -124,7 +124,32 @@ blank_line(const char *line, const char *end)
     return line < end && (*line == '\n' || (*line == '\r' && line + 1 < end && line[1] == '\n'));
 }
 
-/* mboxo/mboxrd: a message starts after a "From " line that opens the file or
+/* A From_ line: "From " + sender + date, e.g. "From joe@example.com Fri Feb 19
+ * 08:41:30 2010". Not "From  : Joe" (a header with odd spacing), not "From the
+ * desk of ..." (an unescaped body line): a sender token and a 4-digit year. */
+static bool
+from_line(const char *line, const char *end)
+{
+    const char *eol = memchr(line, '\n', end - line);
+    if (eol == NULL)
+        eol = end;
+    if (eol - line < 6 || memcmp(line, "From ", 5) != 0 || line[5] == ' ' || line[5] == ':')
+        return false;
+    const char *p = line + 5;
+    while (p < eol && *p != ' ')
+        p++;
+    if (p[-1] == ':')
+        return false; /* "From: ..." without the space is a header anyway */
+    int digits = 0;
+    for (; p < eol; p++) {
+        digits = g_ascii_isdigit(*p) ? digits + 1 : 0;
+        if (digits == 4 && (p + 1 == eol || !g_ascii_isdigit(p[1])))
+            return true;
+    }
+    return false;
+}
+
+/* mboxo/mboxrd: a message starts after a From_ line that opens the file or
  * follows an empty line. The empty line before a separator belongs to it. */
 static void
 split_mbox(const char *path, const char *data, gsize size, GPtrArray *items)
@@ -134,8 +159,8 @@ split_mbox(const char *path, const char *data, gsize size, GPtrArray *items)
     const char *prev = NULL;  /* start of the previous line */
     guint n = 0;
     for (const char *line = data; line < end; line = next_line(line, end)) {
-        bool sep = end - line >= 5 && memcmp(line, "From ", 5) == 0 &&
-                   (line == data || (prev != NULL && blank_line(prev, end)));
+        bool sep = (line == data || (prev != NULL && blank_line(prev, end))) &&
+                   from_line(line, end);
         if (!sep) {
             prev = line;
             continue;
@@ -167,7 +192,7 @@ list_file(const char *path, GPtrArray *items, gint64 *total, GError **error)
     const char *data = g_mapped_file_get_contents(map);
     gsize size = g_mapped_file_get_length(map);
     *total += size;
-    if (size >= 5 && memcmp(data, "From ", 5) == 0)
+    if (from_line(data, data + size))
         split_mbox(path, data, size, items);
     else
         add_item(items, path, 0, size, path);

@@ -41,8 +41,8 @@ cl_parse_init(void)
 static char *
 utf8_or_cp1252(const char *text, gssize len)
 {
-    if (text == NULL)
-        return NULL;
+    if (text == NULL || len == 0)
+        return g_strdup("");
     if (len < 0)
         len = strlen(text);
     if (g_utf8_validate_len(text, len, NULL))
