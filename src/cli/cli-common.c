@@ -12,6 +12,7 @@
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_t, json_decref)
 
 CliCommon cli_common;
+const char *cli_program = "contactlog";
 
 /* One table turns error codes into exit statuses (sysexits, DESIGN §5). */
 static const struct {

@@ -38,6 +38,7 @@ typedef struct {
 } CliCommon;
 
 extern CliCommon cli_common;
+extern const char *cli_program; /* argv[0], for hints */
 GOptionEntry *cli_common_entries(bool with_tenant, bool with_json);
 
 /*

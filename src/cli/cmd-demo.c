@@ -81,9 +81,10 @@ int
 cmd_demo(int argc, char **argv)
 {
     if (!cli_parse("demo", "",
-                   "Creates a demo agency in the data directory (default ./contactlog-demo), "
-                   "delivers sample mails\nand prints every user's review inbox and what was "
-                   "accepted or rejected and why.",
+                   "Creates a demo agency in the data directory (default here: "
+                   "./contactlog-demo), delivers\nsample mails and prints every user's review "
+                   "inbox and what was accepted or rejected and why.\nA directory with data the "
+                   "demo did not create is never touched.",
                    NULL, false, false, &argc, &argv))
         return EXIT_USAGE;
     if (argc > 1)
@@ -162,9 +163,12 @@ cmd_demo(int argc, char **argv)
     printf("== Summary: %u accepted for review, %u rejected\n%s", accepted, rejected,
            rejections->str);
     g_string_free(rejections, TRUE);
-    printf("\nTry:  build/contactlog show --data-dir %s 1\n"
-           "      build/contactlog confirm --data-dir %s 1\n"
-           "      build/contactlog history --data-dir %s --company sommer\n",
-           config->data_dir, config->data_dir, config->data_dir);
+    const char *self = cli_program;
+    printf("\nTry:  %s inbox --data-dir %s --user lena\n"
+           "      %s show --data-dir %s 9\n"
+           "      %s confirm --data-dir %s 14 --lead 20417\n"
+           "      %s history --data-dir %s --company sommer\n",
+           self, config->data_dir, self, config->data_dir, self, config->data_dir, self,
+           config->data_dir);
     return EXIT_OK;
 }

@@ -424,7 +424,16 @@ cmd_add(int argc, char **argv)
     gint64 contact_time = 0;
     if (when) {
         g_autoptr(GTimeZone) tz = g_time_zone_new_local();
-        g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(when, tz);
+        /* "2026-12-03 14:30" and "2026-12-03T14:30" as people write them. */
+        g_autofree char *iso = g_strdup(when);
+        if (strlen(iso) > 10 && iso[10] == ' ')
+            iso[10] = 'T';
+        if (strlen(iso) == 16) {
+            char *with_seconds = g_strconcat(iso, ":00", NULL);
+            g_free(iso);
+            iso = with_seconds;
+        }
+        g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(iso, tz);
         if (dt == NULL)
             return cli_usage("add", "--time must be ISO 8601, such as 2026-12-03T14:30");
         contact_time = g_date_time_to_unix(dt);
@@ -551,13 +560,18 @@ cmd_rejected(int argc, char **argv)
     g_autoptr(GPtrArray) rows = cl_store_rejections_list(c.store, c.tenant_id, limit, &error);
     if (rows == NULL)
         return cli_fail("rejected", error);
+    if (cli_common.json) {
+        printf("[");
+        for (guint i = 0; i < rows->len; i++)
+            printf("%s\n  %s", i ? "," : "", (char *)g_ptr_array_index(rows, i));
+        printf("\n]\n");
+        return EXIT_OK;
+    }
     for (guint i = 0; i < rows->len; i++) {
         const char *row = g_ptr_array_index(rows, i);
-        json_t *o = cli_common.json ? NULL : json_loads(row, 0, NULL);
-        if (o == NULL) {
-            printf("%s\n", row);
+        json_t *o = json_loads(row, 0, NULL);
+        if (o == NULL)
             continue;
-        }
         const char *sender = json_string_value(json_object_get(o, "sender"));
         const char *subject = json_string_value(json_object_get(o, "subject"));
         printf("#%lld  %s  %-16s %s  \"%s\"\n    %s\n",
@@ -567,7 +581,7 @@ cmd_rejected(int argc, char **argv)
                subject ? subject : "", json_string_value(json_object_get(o, "message")));
         json_decref(o);
     }
-    if (!cli_common.json && rows->len == 0)
+    if (rows->len == 0)
         fprintf(stderr, "no rejected mail\n");
     return EXIT_OK;
 }

@@ -42,6 +42,7 @@ int
 main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
+    cli_program = argv[0];
     if (argc < 2) {
         print_help(stderr);
         return EXIT_USAGE;

@@ -36,10 +36,11 @@ const char *cl_error_code_name(ClErrorCode code);
 /* ---- limits ------------------------------------------------------------------ */
 
 #define CL_DEFAULT_MAX_MESSAGE_BYTES ((gint64)50 * 1024 * 1024)
-#define CL_MAX_ADDRESSES_MATCHED 1000   /* recipients looked up per mail */
+#define CL_MAX_ADDRESSES_MATCHED 100000 /* distinct recipients looked up per mail */
 #define CL_MAX_SUBJECT_BYTES 4096       /* subject kept for matching and display */
 #define CL_MAX_TEXT_BYTES (4 * 1024 * 1024) /* text body kept in the entry */
 #define CL_MAX_FILENAME_BYTES 200
+#define CL_MAP_MAX_BYTES (4 * 1024 * 1024) /* larger mail is read in blocks, not mapped */
 #define CL_MAX_ATTACHMENTS 500
 #define CL_MAX_REFERENCES 100
 #define CL_MAX_NAME_CANDIDATES 64 /* records per subject word looked at by rule 7 */

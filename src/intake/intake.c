@@ -230,9 +230,13 @@ list_dir(const char *path, GPtrArray *items, gint64 *total, int depth, GError **
         struct stat st;
         if (stat(child, &st) != 0)
             continue;
-        bool ok = S_ISDIR(st.st_mode) ? list_dir(child, items, total, depth + 1, error)
-                : S_ISREG(st.st_mode) && st.st_size > 0 ? list_file(child, items, total, error)
-                                                        : true;
+        bool ok = true;
+        if (S_ISDIR(st.st_mode))
+            ok = list_dir(child, items, total, depth + 1, error);
+        else if (S_ISREG(st.st_mode) && st.st_size == 0)
+            add_item(items, child, 0, 0, child); /* an empty file is a (malformed) message */
+        else if (S_ISREG(st.st_mode))
+            ok = list_file(child, items, total, error);
         if (!ok)
             return false;
     }

@@ -134,9 +134,18 @@ static bool
 match_contacts(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError **error)
 {
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    for (gsize i = 0; in->recipients && in->recipients[i]; i++) {
-        if (g_hash_table_size(seen) >= CL_MAX_ADDRESSES_MATCHED)
-            break; /* 10,000 recipients must not mean 10,000 look-ups */
+    gsize i = 0;
+    for (; in->recipients && in->recipients[i]; i++) {
+        if (g_hash_table_size(seen) >= CL_MAX_ADDRESSES_MATCHED) {
+            /* Bounded work for hostile input; the reviewer is told. */
+            gsize total = i;
+            while (in->recipients[total])
+                total++;
+            g_autofree char *d = g_strdup_printf("looked up the first %d of %zu recipients",
+                                                 CL_MAX_ADDRESSES_MATCHED, total);
+            g_ptr_array_add(m->reasons, cl_reason_new("contact", "too-many-recipients", d));
+            break;
+        }
         char *address = cl_address_fold(in->recipients[i]);
         if (address == NULL || !g_hash_table_add(seen, address))
             continue;

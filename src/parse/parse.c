@@ -9,6 +9,8 @@
  */
 #include "parse-private.h"
 
+#include <libxml/parser.h>
+
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -17,6 +19,7 @@
 #define MAX_MIME_DEPTH 32 /* deeper nesting is walked no further (hostile input) */
 
 static GMimeParserOptions *parser_options; /* set once by cl_parse_init() */
+static GRegex *b_word_regex;                 /* =?charset?B?payload?= */
 
 void
 cl_parse_init(void)
@@ -33,6 +36,10 @@ cl_parse_init(void)
                                                           GMIME_RFC_COMPLIANCE_LOOSE);
         static const char *fallback[] = { "UTF-8", "windows-1252", NULL };
         g_mime_parser_options_set_fallback_charsets(parser_options, fallback);
+        b_word_regex = g_regex_new("=\\?([^?\\s]+)\\?[Bb]\\?([A-Za-z0-9+/=]*)\\?=",
+                                   G_REGEX_OPTIMIZE, 0, NULL);
+        /* libxml2 must be initialised once before threads use it. */
+        xmlInitParser();
         g_once_init_leave(&done, 1);
     }
 }
@@ -75,6 +82,128 @@ clean_line(const char *text, gsize max_bytes)
         g_string_append_unichar(out, c);
     }
     return g_string_free(out, FALSE);
+}
+
+/* ---- header decoding ------------------------------------------------------------
+ *
+ * GMime decodes headers well, with two exceptions we repair before handing it
+ * the text: raw 8-bit bytes are read in the charset of the part the header
+ * describes (DESIGN §2; GMime would try its fallback list, so ISO-8859-2 came
+ * out as Windows-1252), and adjacent base64 encoded words are merged before
+ * decoding, which GMime gets wrong when a word carries "=" padding
+ * ("=?UTF-8?B?QW5nZWJvdCBmw7xyIA==?= =?UTF-8?B?TGVhZCAxMTExMQ==?=" lost its
+ * second half).
+ */
+
+/* The charset of the first text part: what a raw 8-bit header most likely is in. */
+static const char *
+charset_hint(GMimeObject *obj, int depth)
+{
+    if (obj == NULL || depth > 8)
+        return NULL;
+    if (GMIME_IS_MULTIPART(obj)) {
+        int n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
+        for (int i = 0; i < n; i++) {
+            const char *cs = charset_hint(g_mime_multipart_get_part(GMIME_MULTIPART(obj), i),
+                                          depth + 1);
+            if (cs != NULL)
+                return cs;
+        }
+        return NULL;
+    }
+    return g_mime_object_get_content_type_parameter(obj, "charset");
+}
+
+static void
+flush_b_run(GString *out, const char *charset, GByteArray *bytes)
+{
+    if (charset == NULL)
+        return;
+    g_autofree char *b64 = g_base64_encode(bytes->data, bytes->len);
+    g_string_append_printf(out, "=?%s?B?%s?=", charset, b64);
+    g_byte_array_set_size(bytes, 0);
+}
+
+/* Adjacent base64 words of one charset become one word with the bytes joined. */
+static char *
+merge_b_words(const char *text)
+{
+    if (strstr(text, "?=") == NULL)
+        return g_strdup(text);
+    g_autoptr(GMatchInfo) m = NULL;
+    if (!g_regex_match(b_word_regex, text, 0, &m))
+        return g_strdup(text);
+    GString *out = g_string_new(NULL);
+    g_autoptr(GByteArray) bytes = g_byte_array_new();
+    g_autofree char *run_charset = NULL;
+    int last_end = 0;
+    do {
+        int start, end;
+        g_match_info_fetch_pos(m, 0, &start, &end);
+        g_autofree char *charset = g_match_info_fetch(m, 1);
+        g_autofree char *payload = g_match_info_fetch(m, 2);
+        bool gap_blank = true;
+        for (int i = last_end; i < start && gap_blank; i++)
+            gap_blank = g_ascii_isspace(text[i]);
+        if (run_charset == NULL || !gap_blank || g_ascii_strcasecmp(run_charset, charset) != 0) {
+            flush_b_run(out, run_charset, bytes);
+            g_string_append_len(out, text + last_end, start - last_end);
+            g_free(run_charset);
+            run_charset = g_strdup(charset);
+        }
+        gsize len = 0;
+        g_autofree guchar *decoded = g_base64_decode(payload, &len);
+        g_byte_array_append(bytes, decoded, len);
+        last_end = end;
+    } while (g_match_info_next(m, NULL));
+    flush_b_run(out, run_charset, bytes);
+    g_string_append(out, text + last_end);
+    return g_string_free(out, FALSE);
+}
+
+/* All headers `name` of obj, raw, joined with ", " (or " " for text), as UTF-8. */
+static char *
+raw_header(GMimeObject *obj, const char *name, const char *joiner, const char *hint)
+{
+    GMimeHeaderList *list = g_mime_object_get_header_list(obj);
+    int n = list ? g_mime_header_list_get_count(list) : 0;
+    GString *raw = NULL;
+    for (int i = 0; i < n; i++) {
+        GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
+        if (g_ascii_strcasecmp(g_mime_header_get_name(h), name) != 0)
+            continue;
+        const char *value = g_mime_header_get_raw_value(h);
+        if (value == NULL)
+            continue;
+        if (raw == NULL)
+            raw = g_string_new(NULL);
+        else
+            g_string_append(raw, joiner);
+        g_string_append(raw, value);
+    }
+    if (raw == NULL)
+        return NULL;
+    g_autofree char *bytes = g_string_free(raw, FALSE);
+    char *utf8 = NULL;
+    if (g_utf8_validate(bytes, -1, NULL))
+        utf8 = g_steal_pointer(&bytes);
+    else if (hint != NULL && g_ascii_strcasecmp(hint, "utf-8") != 0 &&
+             g_ascii_strcasecmp(hint, "us-ascii") != 0)
+        utf8 = g_convert(bytes, -1, "UTF-8", hint, NULL, NULL, NULL);
+    if (utf8 == NULL)
+        utf8 = utf8_or_cp1252(bytes, -1);
+    char *merged = merge_b_words(utf8);
+    g_free(utf8);
+    return merged;
+}
+
+static char *
+decoded_text_header(GMimeObject *obj, const char *name, const char *hint)
+{
+    g_autofree char *raw = raw_header(obj, name, " ", hint);
+    if (raw == NULL)
+        return NULL;
+    return g_mime_utils_header_decode_text(parser_options, raw);
 }
 
 static ClAddress *
@@ -122,10 +251,15 @@ collect_addresses(InternetAddressList *list, GPtrArray *out, int depth)
 }
 
 static GPtrArray *
-address_array(InternetAddressList *list)
+address_array(GMimeObject *obj, const char *name, const char *hint)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)address_free);
-    collect_addresses(list, out, 0);
+    g_autofree char *raw = raw_header(obj, name, ", ", hint);
+    if (raw != NULL) {
+        InternetAddressList *list = internet_address_list_parse(parser_options, raw);
+        collect_addresses(list, out, 0);
+        g_clear_object(&list);
+    }
     return out;
 }
 
@@ -296,13 +430,16 @@ message_from_mime(GMimeMessage *mime)
     ClMessage *msg = g_new0(ClMessage, 1);
     msg->mime = g_object_ref(mime);
 
-    g_autoptr(GPtrArray) from = address_array(g_mime_message_get_from(mime));
+    GMimeObject *obj = GMIME_OBJECT(mime);
+    const char *hint = charset_hint(g_mime_message_get_mime_part(mime), 0);
+    g_autoptr(GPtrArray) from = address_array(obj, "From", hint);
     if (from->len > 0)
         msg->from = g_ptr_array_steal_index(from, 0);
-    msg->to = address_array(g_mime_message_get_to(mime));
-    msg->cc = address_array(g_mime_message_get_cc(mime));
-    msg->reply_to = address_array(g_mime_message_get_reply_to(mime));
-    msg->subject = clean_line(g_mime_message_get_subject(mime), CL_MAX_SUBJECT_BYTES);
+    msg->to = address_array(obj, "To", hint);
+    msg->cc = address_array(obj, "Cc", hint);
+    msg->reply_to = address_array(obj, "Reply-To", hint);
+    g_autofree char *subject = decoded_text_header(obj, "Subject", hint);
+    msg->subject = clean_line(subject, CL_MAX_SUBJECT_BYTES);
 
     GDateTime *date = g_mime_message_get_date(mime);
     msg->date = date ? g_date_time_to_unix(date) : 0;
@@ -361,13 +498,18 @@ cl_parse_message_fd(int fd, gint64 offset, gint64 length, GError **error)
         g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "the message is empty");
         return NULL;
     }
-    /* A private read-only mapping; the parser keeps the stream (persistent), so
-     * part contents stay in the page cache until an attachment is written.
-     * The stream owns (and closes) its descriptor: give it a copy of ours. */
+    /* The parser keeps the stream (persistent), so part contents stay in the
+     * file until an attachment is written. Typical mail is mapped (fewer system
+     * calls); large mail is read in blocks, so the pages of a 40 MB attachment
+     * do not all count against our memory at once. The stream owns (and closes)
+     * its descriptor: give it a copy of ours. */
     int own = dup(fd);
-    GMimeStream *mapped = own < 0 ? NULL
-                                  : g_mime_stream_mmap_new_with_bounds(own, PROT_READ, MAP_PRIVATE,
-                                                                       offset, offset + length);
+    GMimeStream *mapped = NULL;
+    if (own >= 0 && length <= CL_MAP_MAX_BYTES)
+        mapped = g_mime_stream_mmap_new_with_bounds(own, PROT_READ, MAP_PRIVATE, offset,
+                                                    offset + length);
+    else if (own >= 0)
+        mapped = g_mime_stream_fs_new_with_bounds(own, offset, offset + length);
     if (mapped == NULL) {
         if (own >= 0)
             close(own);

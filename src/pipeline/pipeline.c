@@ -317,6 +317,8 @@ accept(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, ClMessage *msg, 
     return r;
 }
 
+#define TOO_LARGE_HEAD (256 * 1024)
+
 struct ClPrepared {
     ClRawMessage *raw;   /* owned */
     bool too_large;
@@ -332,8 +334,10 @@ cl_pipeline_prepare(ClRawMessage *raw, const ClConfig *config)
     prep->raw = raw;
     (void)config;
     prep->too_large = cl_raw_message_too_large(raw);
-    if (!prep->too_large)
-        prep->msg = cl_parse_message_fd(raw->fd, raw->offset, raw->stored, &prep->parse_error);
+    /* Too large: only the head is read, so that the rejection record can
+     * name the sender, subject and Message-ID. */
+    gint64 length = prep->too_large ? MIN(raw->stored, TOO_LARGE_HEAD) : raw->stored;
+    prep->msg = cl_parse_message_fd(raw->fd, raw->offset, length, &prep->parse_error);
     return prep;
 }
 
@@ -382,7 +386,7 @@ process(ClPipeline *p, ClPrepared *prep, const ClEnvelope *env, GError **error)
             "The message is %" G_GINT64_FORMAT " bytes; contactlog accepts at most %" G_GINT64_FORMAT
             " bytes.",
             raw->size, raw->stored);
-        return reject(p, raw, env, NULL, NULL, "too-large", msg, error);
+        return reject(p, raw, env, prep->msg, NULL, "too-large", msg, error);
     }
     if (prep->msg == NULL) {
         if (!g_error_matches(prep->parse_error, CL_ERROR, CL_ERROR_INVALID)) {

@@ -73,7 +73,7 @@ cl_db_open_sqlite(const char *path, bool sync, GError **error)
     g_autofree char *pragmas =
         g_strdup_printf("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
                         "PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;"
-                        "PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;",
+                        "PRAGMA cache_size=-16384;",
                         sync ? "FULL" : "OFF");
     if (!cl_db_exec(db, pragmas, error)) {
         cl_db_close(db);

@@ -705,14 +705,33 @@ cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntr
     }
     if (company && !check_record(store, CL_ITEM_COMPANY, company, e->tenant_id, 0, error))
         return false;
+    /* Moving to another company takes along nothing of the old one that the
+     * reviewer did not name again: its contacts, its lead or project. */
+    g_autoptr(GPtrArray) kept = NULL;
+    const GPtrArray *contact_ids = c->contact_ids;
+    if (c->company_id && c->company_id != item_id(e->company)) {
+        if (contact_ids == NULL) {
+            kept = g_ptr_array_new_with_free_func(g_free);
+            for (guint i = 0; i < e->contacts->len; i++) {
+                ClItem *ct = g_ptr_array_index(e->contacts, i);
+                if (ct->company_id == company)
+                    g_ptr_array_add(kept, g_memdup2(&ct->id, sizeof ct->id));
+            }
+            contact_ids = kept;
+        }
+        if (c->lead_id == 0 && e->lead && e->lead->company_id != company)
+            lead = 0;
+        if (c->project_id == 0 && e->project && e->project->company_id != company)
+            project = 0;
+    }
     if (lead && !check_record(store, CL_ITEM_LEAD, lead, e->tenant_id, company, error))
         return false;
     if (project && !check_record(store, CL_ITEM_PROJECT, project, e->tenant_id, company, error))
         return false;
     ClDb *db = store->db;
-    if (c->contact_ids != NULL) {
-        for (guint i = 0; i < c->contact_ids->len; i++) {
-            gint64 cid = *(gint64 *)g_ptr_array_index(c->contact_ids, i);
+    if (contact_ids != NULL) {
+        for (guint i = 0; i < contact_ids->len; i++) {
+            gint64 cid = *(gint64 *)g_ptr_array_index(contact_ids, i);
             if (!check_record(store, CL_ITEM_CONTACT, cid, e->tenant_id, company, error))
                 return false;
         }
@@ -722,7 +741,7 @@ cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntr
         cl_db_bind_int64(del, 1, id);
         if (!cl_db_run(del, error))
             return false;
-        for (guint i = 0; i < c->contact_ids->len; i++) {
+        for (guint i = 0; i < contact_ids->len; i++) {
             ClDbStmt *ins = cl_db_prepare(db,
                                           "INSERT INTO entry_contacts (tenant_id, entry_id,"
                                           " position, contact_id) VALUES (?, ?, ?, ?)",
@@ -732,7 +751,7 @@ cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntr
             cl_db_bind_int64(ins, 1, e->tenant_id);
             cl_db_bind_int64(ins, 2, id);
             cl_db_bind_int64(ins, 3, i);
-            cl_db_bind_int64(ins, 4, *(gint64 *)g_ptr_array_index(c->contact_ids, i));
+            cl_db_bind_int64(ins, 4, *(gint64 *)g_ptr_array_index(contact_ids, i));
             if (!cl_db_run(ins, error))
                 return false;
         }

@@ -322,6 +322,20 @@ hash_final(crypto_generichash_state *st, char out[CL_HASH_HEX_LEN])
     sodium_bin2hex(out, CL_HASH_HEX_LEN, digest, sizeof digest);
 }
 
+static bool
+write_at(int fd, const guint8 *data, gint64 len, gint64 at)
+{
+    for (gint64 done = 0; done < len;) {
+        ssize_t k = pwrite(fd, data + done, MIN(len - done, 4 * BLOB_CHUNK), at + done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return false;
+        done += k;
+    }
+    return true;
+}
+
 bool
 cl_store_blob_put_fd(ClStore *store, int fd, gint64 offset, gint64 length,
                      char hash_out[CL_HASH_HEX_LEN], GError **error)
@@ -329,35 +343,48 @@ cl_store_blob_put_fd(ClStore *store, int fd, gint64 offset, gint64 length,
     if (!pack_prepare(store, error))
         return false;
     gint64 start = store->pack_end;
-    /* Mapped, so the bytes are copied once (into the pack), not twice. */
-    void *map = NULL;
-    gint64 skew = offset % sysconf(_SC_PAGESIZE);
-    if (length > 0) {
-        map = mmap(NULL, length + skew, PROT_READ, MAP_PRIVATE, fd, offset - skew);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    bool ok = true, read_failed = false;
+    if (length > 0 && length <= CL_MAP_MAX_BYTES) {
+        /* Typical mail: mapped, so the bytes are copied once, into the pack. */
+        gint64 skew = offset % sysconf(_SC_PAGESIZE);
+        void *map = mmap(NULL, length + skew, PROT_READ, MAP_PRIVATE, fd, offset - skew);
         if (map == MAP_FAILED)
             return io_error(error, "cannot map", "message");
-    }
-    const guint8 *data = (const guint8 *)map + skew;
-    unsigned char digest[32];
-    crypto_generichash(digest, sizeof digest, data, length, NULL, 0);
-    sodium_bin2hex(hash_out, CL_HASH_HEX_LEN, digest, sizeof digest);
-    bool ok = true;
-    for (gint64 done = 0; ok && done < length;) {
-        ssize_t k = pwrite(store->pack_fd, data + done, MIN(length - done, BLOB_CHUNK * 16),
-                           start + done);
-        if (k < 0 && errno == EINTR)
-            continue;
-        ok = k > 0;
-        done += ok ? k : 0;
-    }
-    int e = errno;
-    if (map != NULL)
+        const guint8 *data = (const guint8 *)map + skew;
+        crypto_generichash_update(&st, data, length);
+        ok = write_at(store->pack_fd, data, length, start);
+        int e = errno;
         munmap(map, length + skew);
+        errno = e;
+    } else {
+        /* Large mail: in blocks, so memory stays bounded. */
+        g_autofree guint8 *buf = g_malloc(BLOB_CHUNK);
+        for (gint64 done = 0; ok && done < length;) {
+            ssize_t n = pread(fd, buf, MIN(BLOB_CHUNK, length - done), offset + done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                if (n == 0)
+                    errno = EIO; /* the source got shorter */
+                ok = false;
+                read_failed = true;
+                break;
+            }
+            crypto_generichash_update(&st, buf, n);
+            ok = write_at(store->pack_fd, buf, n, start + done);
+            done += n;
+        }
+    }
     if (!ok) {
+        int e = errno;
         cut_to(store, start);
         errno = e;
-        return io_error(error, "cannot write", "blob pack");
+        return io_error(error, read_failed ? "cannot read" : "cannot write",
+                        read_failed ? "message" : "blob pack");
     }
+    hash_final(&st, hash_out);
     return blob_index(store, start, length, hash_out, error);
 }
 

@@ -110,6 +110,7 @@ class Test:
         self.masterdata = os.path.join(self.data, "masterdata.json")
         self.checks = 0
         self.failures = 0
+        self.gaps = 0
         self.started = time.monotonic()
         self._tmp = tempfile.mkdtemp(prefix=f"cl-{self.name}-")
         self._dirs = 0
@@ -186,6 +187,19 @@ class Test:
         self.checks += 1
         if not cond:
             self.fail(what, result, got, wanted, detail)
+        return bool(cond)
+
+    def known_gap(self, cond, what, note, result=None, got=None, wanted=None):
+        """A DESIGN requirement that the project documents as not built yet (README "Not yet
+        here"): reported as KNOWN GAP, not counted as a failure — unless CL_STRICT_GAPS=1."""
+        if os.environ.get("CL_STRICT_GAPS"):
+            return self.ok(cond, f"{what} [{note}]", result, got, wanted)
+        self.checks += 1
+        if not cond:
+            self.gaps += 1
+            print(f"KNOWN GAP [{self.name}] {what} [{note}]")
+            if got is not None or wanted is not None:
+                print(f"    got:    {short(repr(got))}\n    wanted: {short(repr(wanted))}")
         return bool(cond)
 
     def eq(self, got, wanted, what, result=None):
@@ -326,7 +340,8 @@ class Test:
             shutil.rmtree(self._tmp, ignore_errors=True)
         else:
             print(f"[{self.name}] temporary files kept in {self._tmp}")
-        print(f"[{self.name}] {self.checks} checks, {self.failures} failed ({secs:.1f} s)")
+        gaps = f", {self.gaps} known gaps" if self.gaps else ""
+        print(f"[{self.name}] {self.checks} checks, {self.failures} failed{gaps} ({secs:.1f} s)")
         sys.exit(1 if self.failures else 0)
 
     def skip(self, why):

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """t-cli: the command-line surface (DESIGN §5): help, version, usage errors (exit 64)."""
+import sys
 import re
 
-import cltest
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import cltest  # noqa: E402
 
 COMMANDS = ["load", "deliver", "import", "inbox", "history", "show", "confirm", "add",
             "rejected", "demo"]

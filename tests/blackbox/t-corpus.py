@@ -8,11 +8,13 @@ storage) runs on them, and reads every stored entry back with `show --json`.
 Asserts: no crash (signal, exit 70) or hang, exactly one valid JSON result line per message of
 the stderr summary, statuses pending/saved/duplicate/rejected, summary counts = lines.
 Skips (77) when the corpus is not there."""
+import sys
 import collections
 import os
 import re
 
-import cltest
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import cltest  # noqa: E402
 
 t = cltest.Test(__file__)
 corpus = os.path.normpath(os.path.join(t.source_root, "..", "shared", "corpus"))

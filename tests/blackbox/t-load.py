@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """t-load: `contactlog load` — idempotent by key, updates visible in behaviour, bad files
 change nothing (DESIGN §5 "Master data file", §1, §2 rule 2)."""
+import sys
 import copy
 import json
 import os
 import re
 
-import cltest
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import cltest  # noqa: E402
 
 t = cltest.Test(__file__)
 with open(t.masterdata, encoding="utf-8") as f:

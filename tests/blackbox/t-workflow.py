@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """t-workflow: review and history (DESIGN §2 rule 8, §5): deliver → inbox → confirm → history;
 manual entries with `add`; tenant isolation of keys, ids and lookups."""
+import sys
 import os
 
-import cltest
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import cltest  # noqa: E402
 from cltest import mail
 
 t = cltest.Test(__file__)

@@ -28,6 +28,10 @@ test_subjects(void)
         { "Subject: =?UTF-8?Q?Angebot_f=C3=BCr_M=C3=BCller?=", "Angebot für Müller" },
         { "Subject: =?ISO-8859-1?B?S29ycmVrdHVyZW4gS2FuemxlaWJyb3NjaPxyZQ==?=",
           "Korrekturen Kanzleibroschüre" },
+        /* adjacent base64 words with padding (GMime alone loses the second) */
+        { "Subject: =?UTF-8?B?QW5nZWJvdCBmw7xyIA==?=\r\n =?UTF-8?B?TGVhZCAxMTExMQ==?=",
+          "Angebot für Lead 11111" },
+        { "Subject: =?UTF-8?B?R3LD?= =?UTF-8?B?vMOf?= und =?ISO-8859-1?B?Rvxy?=", "Grüß und Für" },
         /* an encoded word split in the middle of a UTF-8 character */
         { "Subject: =?UTF-8?Q?Gr=C3?= =?UTF-8?Q?=BC=C3=9Fe?=", "Grüße" },
         { "Subject: Lead\r\n 20417 folded", "Lead 20417 folded" },
@@ -60,6 +64,12 @@ test_part_charset_for_raw_headers(void)
     g_assert_cmpstr(m->subject, ==, "Grüße aus Köln");
     g_assert_cmpstr(m->from->name, ==, "Jürgen");
     g_assert_cmpstr(m->text, ==, "Schöne Grüße\r\n");
+
+    /* ISO-8859-2 is not Windows-1252: the part's charset decides. */
+    g_autoptr(ClMessage) m2 = parse("From: a@x.example\r\n"
+                                    "Subject: Za\xbf\xf3\xb3\xe6 g\xea\xb6l\xb1\r\n"
+                                    "Content-Type: text/plain; charset=iso-8859-2\r\n\r\nx\r\n");
+    g_assert_cmpstr(m2->subject, ==, "Zażółć gęślą");
 }
 
 static void
