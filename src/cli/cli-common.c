@@ -216,9 +216,11 @@ item_json(const ClItem *item, const char *key_field)
 }
 
 char *
-cli_entry_json(ClStore *store, const ClEntry *e)
+cli_entry_json(ClStore *store, ClEntry *e)
 {
-    (void)store;
+    g_autoptr(GError) text_error = NULL;
+    if (!cl_pipeline_entry_text(store, e, &text_error))
+        g_warning("entry %" G_GINT64_FORMAT " text-unreadable error=%s", e->id, text_error->message);
     g_autoptr(json_t) o = json_object();
     json_object_set_new(o, "id", json_integer(e->id));
     json_object_set_new(o, "tenant", json_string(e->tenant_key));

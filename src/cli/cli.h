@@ -63,7 +63,7 @@ bool cli_tenant_id(ClStore *store, gint64 *tenant_id, GError **error);
 /* The DESIGN §5 result line, without newline. */
 char *cli_result_line(const ClResult *result);
 /* The whole entry as JSON (show --json). */
-char *cli_entry_json(ClStore *store, const ClEntry *entry);
+char *cli_entry_json(ClStore *store, ClEntry *entry); /* reads the text of mail */
 /* A person-readable block for an entry. */
 void cli_entry_print(const ClEntry *entry, bool full);
 

@@ -182,11 +182,15 @@ commit_batch(ClPipeline *pipeline, GPtrArray *lines, Progress *p)
     return ok;
 }
 
-#define READ_AHEAD 16 /* messages parsed ahead of the store */
+/* Messages parsed ahead of the store, so that parsing goes on while it commits;
+ * bounded by count and by the memory they hold. */
+#define READ_AHEAD 64
+#define READ_AHEAD_BYTES ((gint64)64 * 1024 * 1024)
 
 typedef struct {
     ClPrepared *prepared;
     GError *error;
+    gint64 bytes;
 } ReadItem;
 
 static void
@@ -202,30 +206,46 @@ typedef struct {
     GPtrArray *items;        /* ClIntakeItem *, borrowed */
     const ClConfig *config;  /* borrowed */
     GAsyncQueue *ready;      /* ReadItem *, in input order */
-    GAsyncQueue *slots;      /* a free place (NULL token) or a processed ReadItem to free */
+    GAsyncQueue *done;       /* processed ReadItems handed back (freed here), or WAKE */
     volatile gint stop;
 } Reader;
 
-#define FREE_SLOT GUINT_TO_POINTER(1)
+#define WAKE GUINT_TO_POINTER(1)
 
 static gpointer
 read_ahead(gpointer data)
 {
     Reader *r = data;
-    for (guint i = 0; i < r->items->len; i++) {
+    guint held = 0;
+    gint64 held_bytes = 0;
+    for (guint i = 0; i < r->items->len && !g_atomic_int_get(&r->stop); i++) {
         /* Freeing a parsed mail costs about a tenth of parsing it: done here,
-         * off the storing thread, when the place is handed back. */
-        gpointer slot = g_async_queue_pop(r->slots);
-        if (slot != FREE_SLOT)
-            read_item_free(slot);
+         * off the storing thread, when it is handed back. */
+        for (;;) {
+            bool full = held >= READ_AHEAD || (held > 0 && held_bytes >= READ_AHEAD_BYTES);
+            ReadItem *back = full ? g_async_queue_pop(r->done) : g_async_queue_try_pop(r->done);
+            if (back == NULL)
+                break;
+            if (back != WAKE) {
+                held--;
+                held_bytes -= back->bytes;
+                read_item_free(back);
+            }
+            if (g_atomic_int_get(&r->stop))
+                break;
+        }
         if (g_atomic_int_get(&r->stop))
             break;
         ClIntakeItem *it = g_ptr_array_index(r->items, i);
         ReadItem *ri = g_new0(ReadItem, 1);
         ClRawMessage *raw = cl_intake_open(it->path, it->offset, it->length,
                                            r->config->max_message_bytes, it->origin, &ri->error);
-        if (raw != NULL)
+        if (raw != NULL) {
             ri->prepared = cl_pipeline_prepare(raw, r->config);
+            ri->bytes = cl_prepared_bytes(ri->prepared);
+        }
+        held++;
+        held_bytes += ri->bytes;
         g_async_queue_push(r->ready, ri);
     }
     return NULL;
@@ -266,6 +286,7 @@ cmd_import(int argc, char **argv)
     if (store == NULL)
         return cli_fail("import", error);
     g_autoptr(ClPipeline) pipeline = cl_pipeline_new(store, config);
+    cl_store_set_bulk(store, true);
     p.total = items->len;
     p.reasons = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func((GDestroyNotify)pending_free);
@@ -273,9 +294,7 @@ cmd_import(int argc, char **argv)
     /* Parsing runs one message ahead on a second thread; storing stays here,
      * in input order. */
     Reader reader = { .items = items, .config = config, .ready = g_async_queue_new(),
-                      .slots = g_async_queue_new() };
-    for (guint i = 0; i < READ_AHEAD; i++)
-        g_async_queue_push(reader.slots, FREE_SLOT);
+                      .done = g_async_queue_new() };
     GThread *thread = g_thread_new("contactlog-parse", read_ahead, &reader);
 
     bool in_batch = false;
@@ -284,7 +303,7 @@ cmd_import(int argc, char **argv)
         ReadItem *ri = g_async_queue_pop(reader.ready);
         if (!in_batch) {
             if (!cl_pipeline_batch_begin(pipeline, &error)) {
-                g_async_queue_push(reader.slots, ri);
+                g_async_queue_push(reader.done, ri);
                 break;
             }
             in_batch = true;
@@ -293,7 +312,7 @@ cmd_import(int argc, char **argv)
         g_autoptr(GError) local = g_steal_pointer(&ri->error);
         g_autoptr(ClResult) r =
             ri->prepared ? cl_pipeline_process_prepared(pipeline, ri->prepared, NULL, &local) : NULL;
-        g_async_queue_push(reader.slots, ri); /* the reader frees it */
+        g_async_queue_push(reader.done, ri); /* the reader frees it */
         if (r != NULL) {
             x->line = cli_result_line(r);
             x->status = r->status;
@@ -319,23 +338,22 @@ cmd_import(int argc, char **argv)
         draw(&p, false);
     }
     g_atomic_int_set(&reader.stop, 1);
-    g_async_queue_push(reader.slots, FREE_SLOT); /* wake it if it waits */
-    for (ReadItem *left; (left = g_async_queue_try_pop(reader.ready)) != NULL;)
-        g_async_queue_push(reader.slots, left);
+    g_async_queue_push(reader.done, WAKE); /* in case it waits for memory */
     g_thread_join(thread);
     for (gpointer left; (left = g_async_queue_try_pop(reader.ready)) != NULL;)
         read_item_free(left);
-    for (gpointer left; (left = g_async_queue_try_pop(reader.slots)) != NULL;)
-        if (left != FREE_SLOT)
+    for (gpointer left; (left = g_async_queue_try_pop(reader.done)) != NULL;)
+        if (left != WAKE)
             read_item_free(left);
     g_async_queue_unref(reader.ready);
-    g_async_queue_unref(reader.slots);
+    g_async_queue_unref(reader.done);
     if (error != NULL) {
         fprintf(stderr, "contactlog import: %s\n", error->message);
         status = EXIT_TEMPFAIL;
     }
     if (in_batch && !commit_batch(pipeline, lines, &p))
         status = EXIT_TEMPFAIL;
+    cl_store_set_bulk(store, false);
     draw(&p, true);
 
     double secs = (g_get_monotonic_time() - p.started) / 1e6;

@@ -220,6 +220,8 @@ cmd_show(int argc, char **argv)
             return cli_fail("show", error);
         return EXIT_OK;
     }
+    if (!cl_pipeline_entry_text(c.store, e, &error))
+        return cli_fail("show", error);
     if (cli_common.json) {
         g_autofree char *json = cli_entry_json(c.store, e);
         printf("%s\n", json);

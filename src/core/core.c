@@ -122,11 +122,37 @@ cl_raw_message_too_large(const ClRawMessage *raw)
     return raw->size > raw->stored;
 }
 
+bool
+cl_raw_message_load(ClRawMessage *raw, GError **error)
+{
+    if (raw->data != NULL || raw->stored <= 0 || raw->stored > CL_MAP_MAX_BYTES)
+        return true;
+    GByteArray *data = g_byte_array_sized_new(raw->stored);
+    g_byte_array_set_size(data, raw->stored);
+    for (gint64 done = 0; done < raw->stored;) {
+        ssize_t n = pread(raw->fd, data->data + done, raw->stored - done, raw->offset + done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "cannot read %s: %s", raw->origin,
+                        n == 0 ? "the file got shorter" : g_strerror(errno));
+            g_byte_array_unref(data);
+            return false;
+        }
+        done += n;
+    }
+    cl_hash_hex(data->data, data->len, raw->hash);
+    raw->data = data;
+    return true;
+}
+
 void
 cl_raw_message_free(ClRawMessage *raw)
 {
     if (raw == NULL)
         return;
+    if (raw->data != NULL)
+        g_byte_array_unref(raw->data);
     if (raw->fd >= 0)
         close(raw->fd);
     /* The store keeps its own copy: a spool file is only a working copy. */

@@ -40,7 +40,7 @@ const char *cl_error_code_name(ClErrorCode code);
 #define CL_MAX_SUBJECT_BYTES 4096       /* subject kept for matching and display */
 #define CL_MAX_TEXT_BYTES (4 * 1024 * 1024) /* text body kept in the entry */
 #define CL_MAX_FILENAME_BYTES 200
-#define CL_MAP_MAX_BYTES (4 * 1024 * 1024) /* larger mail is read in blocks, not mapped */
+#define CL_MAP_MAX_BYTES (4 * 1024 * 1024) /* larger mail is streamed in blocks, not read whole */
 #define CL_MAX_ATTACHMENTS 500
 #define CL_MAX_REFERENCES 100
 #define CL_MAX_NAME_CANDIDATES 64 /* records per subject word looked at by rule 7 */
@@ -107,9 +107,19 @@ typedef struct {
     gint64 size;       /* bytes offered by the source */
     char *spool_path;  /* spool file to remove when done, or NULL */
     char *origin;      /* "stdin", "file.eml", "box.mbox#12" */
+    GByteArray *data;  /* the stored bytes, after cl_raw_message_load(); else NULL */
+    char hash[CL_HASH_HEX_LEN]; /* BLAKE2b of the stored bytes once loaded, else "" */
 } ClRawMessage;
 
 bool cl_raw_message_too_large(const ClRawMessage *raw);
+/*
+ * Reads the stored bytes of a message of at most CL_MAP_MAX_BYTES into
+ * raw->data and hashes them, so that parsing and storing share one read and
+ * the hash is computed where the bytes are (the parse thread of an import).
+ * Larger messages are left as they are (returns true): they are streamed.
+ * Errors: CL_ERROR_TEMPFAIL when the file cannot be read.
+ */
+bool cl_raw_message_load(ClRawMessage *raw, GError **error);
 void cl_raw_message_free(ClRawMessage *raw);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClRawMessage, cl_raw_message_free)
 

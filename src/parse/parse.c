@@ -280,8 +280,9 @@ is_attachment_disposition(GMimeObject *obj)
     return disp != NULL && g_mime_content_disposition_is_attachment(disp);
 }
 
-static char *
-part_text(GMimePart *part)
+/* Appends the text of a text part to out as UTF-8. */
+static void
+append_part_text(GMimePart *part, GString *out)
 {
     const char *charset = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
     bool plain = charset == NULL || g_ascii_strcasecmp(charset, "utf-8") == 0 ||
@@ -290,17 +291,33 @@ part_text(GMimePart *part)
     if (!plain) {
         /* GMime converts the declared charset to UTF-8. */
         g_autofree char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
-        return utf8_or_cp1252(text ? text : "", -1);
+        g_autofree char *valid = utf8_or_cp1252(text ? text : "", -1);
+        g_string_append(out, valid);
+        return;
     }
-    /* Already UTF-8 (or undeclared): only the transfer encoding is undone; a
-     * conversion from UTF-8 to UTF-8 would cost as much as the parse. */
+    /* Already UTF-8 (or undeclared): only the transfer encoding is undone,
+     * straight into out; a conversion from UTF-8 to UTF-8 would cost as much
+     * as the parse. */
     GMimeDataWrapper *content = g_mime_part_get_content(part);
     if (content == NULL)
-        return g_strdup("");
+        return;
     g_autoptr(GMimeStream) mem = g_mime_stream_mem_new();
     g_mime_data_wrapper_write_to_stream(content, mem);
-    GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-    return utf8_or_cp1252((const char *)bytes->data, bytes->len);
+    GByteArray *decoded = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    if (g_utf8_validate_len((const char *)decoded->data, decoded->len, NULL)) {
+        g_string_append_len(out, (const char *)decoded->data, decoded->len);
+    } else {
+        g_autofree char *valid = utf8_or_cp1252((const char *)decoded->data, decoded->len);
+        g_string_append(out, valid);
+    }
+}
+
+static char *
+part_text(GMimePart *part)
+{
+    GString *out = g_string_new(NULL);
+    append_part_text(part, out);
+    return g_string_free(out, FALSE);
 }
 
 typedef struct {
@@ -384,10 +401,13 @@ walk(Walk *w, GMimeObject *obj, bool in_related, int depth)
 
     if (is_text && !attachment && filename == NULL && ct != NULL) {
         if (g_mime_content_type_is_type(ct, "text", "plain")) {
-            g_autofree char *text = part_text(part);
-            if (w->plain->len > 0 && *text)
+            gsize before = w->plain->len;
+            if (before > 0)
                 g_string_append(w->plain, "\n\n");
-            g_string_append(w->plain, text);
+            gsize start = w->plain->len;
+            append_part_text(part, w->plain);
+            if (w->plain->len == start)
+                g_string_truncate(w->plain, before); /* an empty part adds no blank lines */
             return;
         }
         if (g_mime_content_type_is_type(ct, "text", "html")) {
@@ -412,6 +432,26 @@ attachment_free(ClAttachment *att)
     g_free(att->filename);
     g_free(att->content_type);
     g_free(att);
+}
+
+/* Line ends as the reader expects them: CRLF and lone CR become LF, and the
+ * text ends without trailing blank lines. */
+static void
+normalize_newlines(GString *text)
+{
+    gsize out = 0;
+    for (gsize i = 0; i < text->len; i++) {
+        char c = text->str[i];
+        if (c == '\r') {
+            if (i + 1 < text->len && text->str[i + 1] == '\n')
+                continue;
+            c = '\n';
+        }
+        text->str[out++] = c;
+    }
+    while (out > 0 && g_ascii_isspace(text->str[out - 1]))
+        out--;
+    g_string_truncate(text, out);
 }
 
 static void
@@ -472,6 +512,7 @@ message_from_mime(GMimeMessage *mime)
         msg->text_from_html = true;
     }
     g_free(w.html);
+    normalize_newlines(w.plain);
     truncate_text(msg, w.plain);
     msg->text = g_string_free(w.plain, FALSE);
     return msg;
@@ -522,6 +563,23 @@ cl_parse_message_fd(int fd, gint64 offset, gint64 length, GError **error)
 }
 
 ClMessage *
+cl_parse_message_bytes(GByteArray *bytes, GError **error)
+{
+    if (bytes == NULL || bytes->len == 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "the message is empty");
+        return NULL;
+    }
+    /* The parser keeps the stream, and the stream the bytes; the message holds
+     * its own reference so they outlive every part. */
+    g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_byte_array(bytes);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+    ClMessage *msg = parse_stream(stream, error);
+    if (msg != NULL)
+        msg->bytes = g_byte_array_ref(bytes);
+    return msg;
+}
+
+ClMessage *
 cl_parse_message_data(const void *data, gsize length, GError **error)
 {
     if (length == 0) {
@@ -548,7 +606,28 @@ cl_message_free(ClMessage *msg)
     g_free(msg->in_reply_to);
     g_free(msg->text);
     g_clear_object(&msg->mime);
+    g_clear_pointer(&msg->bytes, g_byte_array_unref);
     g_free(msg);
+}
+
+GByteArray *
+cl_message_attachment_bytes(ClMessage *msg, const ClAttachment *att)
+{
+    g_return_val_if_fail(msg != NULL && att != NULL, NULL);
+    GByteArray *bytes = g_byte_array_new();
+    g_autoptr(GMimeStream) mem = g_mime_stream_mem_new_with_byte_array(bytes);
+    g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+    GMimeObject *obj = att->part;
+    if (GMIME_IS_MESSAGE_PART(obj)) {
+        GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        if (inner != NULL)
+            g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem);
+    } else {
+        GMimeDataWrapper *content = g_mime_part_get_content(GMIME_PART(obj));
+        if (content != NULL)
+            g_mime_data_wrapper_write_to_stream(content, mem);
+    }
+    return bytes;
 }
 
 bool

@@ -36,6 +36,7 @@ typedef struct {
     GPtrArray *attachments; /* ClAttachment *, at most CL_MAX_ATTACHMENTS */
     guint attachments_dropped; /* beyond CL_MAX_ATTACHMENTS (still in the raw message) */
     gpointer mime;          /* private: GMimeMessage */
+    GByteArray *bytes;      /* private: what mime was parsed from, when from memory */
 } ClMessage;
 
 /* Initialises GMime once; safe to call from several places (not thread-safe the first time). */
@@ -50,6 +51,9 @@ void cl_parse_init(void);
  */
 ClMessage *cl_parse_message_fd(int fd, gint64 offset, gint64 length, GError **error);
 
+/* Same, from bytes in memory, which the message keeps a reference to (no copy). */
+ClMessage *cl_parse_message_bytes(GByteArray *bytes, GError **error);
+
 /* Same, from memory (copied). For tests and small inputs. */
 ClMessage *cl_parse_message_data(const void *data, gsize length, GError **error);
 
@@ -63,6 +67,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClMessage, cl_message_free)
  */
 bool cl_message_attachment_write(ClMessage *msg, const ClAttachment *att, int fd,
                                  gint64 *size_out, GError **error);
+
+/* The decoded content of an attachment, in memory: for mail small enough to
+ * be parsed from memory (msg->bytes), whose attachments are smaller still. */
+GByteArray *cl_message_attachment_bytes(ClMessage *msg, const ClAttachment *att);
 
 /*
  * Readable text from HTML: scripts, styles and the head dropped, entities

@@ -20,6 +20,19 @@
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_t, json_decref)
 
+/* An attachment decoded and hashed on the parse thread. */
+typedef struct {
+    GByteArray *bytes;
+    char hash[CL_HASH_HEX_LEN];
+} Decoded;
+
+static void
+decoded_free(Decoded *d)
+{
+    g_byte_array_unref(d->bytes);
+    g_free(d);
+}
+
 struct ClPipeline {
     ClStore *store;          /* borrowed */
     const ClConfig *config;  /* borrowed */
@@ -153,6 +166,10 @@ envelope_json(const ClEnvelope *env)
 static bool
 store_raw(ClPipeline *p, ClRawMessage *raw, char hash[CL_HASH_HEX_LEN], GError **error)
 {
+    if (raw->data != NULL) {
+        memcpy(hash, raw->hash, CL_HASH_HEX_LEN);
+        return cl_store_blob_put_data(p->store, raw->data->data, raw->data->len, hash, error);
+    }
     return cl_store_blob_put_fd(p->store, raw->fd, raw->offset, raw->stored, hash, error);
 }
 
@@ -188,11 +205,24 @@ reject(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, const ClMessage 
 }
 
 static bool
-store_attachments(ClPipeline *p, ClMessage *msg, ClEntry *entry, GError **error)
+store_attachments(ClPipeline *p, ClMessage *msg, GPtrArray *decoded, ClEntry *entry,
+                  GError **error)
 {
     for (guint i = 0; i < msg->attachments->len; i++) {
         ClAttachment *att = g_ptr_array_index(msg->attachments, i);
-        /* Decoded straight into the blob pack: never whole in memory. */
+        if (decoded != NULL) {
+            Decoded *d = g_ptr_array_index(decoded, i);
+            if (!cl_store_blob_put_data(p->store, d->bytes->data, d->bytes->len, d->hash, error))
+                return false;
+            ClEntryAttachment *a = g_new0(ClEntryAttachment, 1);
+            a->name = g_strdup(att->filename);
+            a->content_type = g_strdup(att->content_type);
+            a->size = d->bytes->len;
+            a->hash = g_strdup(d->hash);
+            g_ptr_array_add(entry->attachments, a);
+            continue;
+        }
+        /* Large mail: decoded straight into the blob pack, never whole in memory. */
         int fd = cl_store_blob_begin(p->store, error);
         if (fd < 0)
             return false;
@@ -229,8 +259,8 @@ duplicate(ClPipeline *p, ClRoute *route, gint64 id, GError **error)
 }
 
 static ClResult *
-accept(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, ClMessage *msg, ClRoute *route,
-       GError **error)
+accept(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, ClMessage *msg,
+       GPtrArray *decoded, ClRoute *route, GError **error)
 {
     ClDirectory dir = cl_store_directory(p->store);
     gint64 tenant_id = route->tenant->id;
@@ -295,7 +325,9 @@ accept(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, ClMessage *msg, 
         g_ptr_array_add(e->reasons, cl_reason_new(r->field, r->rule, r->detail));
     }
     e->subject = g_strdup(msg->subject);
-    e->body = g_strdup(msg->text);
+    /* The text is not stored twice: it is read from the original message when
+     * the entry is shown (cl_pipeline_entry_text), like every other part. */
+    e->body = NULL;
     e->body_from_html = msg->text_from_html;
     e->message_id = g_strdup(msg->message_id);
     e->in_reply_to = g_strdup(msg->in_reply_to);
@@ -303,7 +335,7 @@ accept(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, ClMessage *msg, 
     e->raw_size = raw->size;
 
     char hash[CL_HASH_HEX_LEN];
-    if (!store_attachments(p, msg, e, error) || !store_raw(p, raw, hash, error))
+    if (!store_attachments(p, msg, decoded, e, error) || !store_raw(p, raw, hash, error))
         return NULL;
     e->raw_hash = g_strdup(hash);
     if (!cl_store_entry_insert(p->store, e, error))
@@ -324,6 +356,8 @@ struct ClPrepared {
     bool too_large;
     ClMessage *msg;      /* NULL when too large or unreadable */
     GError *parse_error; /* why msg is NULL (CL_ERROR_INVALID: malformed) */
+    GPtrArray *decoded;  /* Decoded *, one per attachment, when msg is in memory; else NULL */
+    gint64 bytes;        /* memory held: raw and decoded attachments */
 };
 
 ClPrepared *
@@ -337,7 +371,27 @@ cl_pipeline_prepare(ClRawMessage *raw, const ClConfig *config)
     /* Too large: only the head is read, so that the rejection record can
      * name the sender, subject and Message-ID. */
     gint64 length = prep->too_large ? MIN(raw->stored, TOO_LARGE_HEAD) : raw->stored;
-    prep->msg = cl_parse_message_fd(raw->fd, raw->offset, length, &prep->parse_error);
+    if (prep->too_large)
+        prep->msg = cl_parse_message_fd(raw->fd, raw->offset, length, &prep->parse_error);
+    else if (!cl_raw_message_load(raw, &prep->parse_error))
+        prep->msg = NULL; /* TEMPFAIL: the file could not be read */
+    else if (raw->data != NULL)
+        prep->msg = cl_parse_message_bytes(raw->data, &prep->parse_error);
+    else
+        prep->msg = cl_parse_message_fd(raw->fd, raw->offset, length, &prep->parse_error);
+    prep->bytes = raw->data ? raw->data->len : 0;
+    if (prep->msg != NULL && raw->data != NULL) {
+        /* Small mail: attachments are decoded and hashed here too, so that
+         * the storing thread only appends bytes. */
+        prep->decoded = g_ptr_array_new_with_free_func((GDestroyNotify)decoded_free);
+        for (guint i = 0; i < prep->msg->attachments->len; i++) {
+            Decoded *d = g_new0(Decoded, 1);
+            d->bytes = cl_message_attachment_bytes(prep->msg, prep->msg->attachments->pdata[i]);
+            cl_hash_hex(d->bytes->data, d->bytes->len, d->hash);
+            prep->bytes += d->bytes->len;
+            g_ptr_array_add(prep->decoded, d);
+        }
+    }
     return prep;
 }
 
@@ -346,6 +400,7 @@ cl_prepared_free(ClPrepared *prep)
 {
     if (prep == NULL)
         return;
+    g_clear_pointer(&prep->decoded, g_ptr_array_unref);
     cl_message_free(prep->msg);
     g_clear_error(&prep->parse_error);
     cl_raw_message_free(prep->raw);
@@ -356,6 +411,12 @@ ClRawMessage *
 cl_prepared_raw(ClPrepared *prep)
 {
     return prep->raw;
+}
+
+gint64
+cl_prepared_bytes(ClPrepared *prep)
+{
+    return prep->bytes;
 }
 
 /* Route results are cached for the current transaction: an import sees the
@@ -404,7 +465,7 @@ process(ClPipeline *p, ClPrepared *prep, const ClEnvelope *env, GError **error)
     g_autoptr(ClRoute) owned = p->in_batch && msg->from ? NULL : route;
     if (!route->accepted)
         return reject(p, raw, env, msg, route->tenant, route->reason, route->message, error);
-    return accept(p, raw, env, msg, route, error);
+    return accept(p, raw, env, msg, prep->decoded, route, error);
 }
 
 ClResult *
@@ -447,4 +508,26 @@ cl_pipeline_process_prepared(ClPipeline *p, ClPrepared *prep, const ClEnvelope *
         return NULL;
     }
     return g_steal_pointer(&r);
+}
+
+bool
+cl_pipeline_entry_text(ClStore *store, ClEntry *entry, GError **error)
+{
+    if (entry->body != NULL)
+        return true;
+    if (entry->raw_hash == NULL) {
+        entry->body = g_strdup("");
+        return true;
+    }
+    gint64 offset = 0, size = 0;
+    int fd = cl_store_blob_open(store, entry->raw_hash, &offset, &size, error);
+    if (fd < 0)
+        return false;
+    g_autoptr(ClMessage) msg = cl_parse_message_fd(fd, offset, size, error);
+    close(fd);
+    if (msg == NULL)
+        return false;
+    entry->body = g_steal_pointer(&msg->text);
+    entry->body_from_html = msg->text_from_html;
+    return true;
 }

@@ -61,8 +61,18 @@ ClPrepared *cl_pipeline_prepare(ClRawMessage *raw, const ClConfig *config);
 ClResult *cl_pipeline_process_prepared(ClPipeline *pipeline, ClPrepared *prepared,
                                        const ClEnvelope *envelope, GError **error);
 ClRawMessage *cl_prepared_raw(ClPrepared *prepared);
+/* Memory the prepared message holds (raw bytes, decoded attachments). */
+gint64 cl_prepared_bytes(ClPrepared *prepared);
 void cl_prepared_free(ClPrepared *prepared);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClPrepared, cl_prepared_free)
+
+/*
+ * The text of a captured mail is not stored twice: entry->body is NULL after
+ * cl_store_entry_get() and this fills it from the original message, parsed
+ * again with the rules it was captured with. Manual entries keep their text.
+ * Errors: CL_ERROR_NOT_FOUND when the original is missing, CL_ERROR_TEMPFAIL.
+ */
+bool cl_pipeline_entry_text(ClStore *store, ClEntry *entry, GError **error);
 
 bool cl_pipeline_batch_begin(ClPipeline *pipeline, GError **error);
 /* Makes blobs durable (one syncfs) and commits; on failure everything since begin is gone. */

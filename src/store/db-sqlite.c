@@ -286,8 +286,10 @@ cl_db_backend(ClDb *db)
     return "sqlite";
 }
 
-void
+guint
 cl_db_fail_after(ClDb *db, guint n)
 {
+    guint left = db->fail_after;
     db->fail_after = n;
+    return left;
 }

@@ -64,5 +64,6 @@ bool cl_db_set_schema_version(ClDb *db, gint64 version, GError **error);
 /* The backend name for schema files: "sqlite". */
 const char *cl_db_backend(ClDb *db);
 
-/* Test hook: make the Nth following prepare/step fail with TEMPFAIL (0 = off). */
-void cl_db_fail_after(ClDb *db, guint n);
+/* Test hook: make the Nth following prepare/step fail with TEMPFAIL (0 = off).
+ * Returns how many calls the previous setting still had to go (0: it fired). */
+guint cl_db_fail_after(ClDb *db, guint n);

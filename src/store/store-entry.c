@@ -211,7 +211,7 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
     bind_id(s, i++, item_id(e->project));
     cl_db_bind_text(s, i++, e->followup);
     cl_db_bind_text(s, i++, e->subject ? e->subject : "");
-    cl_db_bind_text(s, i++, e->body ? e->body : "");
+    cl_db_bind_text(s, i++, e->body); /* NULL: captured mail, the text is in the original */
     cl_db_bind_int64(s, i++, e->body_from_html);
     cl_db_bind_int64(s, i++, e->forwarded);
     cl_db_bind_text(s, i++, e->message_id);

@@ -20,7 +20,11 @@ struct ClStore {
     bool pack_ready;
     bool pack_dirty;      /* appended since the transaction began */
     gint64 pack_end;      /* where the next blob goes */
+    gint64 pack_flushed;  /* writeback started up to here (sync_file_range) */
     gint64 pack_tx_start; /* pack_end when the transaction began (rollback) */
+    bool sp_pack_ready;   /* the pack state when the current savepoint began */
+    gint64 sp_pack_id;
+    gint64 sp_pack_end;
     gint64 blob_start;    /* streaming blob in progress */
 };
 

@@ -33,6 +33,8 @@ io_error(GError **error, const char *what, const char *path)
     return false;
 }
 
+static void cut_to(ClStore *store, gint64 end);
+
 static bool
 fsync_dir(const char *path, GError **error)
 {
@@ -168,9 +170,25 @@ cl_store_rollback(ClStore *store)
     pack_cut_back(store);
 }
 
+void
+cl_store_set_bulk(ClStore *store, bool on)
+{
+    /* SQLite's WAL checkpoints every 1000 pages by default: 10,000 during an
+     * import, so that index pages changed in every batch are written once. */
+    g_autoptr(GError) error = NULL;
+    if (!cl_db_exec(store->db, on ? "PRAGMA wal_autocheckpoint = 10000"
+                                  : "PRAGMA wal_autocheckpoint = 1000;"
+                                    "PRAGMA wal_checkpoint(PASSIVE)",
+                    &error))
+        g_warning("store bulk-mode error=%s", error->message);
+}
+
 bool
 cl_store_savepoint(ClStore *store, GError **error)
 {
+    store->sp_pack_ready = store->pack_ready;
+    store->sp_pack_id = store->pack_id;
+    store->sp_pack_end = store->pack_end;
     return cl_db_savepoint(store->db, error);
 }
 
@@ -184,12 +202,26 @@ void
 cl_store_rollback_to(ClStore *store)
 {
     cl_db_rollback_to(store->db);
+    if (!store->pack_ready)
+        return;
+    if (store->sp_pack_ready && store->sp_pack_id == store->pack_id) {
+        /* Same pack: cut off what the failed message appended. */
+        if (store->pack_end != store->sp_pack_end)
+            cut_to(store, store->sp_pack_end);
+        store->pack_end = store->sp_pack_end;
+    } else {
+        /* The first append of the transaction was in the savepoint: the pack
+         * was chosen (or created, its row now gone) there. Look again next time. */
+        if (store->pack_end != store->pack_tx_start)
+            cut_to(store, store->pack_tx_start);
+        store->pack_ready = false;
+    }
 }
 
-void
+guint
 cl_store_fail_after(ClStore *store, guint n)
 {
-    cl_db_fail_after(store->db, n);
+    return cl_db_fail_after(store->db, n);
 }
 
 const char *
@@ -267,10 +299,41 @@ pack_prepare(ClStore *store, GError **error)
     }
     (void)create;
     store->pack_end = st.st_size;
+    store->pack_flushed = st.st_size;
     store->pack_tx_start = st.st_size;
     store->pack_ready = true;
     store->pack_dirty = false;
     return true;
+}
+
+/* Starts writing appended bytes to disk in the background, so that the
+ * fdatasync before COMMIT finds little left to do: an import keeps parsing
+ * while the disk writes, instead of waiting for a whole batch at the end. */
+#define WRITEBACK_BYTES (4 * 1024 * 1024)
+
+static void
+start_writeback(ClStore *store)
+{
+    if (!store->sync || store->pack_flushed > store->pack_end)
+        store->pack_flushed = MIN(store->pack_flushed, store->pack_end);
+    if (!store->sync || store->pack_end - store->pack_flushed < WRITEBACK_BYTES)
+        return;
+    /* Advice only: fdatasync still makes it durable. */
+    if (sync_file_range(store->pack_fd, store->pack_flushed, store->pack_end - store->pack_flushed,
+                        SYNC_FILE_RANGE_WRITE) == 0)
+        store->pack_flushed = store->pack_end;
+}
+
+/* 1 when a blob with this hash is stored, 0 when not, -1 on error. */
+static int
+blob_known(ClStore *store, const char *hash, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db, "SELECT 1 FROM blobs WHERE hash = ?", error);
+    if (s == NULL)
+        return -1;
+    cl_db_bind_text(s, 1, hash);
+    gint64 found = cl_db_one_int64(s, 0, error);
+    return found < 0 ? -1 : found == 1;
 }
 
 /* Records a blob just written at [start, start+size) — or cuts it off again
@@ -278,11 +341,7 @@ pack_prepare(ClStore *store, GError **error)
 static bool
 blob_index(ClStore *store, gint64 start, gint64 size, const char *hash, GError **error)
 {
-    ClDbStmt *s = cl_db_prepare(store->db, "SELECT 1 FROM blobs WHERE hash = ?", error);
-    if (s == NULL)
-        return false;
-    cl_db_bind_text(s, 1, hash);
-    gint64 found = cl_db_one_int64(s, 0, error);
+    int found = blob_known(store, hash, error);
     if (found < 0)
         return false;
     if (found == 1) {
@@ -304,6 +363,7 @@ blob_index(ClStore *store, gint64 start, gint64 size, const char *hash, GError *
         return false;
     store->pack_end = start + size;
     store->pack_dirty = true;
+    start_writeback(store);
     return true;
 }
 
@@ -388,6 +448,25 @@ cl_store_blob_put_fd(ClStore *store, int fd, gint64 offset, gint64 length,
     return blob_index(store, start, length, hash_out, error);
 }
 
+bool
+cl_store_blob_put_data(ClStore *store, const guint8 *data, gsize length,
+                       const char hash[CL_HASH_HEX_LEN], GError **error)
+{
+    int known = blob_known(store, hash, error);
+    if (known != 0)
+        return known == 1;
+    if (!pack_prepare(store, error))
+        return false;
+    gint64 start = store->pack_end;
+    if (!write_at(store->pack_fd, data, length, start)) {
+        int e = errno;
+        cut_to(store, start);
+        errno = e;
+        return io_error(error, "cannot write", "blob pack");
+    }
+    return blob_index(store, start, length, hash, error);
+}
+
 int
 cl_store_blob_begin(ClStore *store, GError **error)
 {
@@ -439,29 +518,42 @@ cl_store_blob_finish(ClStore *store, char hash_out[CL_HASH_HEX_LEN], gint64 *siz
     return blob_index(store, store->blob_start, size, hash_out, error);
 }
 
-bool
-cl_store_blob_write_to(ClStore *store, const char *hash, int out_fd, GError **error)
+int
+cl_store_blob_open(ClStore *store, const char *hash, gint64 *offset_out, gint64 *size_out,
+                   GError **error)
 {
     ClDbStmt *s = cl_db_prepare(store->db, "SELECT pack, offset, size FROM blobs WHERE hash = ?",
                                 error);
     if (s == NULL)
-        return false;
-    cl_db_bind_text(s, 1, hash);
+        return -1;
+    cl_db_bind_text(s, 1, hash ? hash : "");
     int rc = cl_db_step(s, error);
     if (rc < 0)
-        return false;
+        return -1;
     if (rc == 0) {
-        g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no blob %s", hash);
-        return false;
+        g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no blob %s", hash ? hash : "");
+        return -1;
     }
-    gint64 pack = cl_db_column_int64(s, 0), offset = cl_db_column_int64(s, 1);
-    gint64 size = cl_db_column_int64(s, 2);
+    gint64 pack = cl_db_column_int64(s, 0);
+    *offset_out = cl_db_column_int64(s, 1);
+    *size_out = cl_db_column_int64(s, 2);
     while (cl_db_step(s, NULL) == 1)
         ;
     g_autofree char *path = pack_path(store, pack);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return io_error(error, "cannot open", path);
+        io_error(error, "cannot open", path);
+    return fd;
+}
+
+bool
+cl_store_blob_write_to(ClStore *store, const char *hash, int out_fd, GError **error)
+{
+    gint64 offset = 0, size = 0;
+    int fd = cl_store_blob_open(store, hash, &offset, &size, error);
+    if (fd < 0)
+        return false;
+    const char *path = "blob pack";
     g_autofree guint8 *buf = g_malloc(BLOB_CHUNK);
     bool ok = true;
     for (gint64 done = 0; ok && done < size;) {

@@ -105,13 +105,18 @@ ClDirectory cl_store_directory(ClStore *store);
 bool cl_store_begin(ClStore *store, GError **error);
 bool cl_store_commit(ClStore *store, GError **error);
 void cl_store_rollback(ClStore *store);
+/* Bulk mode (import): the database log is copied into the database file less
+ * often, in larger steps. Off again: copied now. Durability is the same. */
+void cl_store_set_bulk(ClStore *store, bool on);
+
 /* A nested step inside a transaction (one message of an import batch). */
 bool cl_store_savepoint(ClStore *store, GError **error);
 bool cl_store_release(ClStore *store, GError **error);
 void cl_store_rollback_to(ClStore *store);
 
-/* Test hook: the Nth following database call fails with CL_ERROR_TEMPFAIL. */
-void cl_store_fail_after(ClStore *store, guint n);
+/* Test hook: the Nth following database call fails with CL_ERROR_TEMPFAIL.
+ * Returns how many calls the previous setting still had to go (0: it fired). */
+guint cl_store_fail_after(ClStore *store, guint n);
 
 /* ---- blobs ----------------------------------------------------------------------
  *
@@ -134,6 +139,11 @@ int cl_store_tmp_file(ClStore *store, char **path_out, GError **error);
 bool cl_store_blob_put_fd(ClStore *store, int fd, gint64 offset, gint64 length,
                           char hash_out[CL_HASH_HEX_LEN], GError **error);
 
+/* Stores bytes whose BLAKE2b hash the caller computed (cl_hash_hex); nothing is
+ * written when the content is already stored. Inside a transaction. */
+bool cl_store_blob_put_data(ClStore *store, const guint8 *data, gsize length,
+                            const char hash[CL_HASH_HEX_LEN], GError **error);
+
 /* Streaming: returns the pack's fd positioned where the blob starts (transfer
  * none); write the content to it, then call finish (or abort). */
 int cl_store_blob_begin(ClStore *store, GError **error);
@@ -143,6 +153,11 @@ void cl_store_blob_abort(ClStore *store);
 
 /* Writes a blob's bytes to out_fd. Errors: CL_ERROR_NOT_FOUND. */
 bool cl_store_blob_write_to(ClStore *store, const char *hash, int out_fd, GError **error);
+
+/* Opens the pack file holding a blob (read-only; the caller closes it) and
+ * tells where in it the blob is. Returns -1 on error (CL_ERROR_NOT_FOUND). */
+int cl_store_blob_open(ClStore *store, const char *hash, gint64 *offset_out, gint64 *size_out,
+                       GError **error);
 
 /* ---- capture ------------------------------------------------------------------------- */
 

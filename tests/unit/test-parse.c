@@ -63,7 +63,7 @@ test_part_charset_for_raw_headers(void)
                                    "Sch\xf6ne Gr\xfc\xdf""e\r\n");
     g_assert_cmpstr(m->subject, ==, "Grüße aus Köln");
     g_assert_cmpstr(m->from->name, ==, "Jürgen");
-    g_assert_cmpstr(m->text, ==, "Schöne Grüße\r\n");
+    g_assert_cmpstr(m->text, ==, "Schöne Grüße");
 
     /* ISO-8859-2 is not Windows-1252: the part's charset decides. */
     g_autoptr(ClMessage) m2 = parse("From: a@x.example\r\n"
@@ -284,7 +284,7 @@ test_fd_parse(void)
     g_autoptr(ClMessage) m = cl_parse_message_fd(fd, 0, strlen(mail) - 8, &error);
     g_assert_no_error(error);
     g_assert_cmpstr(m->subject, ==, "Datei");
-    g_assert_cmpstr(m->text, ==, "Inhalt\r\n");
+    g_assert_cmpstr(m->text, ==, "Inhalt"); /* not TRAILING */
     /* A message in the middle of a file (an mbox): offset and length bound it. */
     g_autoptr(ClMessage) inner = cl_parse_message_fd(fd, 19, strlen(mail) - 19 - 8, &error);
     g_assert_no_error(error);
@@ -292,6 +292,51 @@ test_fd_parse(void)
     g_assert_cmpstr(inner->subject, ==, "Datei");
     close(fd);
     g_unlink(path);
+}
+
+/* Text as people read it: CRLF and lone CR become LF, no trailing blank
+ * lines, and an empty part adds no blank lines between the others. */
+static void
+test_text_line_ends(void)
+{
+    g_autoptr(ClMessage) m = parse("From: a@x.example\r\nSubject: s\r\n\r\n"
+                                   "eins\r\nzwei\rdrei\n\r\n\r\n  \r\n");
+    g_assert_cmpstr(m->text, ==, "eins\nzwei\ndrei");
+    g_autoptr(ClMessage) parts = parse(
+        "From: a@x.example\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        "--b\r\nContent-Type: text/plain\r\n\r\nA\r\n"
+        "--b\r\nContent-Type: text/plain\r\n\r\n\r\n"
+        "--b\r\nContent-Type: text/plain\r\n\r\nB\r\n--b--\r\n");
+    g_assert_cmpstr(parts->text, ==, "A\n\nB");
+}
+
+/* From bytes in memory: the message keeps them, no copy; the same result as
+ * from a file. */
+static void
+test_bytes_parse(void)
+{
+    const char *mail = "From: a@x.example\r\nSubject: Speicher\r\n"
+                       "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+                       "--b\r\nContent-Type: text/plain\r\n\r\nText\r\n"
+                       "--b\r\nContent-Type: application/octet-stream\r\n"
+                       "Content-Disposition: attachment; filename=x.bin\r\n"
+                       "Content-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--b--\r\n";
+    GByteArray *bytes = g_byte_array_new();
+    g_byte_array_append(bytes, (const guint8 *)mail, strlen(mail));
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ClMessage) m = cl_parse_message_bytes(bytes, &error);
+    g_byte_array_unref(bytes); /* the message holds its own reference */
+    g_assert_no_error(error);
+    g_assert_cmpstr(m->subject, ==, "Speicher");
+    g_assert_cmpstr(m->text, ==, "Text");
+    g_assert_cmpuint(m->attachments->len, ==, 1);
+    g_autoptr(GByteArray) content = cl_message_attachment_bytes(m, m->attachments->pdata[0]);
+    g_assert_cmpmem(content->data, content->len, "\x00\x01\x02\x03", 4);
+
+    GByteArray *empty = g_byte_array_new();
+    g_assert_null(cl_parse_message_bytes(empty, &error));
+    g_assert_error(error, CL_ERROR, CL_ERROR_INVALID);
+    g_byte_array_unref(empty);
 }
 
 int
@@ -307,6 +352,8 @@ main(int argc, char **argv)
     g_test_add_func("/parse/body/alternative", test_alternative_prefers_plain);
     g_test_add_func("/parse/body/html-only", test_html_only);
     g_test_add_func("/parse/html/cases", test_html_to_text_cases);
+    g_test_add_func("/parse/text-line-ends", test_text_line_ends);
+    g_test_add_func("/parse/from-bytes", test_bytes_parse);
     g_test_add_func("/parse/html/deep", test_deep_html);
     g_test_add_func("/parse/filenames", test_safe_filenames);
     g_test_add_func("/parse/attachments", test_attachments);

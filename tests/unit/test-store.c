@@ -256,6 +256,9 @@ test_capture_and_review(Fixture *f, gconstpointer data)
 
     g_autoptr(ClEntry) got = cl_store_entry_get(f->store, e->tenant_id, e->id, &error);
     g_assert_no_error(error);
+    g_assert_null(got->body); /* not stored twice: read from the original */
+    g_assert_true(cl_pipeline_entry_text(f->store, got, &error));
+    g_assert_no_error(error);
     g_assert_cmpstr(got->body, ==, "Hallo Herr Müller");
     g_assert_cmpuint(got->contacts->len, ==, 1);
     g_assert_cmpstr(((ClItem *)got->contacts->pdata[0])->key, ==, "jm");
@@ -354,34 +357,124 @@ test_too_large(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(r->message, want));
 }
 
-/* The failing database driver: every step of a delivery can fail. */
+/* The failing database driver: every database call of a delivery fails once,
+ * up to the last one. A failure either answers TEMPFAIL and leaves nothing, or
+ * (a call whose failure is harmless, such as finishing a read) the delivery
+ * goes through complete. */
 static void
 test_failure_at_every_step(Fixture *f, gconstpointer data)
 {
     (void)data;
     g_autoptr(ClPipeline) p = cl_pipeline_new(f->store, f->config);
     g_autofree char *tmp = g_build_filename(f->dir, "tmp", NULL);
-    guint failures = 0;
-    for (guint n = 1; n < 200; n++) {
-        g_autoptr(ClRawMessage) raw = spool(f, mail_lead);
+    guint failures = 0, stored = 0;
+    for (guint n = 1; n < 500; n++) {
+        g_autofree char *mail = g_strdup_printf(
+            "From: anna@muster.example\r\nTo: j.mueller@acme.example\r\n"
+            "Message-ID: <step%u@x>\r\nSubject: Lead 11111\r\nContent-Type: multipart/mixed; "
+            "boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nStep %u\r\n--b\r\n"
+            "Content-Type: application/pdf\r\nContent-Disposition: attachment; "
+            "filename=a%u.pdf\r\n\r\nPDF %u\r\n--b--\r\n", n, n, n, n);
+        g_autoptr(ClRawMessage) raw = spool(f, mail);
         g_autoptr(GError) error = NULL;
         cl_store_fail_after(f->store, n);
         g_autoptr(ClResult) r = cl_pipeline_process(p, raw, NULL, &error);
-        cl_store_fail_after(f->store, 0);
-        if (r != NULL) {
-            /* Past the last database call: the delivery went through once. */
-            g_assert_cmpint(r->status, ==, CL_RESULT_PENDING);
-            g_assert_cmpuint(inbox_count(f, "anna"), ==, 1);
-            g_assert_cmpuint(failures, >=, 5);
-            return;
-        }
-        failures++;
-        g_assert_error(error, CL_ERROR, CL_ERROR_TEMPFAIL);
-        g_assert_cmpuint(inbox_count(f, "anna"), ==, 0);
-        g_autoptr(GPtrArray) rej = cl_store_rejections_list(f->store, 0, 10, NULL);
-        g_assert_cmpuint(rej->len, ==, 0);
+        bool fired = cl_store_fail_after(f->store, 0) == 0;
         g_clear_pointer(&raw, cl_raw_message_free);
         g_assert_cmpuint(count_files(tmp), ==, 0); /* no spool file left behind */
+        if (r != NULL) {
+            g_assert_cmpint(r->status, ==, CL_RESULT_PENDING);
+            stored++;
+            g_assert_cmpuint(inbox_count(f, "anna"), ==, stored);
+            g_autoptr(ClEntry) e = cl_store_entry_get(f->store, 0, r->entry->id, &error);
+            g_assert_no_error(error);
+            g_assert_cmpstr(e->lead->key, ==, "11111");
+            g_assert_cmpuint(e->attachments->len, ==, 1);
+            g_assert_true(cl_pipeline_entry_text(f->store, e, &error));
+            g_assert_no_error(error);
+            g_autofree char *want = g_strdup_printf("Step %u", n);
+            g_assert_cmpstr(e->body, ==, want);
+            if (!fired) {
+                /* Past the last database call. */
+                g_assert_cmpuint(failures, >=, 10);
+                return;
+            }
+            continue;
+        }
+        failures++;
+        g_assert_true(fired);
+        g_assert_error(error, CL_ERROR, CL_ERROR_TEMPFAIL);
+        g_assert_cmpuint(inbox_count(f, "anna"), ==, stored);
+        g_autoptr(GPtrArray) rej = cl_store_rejections_list(f->store, 0, 10, NULL);
+        g_assert_cmpuint(rej->len, ==, 0);
+    }
+    g_assert_not_reached();
+}
+
+/* In a batch, a message that fails at any database call is rolled back alone:
+ * the message after it is stored and its blobs are intact. Each step on a
+ * fresh data directory, so that the failing message is the one that creates
+ * the first blob pack. */
+static void
+test_failure_in_batch(Fixture *unused, gconstpointer data)
+{
+    (void)unused;
+    (void)data;
+    guint failures = 0;
+    for (guint n = 1; n < 500; n++) {
+        Fixture fx = { 0 }, *f = &fx;
+        fixture_set_up(f, NULL);
+        g_autoptr(ClPipeline) p = cl_pipeline_new(f->store, f->config);
+        g_assert_true(cl_pipeline_batch_begin(p, NULL));
+        g_autoptr(GError) error = NULL;
+        g_autoptr(ClRawMessage) raw = spool(f, mail_lead);
+        cl_store_fail_after(f->store, n);
+        g_autoptr(ClResult) r = cl_pipeline_process(p, raw, NULL, &error);
+        bool fired = cl_store_fail_after(f->store, 0) == 0;
+        if (r == NULL) {
+            g_assert_error(error, CL_ERROR, CL_ERROR_TEMPFAIL);
+            failures++;
+        }
+        g_autoptr(ClRawMessage) raw2 = spool(f,
+            "From: anna@muster.example\r\nTo: j.mueller@acme.example\r\n"
+            "Message-ID: <good@x>\r\nSubject: Nr 2\r\n\r\nText two\r\n");
+        g_autoptr(GError) error2 = NULL;
+        g_autoptr(ClResult) r2 = cl_pipeline_process(p, raw2, NULL, &error2);
+        g_assert_no_error(error2);
+        g_assert_cmpint(r2->status, ==, CL_RESULT_PENDING);
+        g_assert_true(cl_pipeline_batch_commit(p, &error2));
+        g_assert_no_error(error2);
+        g_assert_cmpuint(inbox_count(f, "anna"), ==, r != NULL ? 2 : 1);
+        ClResult *results[] = { r, r2 };
+        for (gsize i = 0; i < G_N_ELEMENTS(results); i++) {
+            if (results[i] == NULL)
+                continue;
+            g_autoptr(ClEntry) e = cl_store_entry_get(f->store, 0, results[i]->entry->id, &error2);
+            g_assert_no_error(error2);
+            g_assert_true(cl_pipeline_entry_text(f->store, e, &error2));
+            g_assert_no_error(error2);
+            g_assert_cmpstr(e->body, ==, i == 0 ? "Hallo Herr Müller" : "Text two");
+            for (guint k = 0; k < e->attachments->len; k++) {
+                ClEntryAttachment *a = e->attachments->pdata[k];
+                g_autofree char *out = g_build_filename(f->dir, "att", NULL);
+                int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+                g_assert_true(cl_store_blob_write_to(f->store, a->hash, fd, &error2));
+                close(fd);
+                g_autofree char *bytes = NULL;
+                gsize len = 0;
+                g_assert_true(g_file_get_contents(out, &bytes, &len, NULL));
+                char hash[CL_HASH_HEX_LEN];
+                cl_hash_hex(bytes, len, hash);
+                g_assert_cmpstr(hash, ==, a->hash);
+            }
+        }
+        g_clear_pointer(&p, cl_pipeline_free);
+        fixture_tear_down(f, NULL);
+        if (!fired) {
+            g_assert_nonnull(r); /* past the last database call */
+            g_assert_cmpuint(failures, >=, 10);
+            return;
+        }
     }
     g_assert_not_reached();
 }
@@ -429,5 +522,6 @@ main(int argc, char **argv)
     ADD("/pipeline/too-large", test_too_large);
     ADD("/pipeline/failure-every-step", test_failure_at_every_step);
     ADD("/pipeline/batch", test_batch);
+    ADD("/pipeline/failure-in-batch", test_failure_in_batch);
     return g_test_run();
 }

@@ -147,7 +147,7 @@ CREATE TABLE entries (
     project_id   INTEGER REFERENCES projects (id),
     followup     TEXT,          -- YYYY-MM-DD
     subject      TEXT NOT NULL DEFAULT '',
-    body         TEXT NOT NULL DEFAULT '',
+    body         TEXT,          -- NULL for captured mail: its text is read from the original
     body_from_html INTEGER NOT NULL DEFAULT 0,
     forwarded    INTEGER NOT NULL DEFAULT 0,
     message_id   TEXT,
