@@ -202,53 +202,89 @@ read_item_free(ReadItem *ri)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ReadItem, read_item_free)
 
+/*
+ * Parsing runs ahead of the store on a pool of threads, one per processor;
+ * storing stays on the calling thread, in input order. The window of parsed
+ * messages is bounded by count (READ_AHEAD) and by the memory they hold
+ * (READ_AHEAD_BYTES). Processed messages are handed back and freed by the
+ * parse threads: freeing a parsed mail costs about a tenth of parsing it.
+ */
 typedef struct {
-    GPtrArray *items;        /* ClIntakeItem *, borrowed */
-    const ClConfig *config;  /* borrowed */
-    GAsyncQueue *ready;      /* ReadItem *, in input order */
-    GAsyncQueue *done;       /* processed ReadItems handed back (freed here), or WAKE */
-    volatile gint stop;
+    GPtrArray *items;       /* ClIntakeItem *, borrowed */
+    const ClConfig *config; /* borrowed */
+    GMutex lock;
+    GCond changed;
+    ReadItem **slots;       /* READ_AHEAD places; item i is in slots[i % READ_AHEAD] */
+    guint next;             /* the next item a parse thread takes */
+    guint consumed;         /* items the store has taken */
+    gint64 held_bytes;      /* memory of parsed items not yet freed */
+    GPtrArray *done;        /* ReadItem *: processed, to be freed by a parse thread */
+    bool stop;
 } Reader;
-
-#define WAKE GUINT_TO_POINTER(1)
 
 static gpointer
 read_ahead(gpointer data)
 {
     Reader *r = data;
-    guint held = 0;
-    gint64 held_bytes = 0;
-    for (guint i = 0; i < r->items->len && !g_atomic_int_get(&r->stop); i++) {
-        /* Freeing a parsed mail costs about a tenth of parsing it: done here,
-         * off the storing thread, when it is handed back. */
-        for (;;) {
-            bool full = held >= READ_AHEAD || (held > 0 && held_bytes >= READ_AHEAD_BYTES);
-            ReadItem *back = full ? g_async_queue_pop(r->done) : g_async_queue_try_pop(r->done);
-            if (back == NULL)
-                break;
-            if (back != WAKE) {
-                held--;
-                held_bytes -= back->bytes;
-                read_item_free(back);
-            }
-            if (g_atomic_int_get(&r->stop))
-                break;
+    g_mutex_lock(&r->lock);
+    for (;;) {
+        while (r->done->len > 0) {
+            ReadItem *back = g_ptr_array_steal_index_fast(r->done, r->done->len - 1);
+            r->held_bytes -= back->bytes;
+            g_mutex_unlock(&r->lock);
+            read_item_free(back);
+            g_mutex_lock(&r->lock);
         }
-        if (g_atomic_int_get(&r->stop))
+        if (r->stop || r->next >= r->items->len)
             break;
+        if (r->next - r->consumed >= READ_AHEAD ||
+            (r->next > r->consumed && r->held_bytes >= READ_AHEAD_BYTES)) {
+            g_cond_wait(&r->changed, &r->lock);
+            continue;
+        }
+        guint i = r->next++;
+        g_mutex_unlock(&r->lock);
+
         ClIntakeItem *it = g_ptr_array_index(r->items, i);
         ReadItem *ri = g_new0(ReadItem, 1);
         ClRawMessage *raw = cl_intake_open(it->path, it->offset, it->length,
                                            r->config->max_message_bytes, it->origin, &ri->error);
         if (raw != NULL) {
-            ri->prepared = cl_pipeline_prepare(raw, r->config);
+            ri->prepared = cl_pipeline_prepare(raw, NULL, r->config);
             ri->bytes = cl_prepared_bytes(ri->prepared);
         }
-        held++;
-        held_bytes += ri->bytes;
-        g_async_queue_push(r->ready, ri);
+
+        g_mutex_lock(&r->lock);
+        r->slots[i % READ_AHEAD] = ri;
+        r->held_bytes += ri->bytes;
+        g_cond_broadcast(&r->changed);
     }
+    g_mutex_unlock(&r->lock);
     return NULL;
+}
+
+/* The parsed item `i`, waiting for it (transfer full; hand it back with reader_done). */
+static ReadItem *
+reader_take(Reader *r, guint i)
+{
+    g_mutex_lock(&r->lock);
+    while (r->slots[i % READ_AHEAD] == NULL)
+        g_cond_wait(&r->changed, &r->lock);
+    ReadItem *ri = r->slots[i % READ_AHEAD];
+    r->slots[i % READ_AHEAD] = NULL;
+    r->consumed = i + 1;
+    g_cond_broadcast(&r->changed);
+    g_mutex_unlock(&r->lock);
+    return ri;
+}
+
+static void
+reader_done(Reader *r, ReadItem *ri)
+{
+    g_mutex_lock(&r->lock);
+    g_ptr_array_add(r->done, ri);
+    g_cond_broadcast(&r->changed);
+    g_mutex_unlock(&r->lock);
 }
 
 int
@@ -291,19 +327,22 @@ cmd_import(int argc, char **argv)
     p.reasons = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func((GDestroyNotify)pending_free);
 
-    /* Parsing runs one message ahead on a second thread; storing stays here,
-     * in input order. */
-    Reader reader = { .items = items, .config = config, .ready = g_async_queue_new(),
-                      .done = g_async_queue_new() };
-    GThread *thread = g_thread_new("contactlog-parse", read_ahead, &reader);
+    Reader reader = { .items = items, .config = config, .slots = g_new0(ReadItem *, READ_AHEAD),
+                      .done = g_ptr_array_new() };
+    g_mutex_init(&reader.lock);
+    g_cond_init(&reader.changed);
+    guint n_threads = CLAMP(g_get_num_processors(), 1, 8);
+    GThread *threads[8];
+    for (guint t = 0; t < n_threads; t++)
+        threads[t] = g_thread_new("contactlog-parse", read_ahead, &reader);
 
     bool in_batch = false;
     for (guint i = 0; i < items->len; i++) {
         ClIntakeItem *it = g_ptr_array_index(items, i);
-        ReadItem *ri = g_async_queue_pop(reader.ready);
+        ReadItem *ri = reader_take(&reader, i);
         if (!in_batch) {
             if (!cl_pipeline_batch_begin(pipeline, &error)) {
-                g_async_queue_push(reader.done, ri);
+                reader_done(&reader, ri);
                 break;
             }
             in_batch = true;
@@ -312,7 +351,7 @@ cmd_import(int argc, char **argv)
         g_autoptr(GError) local = g_steal_pointer(&ri->error);
         g_autoptr(ClResult) r =
             ri->prepared ? cl_pipeline_process_prepared(pipeline, ri->prepared, NULL, &local) : NULL;
-        g_async_queue_push(reader.done, ri); /* the reader frees it */
+        reader_done(&reader, ri); /* a parse thread frees it */
         if (r != NULL) {
             x->line = cli_result_line(r);
             x->status = r->status;
@@ -337,16 +376,20 @@ cmd_import(int argc, char **argv)
         }
         draw(&p, false);
     }
-    g_atomic_int_set(&reader.stop, 1);
-    g_async_queue_push(reader.done, WAKE); /* in case it waits for memory */
-    g_thread_join(thread);
-    for (gpointer left; (left = g_async_queue_try_pop(reader.ready)) != NULL;)
-        read_item_free(left);
-    for (gpointer left; (left = g_async_queue_try_pop(reader.done)) != NULL;)
-        if (left != WAKE)
-            read_item_free(left);
-    g_async_queue_unref(reader.ready);
-    g_async_queue_unref(reader.done);
+    g_mutex_lock(&reader.lock);
+    reader.stop = true;
+    g_cond_broadcast(&reader.changed);
+    g_mutex_unlock(&reader.lock);
+    for (guint t = 0; t < n_threads; t++)
+        g_thread_join(threads[t]);
+    for (guint k = 0; k < READ_AHEAD; k++)
+        g_clear_pointer(&reader.slots[k], read_item_free);
+    for (guint k = 0; k < reader.done->len; k++)
+        read_item_free(reader.done->pdata[k]);
+    g_ptr_array_unref(reader.done);
+    g_free(reader.slots);
+    g_mutex_clear(&reader.lock);
+    g_cond_clear(&reader.changed);
     if (error != NULL) {
         fprintf(stderr, "contactlog import: %s\n", error->message);
         status = EXIT_TEMPFAIL;

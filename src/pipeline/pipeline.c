@@ -38,7 +38,6 @@ struct ClPipeline {
     const ClConfig *config;  /* borrowed */
     bool in_batch;
     GHashTable *routes;      /* sender → ClRoute, for the current batch */
-    GHashTable *settings;    /* tenant id → ClTenantSettings, for the current batch */
 };
 
 const char *
@@ -69,7 +68,6 @@ cl_pipeline_new(ClStore *store, const ClConfig *config)
     p->config = config;
     p->routes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                       (GDestroyNotify)cl_route_free);
-    p->settings = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
     return p;
 }
 
@@ -81,7 +79,6 @@ cl_pipeline_free(ClPipeline *p)
     if (p->in_batch)
         cl_pipeline_batch_abort(p);
     g_hash_table_unref(p->routes);
-    g_hash_table_unref(p->settings);
     g_free(p);
 }
 
@@ -92,7 +89,6 @@ cl_pipeline_batch_begin(ClPipeline *p, GError **error)
     if (!cl_store_begin(p->store, error))
         return false;
     g_hash_table_remove_all(p->routes);
-    g_hash_table_remove_all(p->settings);
     p->in_batch = true;
     return true;
 }
@@ -258,9 +254,32 @@ duplicate(ClPipeline *p, ClRoute *route, gint64 id, GError **error)
     return r;
 }
 
+/* Rules 4, 6, 7 for an accepted route: tenant settings and the match.
+ * `dir` is the pipeline's store or a reader of the same data. */
+static ClMatch *
+decide_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id,
+             ClTenantSettings *settings, GError **error)
+{
+    if (!dir->ops->tenant_settings(dir->self, tenant_id, settings, error))
+        return NULL;
+    g_autoptr(GPtrArray) rcpts = g_ptr_array_new();
+    GPtrArray *lists[] = { msg->to, msg->cc };
+    for (gsize l = 0; l < G_N_ELEMENTS(lists); l++)
+        for (guint i = 0; i < lists[l]->len; i++)
+            g_ptr_array_add(rcpts, ((ClAddress *)g_ptr_array_index(lists[l], i))->address);
+    g_ptr_array_add(rcpts, NULL);
+    ClMatchInput in = {
+        .tenant_id = tenant_id,
+        .settings = *settings,
+        .subject = msg->subject,
+        .recipients = (const char *const *)rcpts->pdata,
+    };
+    return cl_match_decide(dir, &in, error);
+}
+
 static ClResult *
-accept(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, ClMessage *msg,
-       GPtrArray *decoded, ClRoute *route, GError **error)
+accept(ClPipeline *p, ClRawMessage *raw, ClMessage *msg, GPtrArray *decoded, ClRoute *route,
+       const char *addresses, GError **error)
 {
     ClDirectory dir = cl_store_directory(p->store);
     gint64 tenant_id = route->tenant->id;
@@ -275,29 +294,7 @@ accept(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, ClMessage *msg,
     }
 
     ClTenantSettings settings;
-    ClTenantSettings *cached = g_hash_table_lookup(p->settings, &tenant_id);
-    if (cached != NULL) {
-        settings = *cached;
-    } else {
-        if (!dir.ops->tenant_settings(dir.self, tenant_id, &settings, error))
-            return NULL;
-        if (p->in_batch)
-            g_hash_table_insert(p->settings, g_memdup2(&tenant_id, sizeof tenant_id),
-                                g_memdup2(&settings, sizeof settings));
-    }
-    g_autoptr(GPtrArray) rcpts = g_ptr_array_new();
-    GPtrArray *lists[] = { msg->to, msg->cc };
-    for (gsize l = 0; l < G_N_ELEMENTS(lists); l++)
-        for (guint i = 0; i < lists[l]->len; i++)
-            g_ptr_array_add(rcpts, ((ClAddress *)g_ptr_array_index(lists[l], i))->address);
-    g_ptr_array_add(rcpts, NULL);
-    ClMatchInput in = {
-        .tenant_id = tenant_id,
-        .settings = settings,
-        .subject = msg->subject,
-        .recipients = (const char *const *)rcpts->pdata,
-    };
-    g_autoptr(ClMatch) match = cl_match_decide(&dir, &in, error);
+    g_autoptr(ClMatch) match = decide_match(&dir, msg, tenant_id, &settings, error);
     if (match == NULL)
         return NULL;
 
@@ -331,7 +328,7 @@ accept(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, ClMessage *msg,
     e->body_from_html = msg->text_from_html;
     e->message_id = g_strdup(msg->message_id);
     e->in_reply_to = g_strdup(msg->in_reply_to);
-    e->addresses_json = addresses_json(msg, env);
+    e->addresses_json = g_strdup(addresses);
     e->raw_size = raw->size;
 
     char hash[CL_HASH_HEX_LEN];
@@ -358,10 +355,11 @@ struct ClPrepared {
     GError *parse_error; /* why msg is NULL (CL_ERROR_INVALID: malformed) */
     GPtrArray *decoded;  /* Decoded *, one per attachment, when msg is in memory; else NULL */
     gint64 bytes;        /* memory held: raw and decoded attachments */
+    char *addresses;     /* JSON of the message's and the envelope's addresses */
 };
 
 ClPrepared *
-cl_pipeline_prepare(ClRawMessage *raw, const ClConfig *config)
+cl_pipeline_prepare(ClRawMessage *raw, const ClEnvelope *env, const ClConfig *config)
 {
     cl_parse_init();
     ClPrepared *prep = g_new0(ClPrepared, 1);
@@ -392,6 +390,8 @@ cl_pipeline_prepare(ClRawMessage *raw, const ClConfig *config)
             g_ptr_array_add(prep->decoded, d);
         }
     }
+    if (prep->msg != NULL && !prep->too_large)
+        prep->addresses = addresses_json(prep->msg, env);
     return prep;
 }
 
@@ -401,6 +401,7 @@ cl_prepared_free(ClPrepared *prep)
     if (prep == NULL)
         return;
     g_clear_pointer(&prep->decoded, g_ptr_array_unref);
+    g_free(prep->addresses);
     cl_message_free(prep->msg);
     g_clear_error(&prep->parse_error);
     cl_raw_message_free(prep->raw);
@@ -465,13 +466,13 @@ process(ClPipeline *p, ClPrepared *prep, const ClEnvelope *env, GError **error)
     g_autoptr(ClRoute) owned = p->in_batch && msg->from ? NULL : route;
     if (!route->accepted)
         return reject(p, raw, env, msg, route->tenant, route->reason, route->message, error);
-    return accept(p, raw, env, msg, prep->decoded, route, error);
+    return accept(p, raw, msg, prep->decoded, route, prep->addresses, error);
 }
 
 ClResult *
 cl_pipeline_process(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, GError **error)
 {
-    ClPrepared *prep = cl_pipeline_prepare(raw, p->config);
+    ClPrepared *prep = cl_pipeline_prepare(raw, env, p->config);
     ClResult *r = cl_pipeline_process_prepared(p, prep, env, error);
     prep->raw = NULL; /* the caller owns raw */
     cl_prepared_free(prep);

@@ -52,12 +52,15 @@ ClResult *cl_pipeline_process(ClPipeline *pipeline, ClRawMessage *raw, const ClE
 
 /*
  * The same in two steps, so that parsing can run on other threads:
- * cl_pipeline_prepare() checks the size and parses (no store access; safe on
- * any thread; takes raw, transfer full), cl_pipeline_process_prepared() runs
- * the rest on the pipeline's thread (prepared: transfer none).
+ * cl_pipeline_prepare() checks the size, parses, decodes and hashes (no store
+ * access; safe on any thread; takes raw, transfer full; envelope: transfer
+ * none, may be NULL), cl_pipeline_process_prepared() runs route, match and
+ * store on the pipeline's thread (prepared: transfer none; pass the same
+ * envelope).
  */
 typedef struct ClPrepared ClPrepared;
-ClPrepared *cl_pipeline_prepare(ClRawMessage *raw, const ClConfig *config);
+ClPrepared *cl_pipeline_prepare(ClRawMessage *raw, const ClEnvelope *envelope,
+                                const ClConfig *config);
 ClResult *cl_pipeline_process_prepared(ClPipeline *pipeline, ClPrepared *prepared,
                                        const ClEnvelope *envelope, GError **error);
 ClRawMessage *cl_prepared_raw(ClPrepared *prepared);

@@ -57,6 +57,13 @@ stmt_free(ClDbStmt *s)
 ClDb *
 cl_db_open_sqlite(const char *path, bool sync, GError **error)
 {
+    static gsize configured = 0;
+    if (g_once_init_enter(&configured)) {
+        /* Memory statistics take a global mutex on every allocation: several
+         * threads with connections of their own would queue on it. */
+        sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        g_once_init_leave(&configured, 1);
+    }
     ClDb *db = g_new0(ClDb, 1);
     int rc = sqlite3_open_v2(path, &db->handle,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

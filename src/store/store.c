@@ -74,6 +74,14 @@ migrate(ClStore *store, GError **error)
         g_autofree char *text = g_strndup(g_bytes_get_data(sql, NULL), g_bytes_get_size(sql));
         if (!cl_db_begin(store->db, error))
             return false;
+        /* Another process may have migrated while this one waited for the lock. */
+        gint64 now = cl_db_schema_version(store->db, error);
+        if (now < 0 || now >= v) {
+            cl_db_rollback(store->db);
+            if (now < 0)
+                return false;
+            continue;
+        }
         if (!cl_db_exec(store->db, text, error) ||
             !cl_db_set_schema_version(store->db, v, error)) {
             cl_db_rollback(store->db);
