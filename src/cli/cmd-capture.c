@@ -210,7 +210,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ReadItem, read_item_free)
  * parse threads: freeing a parsed mail costs about a tenth of parsing it.
  */
 typedef struct {
-    GPtrArray *items;       /* ClIntakeItem *, borrowed */
+    const ClIntakeList *items; /* borrowed */
     const ClConfig *config; /* borrowed */
     GMutex lock;
     GCond changed;
@@ -235,7 +235,7 @@ read_ahead(gpointer data)
             read_item_free(back);
             g_mutex_lock(&r->lock);
         }
-        if (r->stop || r->next >= r->items->len)
+        if (r->stop || r->next >= cl_intake_list_length(r->items))
             break;
         if (r->next - r->consumed >= READ_AHEAD ||
             (r->next > r->consumed && r->held_bytes >= READ_AHEAD_BYTES)) {
@@ -245,10 +245,12 @@ read_ahead(gpointer data)
         guint i = r->next++;
         g_mutex_unlock(&r->lock);
 
-        ClIntakeItem *it = g_ptr_array_index(r->items, i);
+        const ClIntakeItem *it = cl_intake_list_get(r->items, i);
         ReadItem *ri = g_new0(ReadItem, 1);
-        ClRawMessage *raw = cl_intake_open(it->path, it->offset, it->length,
-                                           r->config->max_message_bytes, it->origin, &ri->error);
+        g_autofree char *path = cl_intake_item_path(it);
+        g_autofree char *origin = cl_intake_item_origin(it);
+        ClRawMessage *raw = cl_intake_open(path, it->offset, it->length,
+                                           r->config->max_message_bytes, origin, &ri->error);
         if (raw != NULL) {
             ri->prepared = cl_pipeline_prepare(raw, NULL, r->config);
             ri->bytes = cl_prepared_bytes(ri->prepared);
@@ -308,12 +310,12 @@ cmd_import(int argc, char **argv)
     if (config == NULL || !apply_max_size(config, max_size, "import"))
         return config == NULL ? cli_fail("import", error) : EXIT_USAGE;
 
-    g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func((GDestroyNotify)cl_intake_item_free);
+    g_autoptr(ClIntakeList) items = cl_intake_list_new();
     Progress p = { .tty = isatty(STDERR_FILENO), .started = g_get_monotonic_time() };
     int status = EXIT_OK;
     for (int i = 1; i < argc; i++) {
         g_autoptr(GError) local = NULL;
-        if (!cl_intake_list(argv[i], items, &p.bytes_total, &local)) {
+        if (!cl_intake_list_add(items, argv[i], &p.bytes_total, &local)) {
             fprintf(stderr, "contactlog import: %s\n", local->message);
             status = cli_exit_status(local);
         }
@@ -323,7 +325,7 @@ cmd_import(int argc, char **argv)
         return cli_fail("import", error);
     g_autoptr(ClPipeline) pipeline = cl_pipeline_new(store, config);
     cl_store_set_bulk(store, true);
-    p.total = items->len;
+    p.total = cl_intake_list_length(items);
     p.reasons = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func((GDestroyNotify)pending_free);
 
@@ -337,8 +339,8 @@ cmd_import(int argc, char **argv)
         threads[t] = g_thread_new("contactlog-parse", read_ahead, &reader);
 
     bool in_batch = false;
-    for (guint i = 0; i < items->len; i++) {
-        ClIntakeItem *it = g_ptr_array_index(items, i);
+    for (guint i = 0; i < p.total; i++) {
+        const ClIntakeItem *it = cl_intake_list_get(items, i);
         ReadItem *ri = reader_take(&reader, i);
         if (!in_batch) {
             if (!cl_pipeline_batch_begin(pipeline, &error)) {
@@ -357,7 +359,8 @@ cmd_import(int argc, char **argv)
             x->status = r->status;
             x->reason = r->reason;
         } else {
-            fprintf(stderr, "%scontactlog import: %s: %s\n", p.tty ? "\n" : "", it->origin,
+            g_autofree char *origin = cl_intake_item_origin(it);
+            fprintf(stderr, "%scontactlog import: %s: %s\n", p.tty ? "\n" : "", origin,
                     local->message);
             g_autofree char *escaped = g_strescape(local->message, NULL);
             x->line = g_strdup_printf("{\"status\": \"error\", \"reason\": \"tempfail\", "

@@ -89,25 +89,69 @@ cl_intake_open(const char *path, gint64 offset, gint64 length, gint64 max_bytes,
     return raw;
 }
 
-void
-cl_intake_item_free(ClIntakeItem *item)
+struct ClIntakeList {
+    GArray *items;         /* ClIntakeItem */
+    GStringChunk *strings; /* directory names (interned) and file names */
+};
+
+ClIntakeList *
+cl_intake_list_new(void)
 {
-    if (item == NULL)
-        return;
-    g_free(item->path);
-    g_free(item->origin);
-    g_free(item);
+    ClIntakeList *list = g_new0(ClIntakeList, 1);
+    list->items = g_array_new(FALSE, TRUE, sizeof(ClIntakeItem));
+    list->strings = g_string_chunk_new(64 * 1024);
+    return list;
 }
 
-static void
-add_item(GPtrArray *items, const char *path, gint64 offset, gint64 length, const char *origin)
+void
+cl_intake_list_free(ClIntakeList *list)
 {
-    ClIntakeItem *it = g_new0(ClIntakeItem, 1);
-    it->path = g_strdup(path);
-    it->offset = offset;
-    it->length = length;
-    it->origin = g_strdup(origin);
-    g_ptr_array_add(items, it);
+    if (list == NULL)
+        return;
+    g_array_unref(list->items);
+    g_string_chunk_free(list->strings);
+    g_free(list);
+}
+
+guint
+cl_intake_list_length(const ClIntakeList *list)
+{
+    return list->items->len;
+}
+
+const ClIntakeItem *
+cl_intake_list_get(const ClIntakeList *list, guint index)
+{
+    g_return_val_if_fail(index < list->items->len, NULL);
+    return &g_array_index(list->items, ClIntakeItem, index);
+}
+
+char *
+cl_intake_item_path(const ClIntakeItem *item)
+{
+    return *item->dir ? g_build_filename(item->dir, item->name, NULL) : g_strdup(item->name);
+}
+
+char *
+cl_intake_item_origin(const ClIntakeItem *item)
+{
+    g_autofree char *path = cl_intake_item_path(item);
+    return item->mbox_index ? g_strdup_printf("%s#%u", path, item->mbox_index)
+                            : g_steal_pointer(&path);
+}
+
+/* Where a file lives in the list's strings: directory interned, name copied. */
+typedef struct {
+    const char *dir;
+    const char *name;
+} Place;
+
+static void
+add_item(ClIntakeList *list, Place at, gint64 offset, gint64 length, guint mbox_index)
+{
+    ClIntakeItem it = { .dir = at.dir, .name = at.name, .offset = offset, .length = length,
+                        .mbox_index = mbox_index };
+    g_array_append_val(list->items, it);
 }
 
 /* Start of the line after the one starting at p, or end. */
@@ -152,7 +196,7 @@ from_line(const char *line, const char *end)
 /* mboxo/mboxrd: a message starts after a From_ line that opens the file or
  * follows an empty line. The empty line before a separator belongs to it. */
 static void
-split_mbox(const char *path, const char *data, gsize size, GPtrArray *items)
+split_mbox(ClIntakeList *list, Place at, const char *data, gsize size)
 {
     const char *end = data + size;
     const char *start = NULL; /* first byte of the current message */
@@ -167,21 +211,18 @@ split_mbox(const char *path, const char *data, gsize size, GPtrArray *items)
         }
         if (start != NULL) {
             const char *stop = prev != NULL && prev >= start ? prev : line;
-            g_autofree char *origin = g_strdup_printf("%s#%u", path, ++n);
-            add_item(items, path, start - data, stop - start, origin);
+            add_item(list, at, start - data, stop - start, ++n);
         }
         start = next_line(line, end);
         prev = line;
     }
     if (start != NULL && start < end) {
-        const char *stop = end;
-        g_autofree char *origin = g_strdup_printf("%s#%u", path, ++n);
-        add_item(items, path, start - data, stop - start, origin);
+        add_item(list, at, start - data, end - start, ++n);
     }
 }
 
 static bool
-list_file(const char *path, GPtrArray *items, gint64 *total, GError **error)
+list_file(ClIntakeList *list, const char *path, Place at, gint64 *total, GError **error)
 {
     /* Most files are single messages: their first line tells, without mapping them. */
     char head[1024];
@@ -201,7 +242,7 @@ list_file(const char *path, GPtrArray *items, gint64 *total, GError **error)
     }
     if (!from_line(head, head + n)) {
         *total += st.st_size;
-        add_item(items, path, 0, st.st_size, path);
+        add_item(list, at, 0, st.st_size, 0);
         return true;
     }
     g_autoptr(GError) local = NULL;
@@ -214,9 +255,9 @@ list_file(const char *path, GPtrArray *items, gint64 *total, GError **error)
     gsize size = g_mapped_file_get_length(map);
     *total += size;
     if (from_line(data, data + size))
-        split_mbox(path, data, size, items);
+        split_mbox(list, at, data, size);
     else
-        add_item(items, path, 0, size, path);
+        add_item(list, at, 0, size, 0);
     return true;
 }
 
@@ -227,7 +268,7 @@ cmp_names(gconstpointer a, gconstpointer b)
 }
 
 static bool
-list_dir(const char *path, GPtrArray *items, gint64 *total, int depth, GError **error)
+list_dir(ClIntakeList *list, const char *path, gint64 *total, int depth, GError **error)
 {
     if (depth > 16)
         return true;
@@ -246,18 +287,22 @@ list_dir(const char *path, GPtrArray *items, gint64 *total, int depth, GError **
         g_ptr_array_add(names, g_strdup(name));
     }
     g_ptr_array_sort(names, cmp_names);
+    const char *dir_name = g_string_chunk_insert_const(list->strings, path);
     for (guint i = 0; i < names->len; i++) {
         g_autofree char *child = g_build_filename(path, names->pdata[i], NULL);
         struct stat st;
         if (stat(child, &st) != 0)
             continue;
         bool ok = true;
+        Place at = { dir_name, NULL };
+        if (S_ISREG(st.st_mode))
+            at.name = g_string_chunk_insert(list->strings, names->pdata[i]);
         if (S_ISDIR(st.st_mode))
-            ok = list_dir(child, items, total, depth + 1, error);
+            ok = list_dir(list, child, total, depth + 1, error);
         else if (S_ISREG(st.st_mode) && st.st_size == 0)
-            add_item(items, child, 0, 0, child); /* an empty file is a (malformed) message */
+            add_item(list, at, 0, 0, 0); /* an empty file is a (malformed) message */
         else if (S_ISREG(st.st_mode))
-            ok = list_file(child, items, total, error);
+            ok = list_file(list, child, at, total, error);
         if (!ok)
             return false;
     }
@@ -265,7 +310,7 @@ list_dir(const char *path, GPtrArray *items, gint64 *total, int depth, GError **
 }
 
 bool
-cl_intake_list(const char *path, GPtrArray *items, gint64 *total_bytes, GError **error)
+cl_intake_list_add(ClIntakeList *list, const char *path, gint64 *total_bytes, GError **error)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -273,10 +318,11 @@ cl_intake_list(const char *path, GPtrArray *items, gint64 *total_bytes, GError *
         return false;
     }
     if (S_ISDIR(st.st_mode))
-        return list_dir(path, items, total_bytes, 0, error);
+        return list_dir(list, path, total_bytes, 0, error);
+    Place at = { "", g_string_chunk_insert(list->strings, path) };
     if (st.st_size == 0) {
-        add_item(items, path, 0, 0, path); /* an empty file is a (malformed) message */
+        add_item(list, at, 0, 0, 0); /* an empty file is a (malformed) message */
         return true;
     }
-    return list_file(path, items, total_bytes, error);
+    return list_file(list, path, at, total_bytes, error);
 }

@@ -27,21 +27,37 @@ ClRawMessage *cl_intake_spool(ClStore *store, int src_fd, gint64 max_bytes, cons
 ClRawMessage *cl_intake_open(const char *path, gint64 offset, gint64 length, gint64 max_bytes,
                              const char *origin, GError **error);
 
+/*
+ * The messages found under some paths, in order. Compact (some 50 bytes a
+ * message plus its file name), so that listing a million mails stays small.
+ */
+typedef struct ClIntakeList ClIntakeList;
+
 typedef struct {
-    char *path;      /* file the message is in */
-    gint64 offset;   /* first byte of the message (after an mbox From_ line) */
+    const char *dir;  /* directory the file was found in, "" for a path given as is */
+    const char *name; /* file name in dir (or the path as given) */
+    gint64 offset;    /* first byte of the message (after an mbox From_ line) */
     gint64 length;
-    char *origin;    /* "path" or "path#N" for the Nth message of an mbox */
+    guint mbox_index; /* the Nth message of an mbox file (from 1); 0: the whole file */
 } ClIntakeItem;
 
-void cl_intake_item_free(ClIntakeItem *item);
+ClIntakeList *cl_intake_list_new(void);
+void cl_intake_list_free(ClIntakeList *list);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClIntakeList, cl_intake_list_free)
+guint cl_intake_list_length(const ClIntakeList *list);
+const ClIntakeItem *cl_intake_list_get(const ClIntakeList *list, guint index);
+
+/* The file an item is in, and how to name it to people ("path" or "path#N"). */
+char *cl_intake_item_path(const ClIntakeItem *item);
+char *cl_intake_item_origin(const ClIntakeItem *item);
 
 /*
  * Lists the messages under `path`: an .eml (any single message file), an mbox
  * file (starts with "From "), a Maildir (cur/ and new/) or a directory of such
- * files, recursively, in name order. Appends ClIntakeItem * to `items` and adds
- * the bytes to *total_bytes.
+ * files, recursively, in name order. Appends them to `list` and adds the bytes
+ * to *total_bytes.
  * Errors: CL_ERROR_NOT_FOUND when path does not exist; CL_ERROR_TEMPFAIL on
  * read errors.
  */
-bool cl_intake_list(const char *path, GPtrArray *items, gint64 *total_bytes, GError **error);
+bool cl_intake_list_add(ClIntakeList *list, const char *path, gint64 *total_bytes,
+                        GError **error);
