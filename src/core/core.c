@@ -55,16 +55,30 @@ cl_text_fold(const char *text)
     return g_utf8_casefold(nfc ? nfc : "", -1);
 }
 
-char *
-cl_text_first_word(const char *folded)
+GStrv
+cl_text_words(const char *folded, guint max)
 {
+    GPtrArray *words = g_ptr_array_new();
     const char *p = folded ? folded : "";
-    while (*p && !g_unichar_isalnum(g_utf8_get_char(p)))
-        p = g_utf8_next_char(p);
-    const char *start = p;
-    while (*p && g_unichar_isalnum(g_utf8_get_char(p)))
-        p = g_utf8_next_char(p);
-    return p > start ? g_strndup(start, p - start) : NULL;
+    while (*p && words->len < max) {
+        while (*p && !g_unichar_isalnum(g_utf8_get_char(p)))
+            p = g_utf8_next_char(p);
+        const char *start = p;
+        while (*p && g_unichar_isalnum(g_utf8_get_char(p)))
+            p = g_utf8_next_char(p);
+        if (p > start)
+            g_ptr_array_add(words, g_strndup(start, p - start));
+    }
+    g_ptr_array_add(words, NULL);
+    return (GStrv)g_ptr_array_free(words, FALSE);
+}
+
+char *
+cl_text_name_key(const char *name)
+{
+    g_autofree char *folded = cl_text_fold(name);
+    g_auto(GStrv) words = cl_text_words(folded, G_MAXUINT);
+    return words[0] ? g_strjoinv(" ", words) : NULL;
 }
 
 void

@@ -43,7 +43,7 @@ const char *cl_error_code_name(ClErrorCode code);
 #define CL_MAP_MAX_BYTES (4 * 1024 * 1024) /* larger mail is streamed in blocks, not read whole */
 #define CL_MAX_ATTACHMENTS 500
 #define CL_MAX_REFERENCES 100
-#define CL_MAX_NAME_CANDIDATES 64 /* records per subject word looked at by rule 7 */
+#define CL_MAX_NAME_CANDIDATES 16 /* records of one name that rule 7 lists as candidates */
 
 /* ---- addresses ----------------------------------------------------------------- */
 
@@ -60,8 +60,12 @@ char *cl_address_domain(const char *address);
 /* Unicode-case-insensitive form of names and subjects: NFC, then case folding. */
 char *cl_text_fold(const char *text);
 
-/* The first word (maximal run of letters and digits) of a folded text; NULL when none. */
-char *cl_text_first_word(const char *folded);
+/* The words (maximal runs of letters and digits) of a folded text, at most `max`. */
+GStrv cl_text_words(const char *folded, guint max);
+
+/* How rule 7 finds a name: its folded words joined by single spaces ("neues logo"
+ * for "Neues Logo!"); NULL when the name has no word. */
+char *cl_text_name_key(const char *name);
 
 /* Content address of blobs: lower-case hex BLAKE2b-256 (libsodium), 64 characters + NUL. */
 #define CL_HASH_HEX_LEN 65
@@ -195,10 +199,10 @@ typedef struct {
     GPtrArray *(*contacts_by_address)(void *self, gint64 tenant_id, const char *address, GError **error);
     /* leads with this number and projects with this offer number */
     GPtrArray *(*records_by_number)(void *self, gint64 tenant_id, const char *number, GError **error);
-    /* leads and projects whose folded name's first word (cl_text_first_word) is `word`; name set */
-    /* company_id 0: of the whole tenant. At most CL_MAX_NAME_CANDIDATES, longest names first. */
-    GPtrArray *(*records_by_first_word)(void *self, gint64 tenant_id, gint64 company_id,
-                                        const char *word, GError **error);
+    /* leads and projects whose name key (cl_text_name_key) is one of `keys` (NULL-terminated);
+     * name set. company_id 0: of the whole tenant; at most CL_MAX_NAME_CANDIDATES per key. */
+    GPtrArray *(*records_by_name_keys)(void *self, gint64 tenant_id, gint64 company_id,
+                                       const char *const *keys, GError **error);
     /* the tenant's settings */
     bool (*tenant_settings)(void *self, gint64 tenant_id, ClTenantSettings *out, GError **error);
 } ClDirectoryOps;

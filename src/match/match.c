@@ -8,7 +8,8 @@
 #include <string.h>
 
 #define MAX_NUMBERS 32      /* numbers looked up per subject */
-#define MAX_NAME_WORDS 128  /* subject words looked up as first words of names */
+#define MAX_SUBJECT_WORDS 64 /* subject words rule 7 looks at */
+#define MAX_NAME_KEY_WORDS 12 /* the longest name (in words) rule 7 finds */
 
 static bool
 all_digits(const char *s, gsize len)
@@ -224,50 +225,56 @@ match_numbers(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError
     return (int)found->len;
 }
 
-/* Rule 7. */
+/* Rule 7. A name that occurs in the subject at word boundaries is a run of
+ * the subject's words: every run (up to MAX_NAME_KEY_WORDS words) is looked up
+ * as a name key in one go, then the whole name is checked against the subject. */
 static bool
 match_names(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError **error)
 {
     g_autofree char *subject = cl_text_fold(in->subject);
-    g_autoptr(GHashTable) words = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_auto(GStrv) words = cl_text_words(subject, MAX_SUBJECT_WORDS);
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GPtrArray) keys = g_ptr_array_new(); /* borrowed from seen */
+    guint n = g_strv_length(words);
+    for (guint i = 0; i < n; i++) {
+        g_autoptr(GString) key = g_string_new(NULL);
+        for (guint len = 1; len <= MAX_NAME_KEY_WORDS && i + len <= n; len++) {
+            if (len > 1)
+                g_string_append_c(key, ' ');
+            g_string_append(key, words[i + len - 1]);
+            if (g_hash_table_contains(seen, key->str))
+                continue;
+            char *copy = g_strdup(key->str);
+            g_hash_table_add(seen, copy);
+            g_ptr_array_add(keys, copy);
+        }
+    }
+    if (keys->len == 0)
+        return true;
+    g_ptr_array_add(keys, NULL);
+
+    /* Among the company's records when a company is known, else the tenant's. */
+    g_autoptr(GPtrArray) records = dir->ops->records_by_name_keys(
+        dir->self, in->tenant_id, m->company ? m->company->id : 0,
+        (const char *const *)keys->pdata, error);
+    if (records == NULL)
+        return false;
     g_autoptr(GPtrArray) hits = cl_item_array_new();
     glong best = 0;
-
-    const char *p = subject;
-    while (*p && g_hash_table_size(words) < MAX_NAME_WORDS) {
-        g_autofree char *word = cl_text_first_word(p);
-        if (word == NULL)
-            break;
-        const char *at = strstr(p, word);
-        p = at + strlen(word);
-        g_hash_table_add(words, g_steal_pointer(&word));
-    }
-
-    GHashTableIter it;
-    gpointer word;
-    g_hash_table_iter_init(&it, words);
-    while (g_hash_table_iter_next(&it, &word, NULL)) {
-        g_autoptr(GPtrArray) records =
-            dir->ops->records_by_first_word(dir->self, in->tenant_id,
-                                            m->company ? m->company->id : 0, word, error);
-        if (records == NULL)
-            return false;
-        for (guint i = 0; i < records->len; i++) {
-            ClItem *r = g_ptr_array_index(records, i);
-            /* Among the company's records when a company is known (rule 7). */
-            if (m->company != NULL && r->company_id != m->company->id)
-                continue;
-            g_autofree char *name = cl_text_fold(r->name);
-            if (has_item(hits, r) || !cl_match_name_in_subject(subject, name))
-                continue;
-            glong len = g_utf8_strlen(name, -1);
-            if (len > best) {
-                best = len;
-                g_ptr_array_set_size(hits, 0);
-            }
-            if (len == best)
-                g_ptr_array_add(hits, cl_item_copy(r));
+    for (guint i = 0; i < records->len; i++) {
+        ClItem *r = g_ptr_array_index(records, i);
+        if (m->company != NULL && r->company_id != m->company->id)
+            continue;
+        g_autofree char *name = cl_text_fold(r->name);
+        if (has_item(hits, r) || !cl_match_name_in_subject(subject, name))
+            continue;
+        glong len = g_utf8_strlen(name, -1);
+        if (len > best) {
+            best = len;
+            g_ptr_array_set_size(hits, 0);
         }
+        if (len == best)
+            g_ptr_array_add(hits, cl_item_copy(r));
     }
     if (hits->len == 1) {
         ClItem *r = g_ptr_array_index(hits, 0);

@@ -4,6 +4,8 @@
  */
 #include "store-private.h"
 
+#include <jansson.h>
+
 static GPtrArray *
 collect(ClStore *store, ClDbStmt *s, ClItemKind kind, GError **error)
 {
@@ -113,39 +115,46 @@ records_by_number(void *self, gint64 tenant_id, const char *number, GError **err
 }
 
 static GPtrArray *
-records_by_first_word(void *self, gint64 tenant_id, gint64 company_id, const char *word,
-                      GError **error)
+records_by_name_keys(void *self, gint64 tenant_id, gint64 company_id, const char *const *keys,
+                     GError **error)
 {
     ClStore *store = self;
-    /* Index (tenant_id, first_word, company_id) either way; generic names
-     * ("Website") are shared by many companies, hence the company form. */
+    /* One statement for all keys; per key an index probe of (tenant_id,
+     * name_key[, company_id]) that reads at most ?4 rows, so that a name many
+     * companies share ("Website") costs no more than a rare one. */
     ClDbStmt *s = company_id
         ? cl_db_prepare(store->db,
-                        "SELECT * FROM ("
                         "SELECT l.id, l.tenant_id, l.number, l.name, l.company_id, co.key, NULL, 0"
-                        " FROM leads l JOIN companies co ON co.id = l.company_id"
-                        " WHERE l.tenant_id = ?1 AND l.first_word = ?2 AND l.company_id = ?3"
+                        " FROM json_each(?2) k JOIN leads l ON l.tenant_id = ?1"
+                        " AND l.name_key = k.value AND l.company_id = ?3"
+                        " JOIN companies co ON co.id = l.company_id"
                         " UNION ALL "
                         "SELECT p.id, p.tenant_id, p.key, p.name, p.company_id, co.key, NULL, 1"
-                        " FROM projects p JOIN companies co ON co.id = p.company_id"
-                        " WHERE p.tenant_id = ?1 AND p.first_word = ?2 AND p.company_id = ?3)"
-                        " ORDER BY length(name) DESC LIMIT ?4",
+                        " FROM json_each(?2) k JOIN projects p ON p.tenant_id = ?1"
+                        " AND p.name_key = k.value AND p.company_id = ?3"
+                        " JOIN companies co ON co.id = p.company_id"
+                        " LIMIT ?4 * json_array_length(?2)",
                         error)
         : cl_db_prepare(store->db,
-                        "SELECT * FROM ("
                         "SELECT l.id, l.tenant_id, l.number, l.name, l.company_id, co.key, NULL, 0"
-                        " FROM leads l JOIN companies co ON co.id = l.company_id"
-                        " WHERE l.tenant_id = ?1 AND l.first_word = ?2 AND ?3 = 0"
+                        " FROM json_each(?2) k JOIN leads l ON l.id IN (SELECT id FROM leads"
+                        " WHERE tenant_id = ?1 AND name_key = k.value AND ?3 = 0 LIMIT ?4)"
+                        " JOIN companies co ON co.id = l.company_id"
                         " UNION ALL "
                         "SELECT p.id, p.tenant_id, p.key, p.name, p.company_id, co.key, NULL, 1"
-                        " FROM projects p JOIN companies co ON co.id = p.company_id"
-                        " WHERE p.tenant_id = ?1 AND p.first_word = ?2 AND ?3 = 0)"
-                        " ORDER BY length(name) DESC LIMIT ?4",
+                        " FROM json_each(?2) k JOIN projects p ON p.id IN (SELECT id FROM projects"
+                        " WHERE tenant_id = ?1 AND name_key = k.value AND ?3 = 0 LIMIT ?4)"
+                        " JOIN companies co ON co.id = p.company_id",
                         error);
     if (s == NULL)
         return NULL;
+    json_t *list = json_array();
+    for (gsize i = 0; keys && keys[i]; i++)
+        json_array_append_new(list, json_string(keys[i]));
+    g_autofree char *text = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
     cl_db_bind_int64(s, 1, tenant_id);
-    cl_db_bind_text(s, 2, word);
+    cl_db_bind_text(s, 2, text);
     cl_db_bind_int64(s, 3, company_id);
     cl_db_bind_int64(s, 4, CL_MAX_NAME_CANDIDATES);
     return collect(store, s, CL_ITEM_LEAD, error);
@@ -179,7 +188,7 @@ static const ClDirectoryOps directory_ops = {
     .users_by_address = users_by_address,
     .contacts_by_address = contacts_by_address,
     .records_by_number = records_by_number,
-    .records_by_first_word = records_by_first_word,
+    .records_by_name_keys = records_by_name_keys,
     .tenant_settings = tenant_settings,
 };
 

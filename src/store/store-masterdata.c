@@ -266,13 +266,6 @@ sync_set(Load *l, SetKind kind, gint64 owner, gint64 tenant_id, json_t *list, co
     return true;
 }
 
-static char *
-first_word(const char *name)
-{
-    g_autofree char *folded = cl_text_fold(name);
-    return cl_text_first_word(folded);
-}
-
 /* Argon2id (libsodium). An unchanged password keeps its hash: loading twice changes nothing. */
 static bool
 password_hash(Load *l, gint64 user_id, const char *password, char **hash_out, GError **error)
@@ -395,14 +388,14 @@ load_lead(Load *l, gint64 tenant_id, gint64 company_id, json_t *d, GError **erro
         return false;
     const char *status = get_string(l, d, "status", false, error);
     g_autofree char *company = g_strdup_printf("%" G_GINT64_FORMAT, company_id);
-    g_autofree char *word = first_word(name);
+    g_autofree char *word = cl_text_name_key(name);
     const char *values[] = { name, status ? status : "open", company, word };
     int change;
-    gint64 id = sync_row(l, "SELECT id, name, status, company_id, first_word FROM leads"
+    gint64 id = sync_row(l, "SELECT id, name, status, company_id, name_key FROM leads"
                             " WHERE tenant_id = ? AND number = ?",
                          "INSERT INTO leads (tenant_id, number, name, status, company_id,"
-                         " first_word) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                         "UPDATE leads SET name = ?, status = ?, company_id = ?, first_word = ?"
+                         " name_key) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                         "UPDATE leads SET name = ?, status = ?, company_id = ?, name_key = ?"
                          " WHERE id = ?",
                          tenant_id, number, values, 4, &change, error);
     if (id < 0)
@@ -422,15 +415,15 @@ load_project(Load *l, gint64 tenant_id, gint64 company_id, json_t *p, GError **e
         return false;
     const char *number = get_string(l, p, "number", false, error);
     g_autofree char *company = g_strdup_printf("%" G_GINT64_FORMAT, company_id);
-    g_autofree char *word = first_word(name);
+    g_autofree char *word = cl_text_name_key(name);
     const char *values[] = { name, number, company, word };
     int change;
-    gint64 id = sync_row(l, "SELECT id, name, number, company_id, first_word FROM projects"
+    gint64 id = sync_row(l, "SELECT id, name, number, company_id, name_key FROM projects"
                             " WHERE tenant_id = ? AND key = ?",
                          "INSERT INTO projects (tenant_id, key, name, number, company_id,"
-                         " first_word) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                         " name_key) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                          "UPDATE projects SET name = ?, number = ?, company_id = ?,"
-                         " first_word = ? WHERE id = ?",
+                         " name_key = ? WHERE id = ?",
                          tenant_id, key, values, 4, &change, error);
     if (id < 0)
         return false;

@@ -157,11 +157,10 @@ pred_number(Rec *r, const char *value)
 }
 
 static bool
-pred_first_word(Rec *r, const char *value)
+pred_name_key(Rec *r, const char *value)
 {
-    g_autofree char *folded = cl_text_fold(r->item->name);
-    g_autofree char *word = cl_text_first_word(folded);
-    return word != NULL && strcmp(word, value) == 0;
+    g_autofree char *key = cl_text_name_key(r->item->name);
+    return key != NULL && strcmp(key, value) == 0;
 }
 
 static GPtrArray *
@@ -213,15 +212,23 @@ records_by_number(void *self, gint64 tenant, const char *number, GError **error)
 }
 
 static GPtrArray *
-records_by_first_word(void *self, gint64 tenant, gint64 company, const char *word, GError **error)
+records_by_name_keys(void *self, gint64 tenant, gint64 company, const char *const *keys,
+                     GError **error)
 {
     g_assert_cmpint(tenant, !=, 0);
-    GPtrArray *all = lookup(self, CL_ITEM_LEAD, CL_ITEM_PROJECT, tenant, word, pred_first_word, error);
-    for (guint i = 0; all && i < all->len;) {
-        if (company && ((ClItem *)all->pdata[i])->company_id != company)
-            g_ptr_array_remove_index(all, i);
-        else
-            i++;
+    GPtrArray *all = cl_item_array_new();
+    for (gsize k = 0; keys[k]; k++) {
+        g_autoptr(GPtrArray) found =
+            lookup(self, CL_ITEM_LEAD, CL_ITEM_PROJECT, tenant, keys[k], pred_name_key, error);
+        if (found == NULL) {
+            g_ptr_array_unref(all);
+            return NULL;
+        }
+        for (guint i = 0; i < found->len; i++) {
+            ClItem *it = found->pdata[i];
+            if (company == 0 || it->company_id == company)
+                g_ptr_array_add(all, cl_item_copy(it));
+        }
     }
     return all;
 }
@@ -241,7 +248,7 @@ static const ClDirectoryOps ops = {
     .users_by_address = users_by_address,
     .contacts_by_address = contacts_by_address,
     .records_by_number = records_by_number,
-    .records_by_first_word = records_by_first_word,
+    .records_by_name_keys = records_by_name_keys,
     .tenant_settings = tenant_settings,
 };
 

@@ -130,6 +130,8 @@ world_init(World *w)
     w->project_web = fake_project(fd, w->t1, w->globex, "webshop", "Web-Shop", "5000");
     w->lead_web_other = fake_lead(fd, w->t1, w->acme, "55555", "Web-Shop");
     w->other_lead = fake_lead(fd, w->t2, w->other_co, "99999", "Geheimprojekt");
+    fake_lead(fd, w->t1, w->globex, "66666", "Katalog (Frühjahr 2027)");
+    fake_lead(fd, w->t1, w->globex, "77777", "Schulung Vertrieb Süd");
 }
 
 static void
@@ -326,6 +328,12 @@ test_name_rules(void)
         { "Web-Shop Livegang", false, NULL, "project:webshop lead:55555" },
         { "Messestand Hannover Aufbau", true, "project:messe2027", "" },
         { "Geheimprojekt", false, NULL, "" },               /* other tenant's lead */
+        /* punctuation inside a name: the whole name must occur as written */
+        { "AW: Katalog (Frühjahr 2027) Korrektur", false, "lead:66666", "" },
+        { "Katalog Frühjahr 2027", false, NULL, "" },
+        /* several words, in the middle, any case */
+        { "Termin zur SCHULUNG vertrieb süd am Montag", false, "lead:77777", "" },
+        { "Schulung Vertrieb Südwest", false, NULL, "" },
     };
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_test_message("subject: %s", cases[i].subject);

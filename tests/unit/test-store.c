@@ -190,8 +190,15 @@ test_directory_lookups(Fixture *f, gconstpointer data)
     g_autoptr(GPtrArray) l = dir.ops->records_by_number(dir.self, muster, "11111", &error);
     g_assert_cmpuint(l->len, ==, 1);
     g_assert_cmpstr(((ClItem *)l->pdata[0])->name, ==, "Relaunch Website");
-    g_autoptr(GPtrArray) w = dir.ops->records_by_first_word(dir.self, muster, 0, "relaunch", &error);
+    const char *names[] = { "relaunch", "relaunch website", "website", NULL };
+    g_autoptr(GPtrArray) w = dir.ops->records_by_name_keys(dir.self, muster, 0, names, &error);
+    g_assert_no_error(error);
     g_assert_cmpuint(w->len, ==, 1);
+    g_assert_cmpstr(((ClItem *)w->pdata[0])->name, ==, "Relaunch Website");
+    g_autoptr(GPtrArray) w2 = dir.ops->records_by_name_keys(
+        dir.self, muster, ((ClItem *)w->pdata[0])->company_id + 1000, names, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(w2->len, ==, 0); /* of another company */
 }
 
 /* Through a spool file, as `deliver` reads stdin. */

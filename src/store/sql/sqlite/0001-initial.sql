@@ -88,11 +88,11 @@ CREATE TABLE leads (
     company_id INTEGER NOT NULL REFERENCES companies (id) ON DELETE CASCADE,
     number     TEXT NOT NULL,
     name       TEXT NOT NULL,
-    first_word TEXT,   -- folded first word of the name (rule 7 index)
+    name_key   TEXT,   -- folded words of the name joined by spaces (rule 7 index)
     status     TEXT NOT NULL DEFAULT 'open',
     UNIQUE (tenant_id, number)
 );
-CREATE INDEX leads_first_word ON leads (tenant_id, first_word, company_id);
+CREATE INDEX leads_name_key ON leads (tenant_id, name_key, company_id);
 CREATE INDEX leads_company ON leads (tenant_id, company_id);
 
 CREATE TABLE projects (
@@ -102,10 +102,10 @@ CREATE TABLE projects (
     key        TEXT NOT NULL,
     number     TEXT,
     name       TEXT NOT NULL,
-    first_word TEXT,
+    name_key   TEXT,
     UNIQUE (tenant_id, key)
 );
-CREATE INDEX projects_first_word ON projects (tenant_id, first_word, company_id);
+CREATE INDEX projects_name_key ON projects (tenant_id, name_key, company_id);
 CREATE INDEX projects_company ON projects (tenant_id, company_id);
 
 CREATE TABLE project_offers (
