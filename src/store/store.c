@@ -345,11 +345,13 @@ blob_known(ClStore *store, const char *hash, GError **error)
 }
 
 /* Records a blob just written at [start, start+size) — or cuts it off again
- * when the same content is already stored. */
+ * when the same content is already stored (unless the caller just checked:
+ * `known` 0). */
 static bool
-blob_index(ClStore *store, gint64 start, gint64 size, const char *hash, GError **error)
+blob_index(ClStore *store, gint64 start, gint64 size, const char *hash, int known,
+           GError **error)
 {
-    int found = blob_known(store, hash, error);
+    int found = known >= 0 ? known : blob_known(store, hash, error);
     if (found < 0)
         return false;
     if (found == 1) {
@@ -453,7 +455,7 @@ cl_store_blob_put_fd(ClStore *store, int fd, gint64 offset, gint64 length,
                         read_failed ? "message" : "blob pack");
     }
     hash_final(&st, hash_out);
-    return blob_index(store, start, length, hash_out, error);
+    return blob_index(store, start, length, hash_out, -1, error);
 }
 
 bool
@@ -472,7 +474,7 @@ cl_store_blob_put_data(ClStore *store, const guint8 *data, gsize length,
         errno = e;
         return io_error(error, "cannot write", "blob pack");
     }
-    return blob_index(store, start, length, hash, error);
+    return blob_index(store, start, length, hash, 0, error);
 }
 
 int
@@ -523,7 +525,7 @@ cl_store_blob_finish(ClStore *store, char hash_out[CL_HASH_HEX_LEN], gint64 *siz
     }
     hash_final(&st, hash_out);
     *size_out = size;
-    return blob_index(store, store->blob_start, size, hash_out, error);
+    return blob_index(store, store->blob_start, size, hash_out, -1, error);
 }
 
 int
