@@ -1,6 +1,6 @@
 /*
  * intake.h — how raw mail enters: a stream (stdin) or a byte range of a file is
- * spooled into the data directory's tmp/ while its SHA-256 is computed; mbox
+ * spooled into the data directory's tmp/; mbox
  * files are split into messages; Maildir folders and directories are listed.
  * Stage: intake. Hands ClRawMessage to the pipeline; knows nothing of tenants.
  */

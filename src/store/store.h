@@ -3,8 +3,9 @@
  * raw messages (content-addressed blob files), rejections. Stage: store.
  * Implements the read-only ClDirectory for route/ and match/.
  *
- * Data directory layout: contactlog.db (SQLite, WAL), blobs/ab/<sha256>,
- * tmp/ (spool files that become blobs by rename).
+ * Data directory layout: contactlog.db (SQLite, WAL), blobs/pack-NNNNNN
+ * (append-only packs of content-addressed blobs, BLAKE2b-256), tmp/ (spool
+ * files of messages read from a stream).
  * One ClStore per thread. Errors: CL_ERROR_TEMPFAIL when the database is busy,
  * the disk full or an I/O call fails; CL_ERROR_NOT_FOUND, CL_ERROR_CONFLICT,
  * CL_ERROR_INVALID as documented per function.

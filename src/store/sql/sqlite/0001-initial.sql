@@ -131,7 +131,7 @@ CREATE TABLE blobs (
 );
 
 -- One contact in the history. Captured mail keeps its raw bytes as a
--- content-addressed blob (raw_sha256) and the reasons of every assignment.
+-- content-addressed blob (raw_hash) and the reasons of every assignment.
 CREATE TABLE entries (
     id           INTEGER PRIMARY KEY,
     tenant_id    INTEGER NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
