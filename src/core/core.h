@@ -42,6 +42,8 @@ const char *cl_error_code_name(ClErrorCode code);
 #define CL_MAX_FILENAME_BYTES 200
 #define CL_MAP_MAX_BYTES (4 * 1024 * 1024) /* larger mail is streamed in blocks, not read whole */
 #define CL_MAX_ATTACHMENTS 500
+#define CL_MAX_SCAN_ADDRESSES 500 /* addresses the whole-message scan collects */
+#define CL_MAX_FORWARDS 20        /* attached messages read as forwarded originals */
 #define CL_MAX_REFERENCES 100
 #define CL_MAX_NAME_CANDIDATES 16 /* records of one name that rule 7 lists as candidates */
 

@@ -62,8 +62,8 @@ utf8_or_cp1252(const char *text, gssize len)
 }
 
 /* Control characters (folded header lines, tabs, NUL) become spaces; length capped. */
-static char *
-clean_line(const char *text, gsize max_bytes)
+char *
+parse_clean_line(const char *text, gsize max_bytes)
 {
     g_autofree char *valid = utf8_or_cp1252(text ? text : "", -1);
     GString *out = g_string_sized_new(strlen(valid));
@@ -213,15 +213,15 @@ address_new(InternetAddressMailbox *mb)
     if (addr == NULL || *addr == '\0')
         return NULL;
     ClAddress *a = g_new0(ClAddress, 1);
-    a->address = clean_line(addr, 998);
+    a->address = parse_clean_line(addr, 998);
     const char *name = internet_address_get_name(INTERNET_ADDRESS(mb));
     if (name != NULL && *name != '\0')
-        a->name = clean_line(name, 998);
+        a->name = parse_clean_line(name, 998);
     return a;
 }
 
-static void
-address_free(ClAddress *a)
+void
+parse_address_free(ClAddress *a)
 {
     if (a == NULL)
         return;
@@ -250,10 +250,25 @@ collect_addresses(InternetAddressList *list, GPtrArray *out, int depth)
     }
 }
 
+GMimeParserOptions *
+parse_options(void)
+{
+    cl_parse_init();
+    return parser_options;
+}
+
+void
+parse_address_list(const char *text, GPtrArray *out)
+{
+    InternetAddressList *list = internet_address_list_parse(parser_options, text);
+    collect_addresses(list, out, 0);
+    g_clear_object(&list);
+}
+
 static GPtrArray *
 address_array(GMimeObject *obj, const char *name, const char *hint)
 {
-    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)address_free);
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)parse_address_free);
     g_autofree char *raw = raw_header(obj, name, ", ", hint);
     if (raw != NULL) {
         InternetAddressList *list = internet_address_list_parse(parser_options, raw);
@@ -321,14 +336,17 @@ part_text(GMimePart *part)
 }
 
 typedef struct {
-    ClMessage *msg;
+    ClMessage *msg;   /* NULL: only the text is wanted (of a forwarded message) */
     GString *plain;   /* inline text/plain parts, in order */
     char *html;       /* first inline text/html part */
+    GPtrArray *inner; /* GMimeMessage * (borrowed): attached messages, in order */
 } Walk;
 
 static void
 add_attachment(Walk *w, GMimeObject *obj, const char *name_hint)
 {
+    if (w->msg == NULL)
+        return;
     if (w->msg->attachments->len >= CL_MAX_ATTACHMENTS) {
         w->msg->attachments_dropped++;
         return;
@@ -388,6 +406,8 @@ walk(Walk *w, GMimeObject *obj, bool in_related, int depth)
         const char *subject = inner ? g_mime_message_get_subject(inner) : NULL;
         g_autofree char *name = subject && *subject ? g_strdup_printf("%s.eml", subject) : NULL;
         add_attachment(w, obj, name);
+        if (inner != NULL && w->inner != NULL && w->inner->len < CL_MAX_FORWARDS)
+            g_ptr_array_add(w->inner, inner);
         return;
     }
     if (!GMIME_IS_PART(obj))
@@ -464,6 +484,68 @@ truncate_text(ClMessage *msg, GString *text)
     msg->text_truncated = true;
 }
 
+/* The body text of a walked part tree: text/plain preferred, else HTML as text. */
+static char *
+walk_text(Walk *w, bool *from_html)
+{
+    *from_html = false;
+    if (w->plain->len == 0 && w->html != NULL) {
+        g_autofree char *text = cl_parse_html_to_text(w->html, strlen(w->html));
+        g_string_assign(w->plain, text);
+        *from_html = true;
+    }
+    g_clear_pointer(&w->html, g_free);
+    normalize_newlines(w->plain);
+    return g_string_free(g_steal_pointer(&w->plain), FALSE);
+}
+
+/* A mail attached to the mail (forward as attachment): its header and text. */
+static ClForward *
+forward_from_message(GMimeMessage *inner)
+{
+    ClForward *f = g_new0(ClForward, 1);
+    GMimeObject *obj = GMIME_OBJECT(inner);
+    const char *hint = charset_hint(g_mime_message_get_mime_part(inner), 0);
+    f->format = "attached-message";
+    f->explicit_forward = true;
+    g_autoptr(GPtrArray) from = address_array(obj, "From", hint);
+    if (from->len > 0)
+        f->from = g_ptr_array_steal_index(from, 0);
+    f->to = address_array(obj, "To", hint);
+    f->cc = address_array(obj, "Cc", hint);
+    g_autofree char *subject = decoded_text_header(obj, "Subject", hint);
+    f->subject = subject ? parse_clean_line(subject, CL_MAX_SUBJECT_BYTES) : NULL;
+    GDateTime *date = g_mime_message_get_date(inner);
+    f->date = date ? g_date_time_to_unix(date) : 0;
+    const char *mid = g_mime_message_get_message_id(inner);
+    f->message_id = mid && *mid ? parse_clean_line(mid, 998) : NULL;
+    Walk w = { .plain = g_string_new(NULL) };
+    walk(&w, g_mime_message_get_mime_part(inner), false, 0);
+    bool from_html;
+    f->text = walk_text(&w, &from_html);
+    ClForward *nested = parse_forward_find(f->text);
+    if (nested != NULL) {
+        f->nested = nested->nested + 1;
+        parse_forward_free(nested);
+    }
+    return f;
+}
+
+/* Every address in the headers of obj (raw values: Received "for <…>" too). */
+static void
+scan_headers(GMimeObject *obj, GPtrArray *out, GHashTable *seen)
+{
+    GMimeHeaderList *list = g_mime_object_get_header_list(obj);
+    int n = list ? g_mime_header_list_get_count(list) : 0;
+    for (int i = 0; i < n && out->len < CL_MAX_SCAN_ADDRESSES; i++) {
+        const char *value = g_mime_header_get_raw_value(g_mime_header_list_get_header_at(list, i));
+        if (value == NULL || strchr(value, '@') == NULL)
+            continue;
+        g_autofree char *decoded = g_mime_utils_header_decode_text(parser_options, value);
+        parse_scan_addresses(decoded, out, seen, CL_MAX_SCAN_ADDRESSES);
+    }
+}
+
 static ClMessage *
 message_from_mime(GMimeMessage *mime)
 {
@@ -479,20 +561,20 @@ message_from_mime(GMimeMessage *mime)
     msg->cc = address_array(obj, "Cc", hint);
     msg->reply_to = address_array(obj, "Reply-To", hint);
     g_autofree char *subject = decoded_text_header(obj, "Subject", hint);
-    msg->subject = clean_line(subject, CL_MAX_SUBJECT_BYTES);
+    msg->subject = parse_clean_line(subject, CL_MAX_SUBJECT_BYTES);
 
     GDateTime *date = g_mime_message_get_date(mime);
     msg->date = date ? g_date_time_to_unix(date) : 0;
 
     const char *mid = g_mime_message_get_message_id(mime);
     if (mid != NULL && *mid)
-        msg->message_id = clean_line(mid, 998);
+        msg->message_id = parse_clean_line(mid, 998);
     const char *irt = g_mime_object_get_header(GMIME_OBJECT(mime), "In-Reply-To");
     msg->references = g_ptr_array_new_with_free_func(g_free);
     if (irt != NULL) {
         g_autoptr(GMimeReferences) refs = g_mime_references_parse(parser_options, irt);
         if (refs != NULL && g_mime_references_length(refs) > 0)
-            msg->in_reply_to = clean_line(g_mime_references_get_message_id(refs, 0), 998);
+            msg->in_reply_to = parse_clean_line(g_mime_references_get_message_id(refs, 0), 998);
     }
     const char *refs_hdr = g_mime_object_get_header(GMIME_OBJECT(mime), "References");
     if (refs_hdr != NULL) {
@@ -500,21 +582,39 @@ message_from_mime(GMimeMessage *mime)
         int n = refs ? g_mime_references_length(refs) : 0;
         for (int i = 0; i < n && msg->references->len < CL_MAX_REFERENCES; i++)
             g_ptr_array_add(msg->references,
-                            clean_line(g_mime_references_get_message_id(refs, i), 998));
+                            parse_clean_line(g_mime_references_get_message_id(refs, i), 998));
     }
 
     msg->attachments = g_ptr_array_new_with_free_func((GDestroyNotify)attachment_free);
-    Walk w = { .msg = msg, .plain = g_string_new(NULL) };
+    g_autoptr(GPtrArray) inner = g_ptr_array_new();
+    Walk w = { .msg = msg, .plain = g_string_new(NULL), .inner = inner };
     walk(&w, g_mime_message_get_mime_part(mime), false, 0);
-    if (w.plain->len == 0 && w.html != NULL) {
-        g_autofree char *text = cl_parse_html_to_text(w.html, strlen(w.html));
-        g_string_assign(w.plain, text);
-        msg->text_from_html = true;
+    g_autofree char *text = walk_text(&w, &msg->text_from_html);
+    GString *body = g_string_new(g_steal_pointer(&text));
+    truncate_text(msg, body);
+    msg->text = g_string_free(body, FALSE);
+
+    /* Rule 5: the forwarded originals. Attached mails first; else an inline
+     * forward in the text. */
+    msg->forwards = g_ptr_array_new_with_free_func((GDestroyNotify)parse_forward_free);
+    for (guint i = 0; i < inner->len; i++)
+        g_ptr_array_add(msg->forwards, forward_from_message(inner->pdata[i]));
+    if (msg->forwards->len == 0) {
+        ClForward *f = parse_forward_find(msg->text);
+        if (f != NULL)
+            g_ptr_array_add(msg->forwards, f);
     }
-    g_free(w.html);
-    normalize_newlines(w.plain);
-    truncate_text(msg, w.plain);
-    msg->text = g_string_free(w.plain, FALSE);
+
+    /* The whole-message scan: headers, text, and the attached mails. */
+    msg->scan = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    scan_headers(obj, msg->scan, seen);
+    parse_scan_addresses(msg->text, msg->scan, seen, CL_MAX_SCAN_ADDRESSES);
+    for (guint i = 0; i < inner->len; i++) {
+        scan_headers(GMIME_OBJECT(inner->pdata[i]), msg->scan, seen);
+        ClForward *f = msg->forwards->pdata[i];
+        parse_scan_addresses(f->text, msg->scan, seen, CL_MAX_SCAN_ADDRESSES);
+    }
     return msg;
 }
 
@@ -595,7 +695,7 @@ cl_message_free(ClMessage *msg)
 {
     if (msg == NULL)
         return;
-    address_free(msg->from);
+    parse_address_free(msg->from);
     g_clear_pointer(&msg->to, g_ptr_array_unref);
     g_clear_pointer(&msg->cc, g_ptr_array_unref);
     g_clear_pointer(&msg->reply_to, g_ptr_array_unref);
@@ -605,6 +705,8 @@ cl_message_free(ClMessage *msg)
     g_free(msg->message_id);
     g_free(msg->in_reply_to);
     g_free(msg->text);
+    g_clear_pointer(&msg->forwards, g_ptr_array_unref);
+    g_clear_pointer(&msg->scan, g_ptr_array_unref);
     g_clear_object(&msg->mime);
     g_clear_pointer(&msg->bytes, g_byte_array_unref);
     g_free(msg);

@@ -20,6 +20,28 @@ typedef struct {
     gpointer part;      /* private: the GMimeObject (borrowed from the message) */
 } ClAttachment;
 
+/*
+ * A forwarded mail inside the mail (DESIGN §2 rule 5): an attached message
+ * (message/rfc822) or an inline forward as mail programs write it.
+ */
+typedef struct {
+    const char *format;     /* static: "attached-message", "forward-header" (a title that says
+                             * so), "original-message", "outlook" (underscore rule),
+                             * "header-block" (fields without a title), "attribution" */
+    bool explicit_forward;  /* says it is a forward: not possibly reply history */
+    ClAddress *from;        /* the original sender; NULL when it names no address */
+    char *from_text;        /* the From value as written when it has no address */
+    GPtrArray *to;          /* ClAddress * */
+    GPtrArray *cc;
+    char *subject;          /* as written, prefixes kept; NULL when the block has none */
+    gint64 date;            /* Unix time; 0 when not understood */
+    char *date_text;        /* as written (inline forwards) */
+    char *message_id;       /* attached messages */
+    char *text;             /* the original's body */
+    guint comment_lines;    /* non-empty lines above the forward (the forwarder's comment) */
+    guint nested;           /* further forwards inside this one */
+} ClForward;
+
 typedef struct {
     ClAddress *from;        /* first mailbox of From; NULL when none */
     GPtrArray *to;          /* ClAddress *, in header order (groups flattened) */
@@ -33,6 +55,9 @@ typedef struct {
     char *text;             /* body text, UTF-8; text/plain preferred, else converted HTML */
     bool text_from_html;
     bool text_truncated;    /* the text was longer than CL_MAX_TEXT_BYTES */
+    GPtrArray *forwards;    /* ClForward *: attached messages in order, else the inline one */
+    GPtrArray *scan;        /* char *: every address in headers and text, folded, distinct,
+                             * at most CL_MAX_SCAN_ADDRESSES (the whole-message scan) */
     GPtrArray *attachments; /* ClAttachment *, at most CL_MAX_ATTACHMENTS */
     guint attachments_dropped; /* beyond CL_MAX_ATTACHMENTS (still in the raw message) */
     gpointer mime;          /* private: GMimeMessage */
