@@ -108,8 +108,19 @@ cli_config(const char *name, GError **error)
 }
 
 ClStore *
-cli_open_store(const ClConfig *config, GError **error)
+cli_open_store(const ClConfig *config, bool create, GError **error)
 {
+    /* Only `load` and `demo` make a new data directory: anything else on a
+     * mistyped path would work on an empty one (and `deliver` would bounce
+     * every mail as unknown-tenant). */
+    g_autofree char *db = g_build_filename(config->data_dir, "contactlog.db", NULL);
+    if (!create && !g_file_test(db, G_FILE_TEST_EXISTS)) {
+        g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND,
+                    "no contactlog data in %s: load master data first (contactlog load "
+                    "--data-dir %s FILE.json)",
+                    config->data_dir, config->data_dir);
+        return NULL;
+    }
     return cl_store_open(config, error);
 }
 
@@ -165,7 +176,19 @@ candidates_json(GPtrArray *candidates)
 }
 
 char *
-cli_result_line(const ClResult *r)
+cli_error_line(const char *message, const char *origin)
+{
+    g_autoptr(json_t) o = json_object();
+    json_object_set_new(o, "status", json_string("error"));
+    json_object_set_new(o, "reason", json_string("tempfail"));
+    json_object_set_new(o, "message", json_string(message));
+    if (origin != NULL)
+        json_object_set_new(o, "origin", json_string(origin));
+    return json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
+char *
+cli_result_line(const ClResult *r, const char *origin)
 {
     g_autoptr(json_t) o = json_object();
     const ClEntry *e = r->entry;
@@ -191,6 +214,8 @@ cli_result_line(const ClResult *r)
     json_object_set_new(o, "reasons", reasons_json(e ? e->reasons : NULL));
     if (e && e->candidates->len > 0)
         json_object_set_new(o, "candidates", candidates_json(e->candidates));
+    if (origin != NULL)
+        json_object_set_new(o, "origin", json_string(origin));
     return json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 }
 
@@ -286,6 +311,38 @@ format_time(gint64 t)
     return g_date_time_format(local, "%Y-%m-%d %H:%M");
 }
 
+/* "From: Peter Sommer <p.sommer@…>" lines of a captured mail. */
+static void
+print_addresses(const char *addresses_json)
+{
+    g_autoptr(json_t) o = addresses_json ? json_loads(addresses_json, 0, NULL) : NULL;
+    if (o == NULL)
+        return;
+    static const struct {
+        const char *key, *label;
+    } lists[] = { { "from", "From" }, { "to", "To" }, { "cc", "Cc" } };
+    for (gsize l = 0; l < G_N_ELEMENTS(lists); l++) {
+        json_t *arr = json_object_get(o, lists[l].key);
+        if (!json_is_array(arr) || json_array_size(arr) == 0)
+            continue;
+        GString *line = g_string_new(NULL);
+        size_t i;
+        json_t *a;
+        json_array_foreach(arr, i, a) {
+            const char *name = json_string_value(json_object_get(a, "name"));
+            const char *addr = json_string_value(json_object_get(a, "address"));
+            if (i >= 10) {
+                g_string_append_printf(line, ", … (%zu in all)", json_array_size(arr));
+                break;
+            }
+            g_string_append_printf(line, "%s%s%s%s%s", i ? ", " : "", name ? name : "",
+                                   name ? " <" : "", addr ? addr : "", name ? ">" : "");
+        }
+        printf("    %s: %s\n", lists[l].label, line->str);
+        g_string_free(line, TRUE);
+    }
+}
+
 void
 cli_entry_print(const ClEntry *e, bool full)
 {
@@ -309,6 +366,8 @@ cli_entry_print(const ClEntry *e, bool full)
     printf("    by %s; %s\n", e->author ? e->author->key : "?",
            where->len ? where->str : "not assigned yet");
     g_string_free(where, TRUE);
+    if (full)
+        print_addresses(e->addresses_json);
     if (e->candidates->len > 0) {
         printf("    candidates:");
         for (guint i = 0; i < e->candidates->len; i++) {

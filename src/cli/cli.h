@@ -55,13 +55,18 @@ int cli_exit_status(const GError *error);
 
 /* Configuration and store from the common options (--data-dir, CONTACTLOG_DATA_DIR). */
 ClConfig *cli_config(const char *name, GError **error);
-ClStore *cli_open_store(const ClConfig *config, GError **error);
+/* create: make the data directory when it does not exist (load, demo); else
+ * CL_ERROR_NOT_FOUND. */
+ClStore *cli_open_store(const ClConfig *config, bool create, GError **error);
 
 /* Resolves --tenant to an id (0 when not given). */
 bool cli_tenant_id(ClStore *store, gint64 *tenant_id, GError **error);
 
-/* The DESIGN §5 result line, without newline. */
-char *cli_result_line(const ClResult *result);
+/* The DESIGN §5 result line, without newline; `import` adds where the message
+ * came from ("origin": "box.mbox#3"), `deliver` passes NULL. */
+char *cli_result_line(const ClResult *result, const char *origin);
+/* {"status": "error", "reason": "tempfail", "message": …, "origin": …}: not stored. */
+char *cli_error_line(const char *message, const char *origin);
 /* The whole entry as JSON (show --json). */
 char *cli_entry_json(ClStore *store, ClEntry *entry); /* reads the text of mail */
 /* A person-readable block for an entry. */

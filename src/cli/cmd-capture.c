@@ -62,7 +62,7 @@ cmd_deliver(int argc, char **argv)
     g_autoptr(ClConfig) config = cli_config("deliver", &error);
     if (config == NULL || !apply_max_size(config, max_size, "deliver"))
         return config == NULL ? cli_fail("deliver", error) : EXIT_USAGE;
-    g_autoptr(ClStore) store = cli_open_store(config, &error);
+    g_autoptr(ClStore) store = cli_open_store(config, false, &error);
     if (store == NULL) {
         /* Whatever keeps us from storing: the MTA keeps the mail and retries. */
         fprintf(stderr, "contactlog deliver: %s\n", error->message);
@@ -85,7 +85,7 @@ cmd_deliver(int argc, char **argv)
         fprintf(stderr, "contactlog deliver: try again later: %s\n", error->message);
         return EXIT_TEMPFAIL;
     }
-    g_autofree char *line = cli_result_line(result);
+    g_autofree char *line = cli_result_line(result, NULL);
     printf("%s\n", line);
     if (fflush(stdout) != 0)
         return EXIT_TEMPFAIL;
@@ -129,6 +129,7 @@ draw(Progress *p, bool final)
 
 typedef struct {
     char *line;
+    char *origin;
     ClResultStatus status;
     const char *reason;
     bool failed;
@@ -138,6 +139,7 @@ static void
 pending_free(Pending *x)
 {
     g_free(x->line);
+    g_free(x->origin);
     g_free(x);
 }
 
@@ -149,10 +151,7 @@ flush_lines(GPtrArray *lines, Progress *p, bool committed, const char *why)
         if (!committed && !x->failed) {
             /* The batch did not commit: nothing of these messages was kept. */
             g_free(x->line);
-            g_autofree char *escaped = g_strescape(why, NULL);
-            x->line = g_strdup_printf("{\"status\": \"error\", \"reason\": \"tempfail\", "
-                                      "\"message\": \"%s\"}",
-                                      escaped);
+            x->line = cli_error_line(why, x->origin);
             x->failed = true;
         }
         printf("%s\n", x->line);
@@ -320,7 +319,7 @@ cmd_import(int argc, char **argv)
             status = cli_exit_status(local);
         }
     }
-    g_autoptr(ClStore) store = cli_open_store(config, &error);
+    g_autoptr(ClStore) store = cli_open_store(config, false, &error);
     if (store == NULL)
         return cli_fail("import", error);
     g_autoptr(ClPipeline) pipeline = cl_pipeline_new(store, config);
@@ -339,42 +338,51 @@ cmd_import(int argc, char **argv)
         threads[t] = g_thread_new("contactlog-parse", read_ahead, &reader);
 
     bool in_batch = false;
+    g_autoptr(GError) stuck = NULL; /* the store cannot begin: the rest is not stored */
     for (guint i = 0; i < p.total; i++) {
         const ClIntakeItem *it = cl_intake_list_get(items, i);
         ReadItem *ri = reader_take(&reader, i);
-        if (!in_batch) {
-            if (!cl_pipeline_batch_begin(pipeline, &error)) {
-                reader_done(&reader, ri);
-                break;
-            }
-            in_batch = true;
-        }
         Pending *x = g_new0(Pending, 1);
+        x->origin = cl_intake_item_origin(it);
+        if (!in_batch && stuck == NULL) {
+            if (cl_pipeline_batch_begin(pipeline, &stuck)) {
+                in_batch = true;
+            } else {
+                fprintf(stderr, "%scontactlog import: cannot store, try again: %s\n",
+                        p.tty ? "\n" : "", stuck->message);
+                status = EXIT_TEMPFAIL;
+            }
+        }
         g_autoptr(GError) local = g_steal_pointer(&ri->error);
-        g_autoptr(ClResult) r =
-            ri->prepared ? cl_pipeline_process_prepared(pipeline, ri->prepared, NULL, &local) : NULL;
+        g_autoptr(ClResult) r = NULL;
+        if (stuck == NULL && ri->prepared)
+            r = cl_pipeline_process_prepared(pipeline, ri->prepared, NULL, &local);
         reader_done(&reader, ri); /* a parse thread frees it */
         if (r != NULL) {
-            x->line = cli_result_line(r);
+            x->line = cli_result_line(r, x->origin);
             x->status = r->status;
             x->reason = r->reason;
         } else {
-            g_autofree char *origin = cl_intake_item_origin(it);
-            fprintf(stderr, "%scontactlog import: %s: %s\n", p.tty ? "\n" : "", origin,
-                    local->message);
-            g_autofree char *escaped = g_strescape(local->message, NULL);
-            x->line = g_strdup_printf("{\"status\": \"error\", \"reason\": \"tempfail\", "
-                                      "\"message\": \"%s\"}",
-                                      escaped);
+            const char *why = stuck ? stuck->message : local->message;
+            if (stuck == NULL)
+                fprintf(stderr, "%scontactlog import: %s: %s\n", p.tty ? "\n" : "", x->origin,
+                        why);
+            x->line = cli_error_line(why, x->origin);
             x->failed = true;
             status = EXIT_TEMPFAIL;
         }
         g_ptr_array_add(lines, x);
         p.done++;
         p.bytes_done += it->length;
-        if (lines->len >= config->import_batch) {
-            in_batch = false;
-            if (!commit_batch(pipeline, lines, &p))
+        if (lines->len >= config->import_batch || (stuck != NULL && !in_batch)) {
+            bool ok = true;
+            if (in_batch) {
+                in_batch = false;
+                ok = commit_batch(pipeline, lines, &p);
+            } else {
+                flush_lines(lines, &p, true, NULL);
+            }
+            if (!ok)
                 status = EXIT_TEMPFAIL;
         }
         draw(&p, false);
@@ -393,12 +401,10 @@ cmd_import(int argc, char **argv)
     g_free(reader.slots);
     g_mutex_clear(&reader.lock);
     g_cond_clear(&reader.changed);
-    if (error != NULL) {
-        fprintf(stderr, "contactlog import: %s\n", error->message);
-        status = EXIT_TEMPFAIL;
-    }
     if (in_batch && !commit_batch(pipeline, lines, &p))
         status = EXIT_TEMPFAIL;
+    else if (!in_batch && lines->len > 0)
+        flush_lines(lines, &p, true, NULL);
     cl_store_set_bulk(store, false);
     draw(&p, true);
 

@@ -95,7 +95,7 @@ cmd_demo(int argc, char **argv)
     g_autoptr(ClConfig) config = cli_config("demo", &error);
     if (config == NULL || !prepare_dir(config->data_dir, &error))
         return cli_fail("demo", error);
-    g_autoptr(ClStore) store = cli_open_store(config, &error);
+    g_autoptr(ClStore) store = cli_open_store(config, true, &error);
     if (store == NULL)
         return cli_fail("demo", error);
 
@@ -133,7 +133,7 @@ cmd_demo(int argc, char **argv)
         g_autoptr(ClResult) r = raw ? cl_pipeline_process(pipeline, raw, env, &error) : NULL;
         if (r == NULL)
             return cli_fail("demo", error);
-        g_autofree char *line = cli_result_line(r);
+        g_autofree char *line = cli_result_line(r, NULL);
         printf("%s\n  %s\n", names[i], line);
         if (r->status == CL_RESULT_REJECTED) {
             rejected++;

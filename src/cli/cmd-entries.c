@@ -34,7 +34,7 @@ ctx_open(Ctx *c, const char *name, int *status)
     g_autoptr(GError) error = NULL;
     c->config = cli_config(name, &error);
     if (c->config != NULL)
-        c->store = cli_open_store(c->config, &error);
+        c->store = cli_open_store(c->config, false, &error);
     if (c->store == NULL || !cli_tenant_id(c->store, &c->tenant_id, &error)) {
         *status = cli_fail(name, error);
         return false;
@@ -118,7 +118,7 @@ cmd_history(int argc, char **argv)
 {
     g_autofree char *company = NULL, *lead = NULL, *project = NULL, *user = NULL;
     gint limit = 50;
-    gint64 before = 0;
+    gint64 before = G_MININT64; /* not given */
     GOptionEntry entries[] = {
         { "company", 'c', 0, G_OPTION_ARG_STRING, &company, "company key", "KEY" },
         { "lead", 'l', 0, G_OPTION_ARG_STRING, &lead, "lead number", "NUMBER" },
@@ -140,6 +140,10 @@ cmd_history(int argc, char **argv)
         return cli_usage("history", "unexpected argument \"%s\"", argv[1]);
     if (limit <= 0)
         return cli_usage("history", "--limit must be positive");
+    if (before != G_MININT64 && before <= 0)
+        return cli_usage("history", "--before names an entry id (a positive number)");
+    if (before == G_MININT64)
+        before = 0;
     g_auto(Ctx) c = { 0 };
     int status = EXIT_OK;
     if (!ctx_open(&c, "history", &status))
@@ -176,7 +180,7 @@ int
 cmd_show(int argc, char **argv)
 {
     gboolean raw = FALSE;
-    gint attachment = 0;
+    gint attachment = G_MININT; /* not given */
     GOptionEntry entries[] = {
         { "raw", 0, 0, G_OPTION_ARG_NONE, &raw, "write the original message to standard output",
           NULL },
@@ -188,10 +192,15 @@ cmd_show(int argc, char **argv)
                                  "the reasons for every assignment.",
                    entries, true, true, &argc, &argv))
         return EXIT_USAGE;
-    if (raw && attachment)
+    bool want_attachment = attachment != G_MININT;
+    if (!want_attachment)
+        attachment = 0;
+    if (raw && want_attachment)
         return cli_usage("show", "use --raw or --attachment, not both");
-    if (attachment < 0)
+    if (want_attachment && attachment < 1)
         return cli_usage("show", "--attachment counts from 1");
+    if ((raw || want_attachment) && cli_common.json)
+        return cli_usage("show", "--raw and --attachment write bytes, not JSON: leave out --json");
     gint64 id;
     if (argc != 2 || !parse_id(argv[1], &id))
         return cli_usage("show", "name one entry id (a positive number)");
@@ -284,6 +293,8 @@ cmd_confirm(int argc, char **argv)
         return cli_usage("confirm", "name one entry id (a positive number)");
     if (lead && project)
         return cli_usage("confirm", "an entry belongs to a lead or a project, not both");
+    if (no_lead && (lead || project))
+        return cli_usage("confirm", "use --no-lead or --lead/--project, not both");
     int ch = channel ? cl_channel_parse(channel) : -1;
     if (channel && ch < 0)
         return cli_usage("confirm", "unknown channel \"%s\" (phone, email, meeting, video, "
@@ -313,7 +324,11 @@ cmd_confirm(int argc, char **argv)
     if (!cl_store_begin(c.store, &error) ||
         !cl_store_entry_confirm(c.store, e->tenant_id, id, &change, &error)) {
         cl_store_rollback(c.store);
-        return cli_fail("confirm", error);
+        int rc = cli_fail("confirm", error);
+        if (g_error_matches(error, CL_ERROR, CL_ERROR_INVALID))
+            fprintf(stderr, "contactlog confirm: name that company with --company, or leave the "
+                            "lead or project out with --no-lead\n");
+        return rc;
     }
     if (!cl_store_commit(c.store, &error))
         return cli_fail("confirm", error);
@@ -423,6 +438,9 @@ cmd_add(int argc, char **argv)
         return cli_usage("add", "use --text or --text-file, not both");
     if (!g_utf8_validate(subject, -1, NULL) || (text && !g_utf8_validate(text, -1, NULL)))
         return cli_usage("add", "subject and text must be UTF-8");
+    g_autofree char *subject_stripped = g_strstrip(g_strdup(subject));
+    if (*subject_stripped == '\0')
+        return cli_usage("add", "--subject must not be empty");
     gint64 contact_time = 0;
     if (when) {
         g_autoptr(GTimeZone) tz = g_time_zone_new_local();
@@ -512,11 +530,16 @@ cmd_add(int argc, char **argv)
             g_ptr_array_add(e->notify, u);
         }
     }
-    for (gsize i = 0; attach && attach[i]; i++)
+    for (gsize i = 0; attach && attach[i]; i++) {
         if (access(attach[i], R_OK) != 0) {
             fprintf(stderr, "contactlog add: cannot read %s: %s\n", attach[i], g_strerror(errno));
             return EXIT_NOINPUT;
         }
+        if (!g_file_test(attach[i], G_FILE_TEST_IS_REGULAR)) {
+            fprintf(stderr, "contactlog add: %s is not a file\n", attach[i]);
+            return EXIT_NOINPUT;
+        }
+    }
     g_autoptr(GError) error = NULL;
     bool ok = cl_store_begin(c.store, &error);
     for (gsize i = 0; ok && attach && attach[i]; i++)
@@ -576,9 +599,13 @@ cmd_rejected(int argc, char **argv)
             continue;
         const char *sender = json_string_value(json_object_get(o, "sender"));
         const char *subject = json_string_value(json_object_get(o, "subject"));
+        /* Local time, as every other listing prints it; JSON keeps UTC. */
+        g_autoptr(GDateTime) utc =
+            g_date_time_new_from_iso8601(json_string_value(json_object_get(o, "received")), NULL);
+        g_autoptr(GDateTime) local = utc ? g_date_time_to_local(utc) : NULL;
+        g_autofree char *when = local ? g_date_time_format(local, "%Y-%m-%d %H:%M") : g_strdup("?");
         printf("#%lld  %s  %-16s %s  \"%s\"\n    %s\n",
-               (long long)json_integer_value(json_object_get(o, "id")),
-               json_string_value(json_object_get(o, "received")),
+               (long long)json_integer_value(json_object_get(o, "id")), when,
                json_string_value(json_object_get(o, "reason")), sender ? sender : "(no sender)",
                subject ? subject : "", json_string_value(json_object_get(o, "message")));
         json_decref(o);

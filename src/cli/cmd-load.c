@@ -17,11 +17,21 @@ cmd_load(int argc, char **argv)
         return EXIT_USAGE;
     if (argc < 2)
         return cli_usage("load", "name a master-data file");
+    for (int i = 1; i < argc; i++) {
+        if (!g_file_test(argv[i], G_FILE_TEST_EXISTS)) {
+            fprintf(stderr, "contactlog load: %s: no such file\n", argv[i]);
+            return EXIT_NOINPUT;
+        }
+        if (!g_file_test(argv[i], G_FILE_TEST_IS_REGULAR)) {
+            fprintf(stderr, "contactlog load: %s is not a file\n", argv[i]);
+            return EXIT_NOINPUT;
+        }
+    }
     g_autoptr(GError) error = NULL;
     g_autoptr(ClConfig) config = cli_config("load", &error);
     if (config == NULL)
         return cli_fail("load", error);
-    g_autoptr(ClStore) store = cli_open_store(config, &error);
+    g_autoptr(ClStore) store = cli_open_store(config, true, &error);
     if (store == NULL)
         return cli_fail("load", error);
     for (int i = 1; i < argc; i++) {

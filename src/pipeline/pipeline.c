@@ -177,6 +177,11 @@ reject(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, const ClMessage 
     char hash[CL_HASH_HEX_LEN] = "";
     if (keep_raw && !store_raw(p, raw, hash, error))
         return NULL;
+    /* The same mail refused again (an import run twice, an MTA retrying) is
+     * answered the same, and recorded once. */
+    int known = keep_raw ? cl_store_rejection_known(p->store, hash, error) : 0;
+    if (known < 0)
+        return NULL;
     g_autofree char *envj = envelope_json(env);
     ClRejection rej = {
         .tenant_id = tenant ? tenant->id : 0,
@@ -190,7 +195,7 @@ reject(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, const ClMessage 
         .raw_hash = keep_raw ? hash : NULL,
         .raw_size = raw->size,
     };
-    if (!cl_store_rejection_insert(p->store, &rej, error))
+    if (known == 0 && !cl_store_rejection_insert(p->store, &rej, error))
         return NULL;
     ClResult *r = g_new0(ClResult, 1);
     r->status = CL_RESULT_REJECTED;

@@ -595,34 +595,56 @@ cl_store_entry_get(ClStore *store, gint64 tenant_id, gint64 id, GError **error)
 GPtrArray *
 cl_store_entries_list(ClStore *store, const ClEntryQuery *q, GError **error)
 {
-    /* Each form uses one index of 0001-initial.sql; ids stand in for a cursor. */
+    /* Newest first by contact time, then id; every form walks one index of
+     * 0001-initial.sql. The cursor is an entry: the page continues after it. */
+    gint64 before_time = G_MAXINT64;
+    if (q->before_id) {
+        ClDbStmt *c = cl_db_prepare(store->db,
+                                    "SELECT contact_time FROM entries WHERE tenant_id = ? AND id = ?",
+                                    error);
+        if (c == NULL)
+            return NULL;
+        cl_db_bind_int64(c, 1, q->tenant_id);
+        cl_db_bind_int64(c, 2, q->before_id);
+        GError *local = NULL;
+        before_time = cl_db_one_int64(c, G_MININT64, &local);
+        if (local != NULL) {
+            g_propagate_error(error, local);
+            return NULL;
+        }
+        if (before_time == G_MININT64) {
+            g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no entry %" G_GINT64_FORMAT,
+                        q->before_id);
+            return NULL;
+        }
+    }
+#define CURSOR " AND (?3 = 0 OR (e.contact_time, e.id) < (?5, ?3))" \
+               " ORDER BY e.contact_time DESC, e.id DESC LIMIT ?4"
     const char *sql;
     gint64 owner;
     if (q->author_id && !q->own_history) {
         sql = "SELECT e.id FROM entries e WHERE e.tenant_id = ?1 AND e.author_id = ?2"
-              " AND e.state = 'pending' AND (?3 = 0 OR e.id < ?3) ORDER BY e.id DESC LIMIT ?4";
+              " AND e.state = 'pending'" CURSOR;
         owner = q->author_id;
     } else if (q->own_history) {
         sql = "SELECT e.id FROM entries e WHERE e.tenant_id = ?1 AND e.author_id = ?2"
               " AND e.state = 'saved' AND e.company_id IS NULL AND e.lead_id IS NULL"
-              " AND e.project_id IS NULL AND (?3 = 0 OR e.id < ?3) ORDER BY e.id DESC LIMIT ?4";
+              " AND e.project_id IS NULL" CURSOR;
         owner = q->author_id;
     } else if (q->lead_id) {
         sql = "SELECT e.id FROM entries e WHERE e.tenant_id = ?1 AND e.lead_id = ?2"
-              " AND e.state = 'saved' AND (?3 = 0 OR e.id < ?3)"
-              " ORDER BY e.contact_time DESC, e.id DESC LIMIT ?4";
+              " AND e.state = 'saved'" CURSOR;
         owner = q->lead_id;
     } else if (q->project_id) {
         sql = "SELECT e.id FROM entries e WHERE e.tenant_id = ?1 AND e.project_id = ?2"
-              " AND e.state = 'saved' AND (?3 = 0 OR e.id < ?3)"
-              " ORDER BY e.contact_time DESC, e.id DESC LIMIT ?4";
+              " AND e.state = 'saved'" CURSOR;
         owner = q->project_id;
     } else {
         sql = "SELECT e.id FROM entries e WHERE e.tenant_id = ?1 AND e.company_id = ?2"
-              " AND e.state = 'saved' AND (?3 = 0 OR e.id < ?3)"
-              " ORDER BY e.contact_time DESC, e.id DESC LIMIT ?4";
+              " AND e.state = 'saved'" CURSOR;
         owner = q->company_id;
     }
+#undef CURSOR
     ClDbStmt *s = cl_db_prepare(store->db, sql, error);
     if (s == NULL)
         return NULL;
@@ -630,6 +652,7 @@ cl_store_entries_list(ClStore *store, const ClEntryQuery *q, GError **error)
     cl_db_bind_int64(s, 2, owner);
     cl_db_bind_int64(s, 3, q->before_id);
     cl_db_bind_int64(s, 4, q->limit ? q->limit : 50);
+    cl_db_bind_int64(s, 5, before_time);
     g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
     int rc;
     while ((rc = cl_db_step(s, error)) == 1) {
@@ -663,8 +686,9 @@ check_record(ClStore *store, ClItemKind kind, gint64 id, gint64 tenant_id, gint6
         return false;
     }
     if (company_id && kind != CL_ITEM_COMPANY && item->company_id != company_id) {
-        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "%s %s belongs to another company",
-                    cl_item_kind_name(kind), item->key);
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
+                    "%s %s belongs to company %s, not to the entry's company",
+                    cl_item_kind_name(kind), item->key, item->company_key ? item->company_key : "?");
         return false;
     }
     return true;
@@ -756,10 +780,47 @@ cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntr
                 return false;
         }
     }
+    /* What the reviewer changed is a reason too: the automatic ones stay as
+     * they were, so that both can be seen. */
+    struct {
+        const char *field;
+        ClItemKind kind;
+        ClItem *old;
+        gint64 now;
+    } changes[] = {
+        { "company", CL_ITEM_COMPANY, e->company, company },
+        { "lead", CL_ITEM_LEAD, e->lead, lead },
+        { "project", CL_ITEM_PROJECT, e->project, project },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(changes); i++) {
+        if (item_id(changes[i].old) == changes[i].now)
+            continue;
+        g_autoptr(ClItem) now = changes[i].now
+                                    ? store_item_by_id(store, changes[i].kind, changes[i].now, error)
+                                    : NULL;
+        if (changes[i].now && now == NULL)
+            return false;
+        g_autofree char *detail =
+            changes[i].old ? g_strdup_printf("%s (was %s)", now ? now->key : "none",
+                                             changes[i].old->key)
+                           : g_strdup(now ? now->key : "none");
+        g_ptr_array_add(e->reasons, cl_reason_new(changes[i].field, "review", detail));
+    }
+    if (contact_ids != NULL) {
+        GString *keys = g_string_new(NULL);
+        for (guint i = 0; i < contact_ids->len; i++) {
+            g_autoptr(ClItem) ct = store_item_by_id(
+                store, CL_ITEM_CONTACT, *(gint64 *)g_ptr_array_index(contact_ids, i), NULL);
+            g_string_append_printf(keys, "%s%s", keys->len ? ", " : "", ct ? ct->key : "?");
+        }
+        g_autofree char *detail = g_string_free(keys, FALSE);
+        g_ptr_array_add(e->reasons, cl_reason_new("contact", "review", *detail ? detail : "none"));
+    }
+    g_autofree char *reasons = reasons_json(e->reasons);
     ClDbStmt *up = cl_db_prepare(db,
                                  "UPDATE entries SET state = 'saved', company_id = ?,"
                                  " lead_id = ?, project_id = ?, channel = ?, updated_at = ?,"
-                                 " version = version + 1 WHERE id = ? AND version = ?",
+                                 " version = version + 1, reasons = ? WHERE id = ? AND version = ?",
                                  error);
     if (up == NULL)
         return false;
@@ -768,8 +829,9 @@ cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntr
     bind_id(up, 3, project);
     cl_db_bind_text(up, 4, cl_channel_name(c->channel >= 0 ? (ClChannel)c->channel : e->channel));
     cl_db_bind_int64(up, 5, g_get_real_time() / G_USEC_PER_SEC);
-    cl_db_bind_int64(up, 6, id);
-    cl_db_bind_int64(up, 7, e->version);
+    cl_db_bind_text(up, 6, reasons);
+    cl_db_bind_int64(up, 7, id);
+    cl_db_bind_int64(up, 8, e->version);
     if (!cl_db_run(up, error))
         return false;
     if (cl_db_changes(db) != 1) {
@@ -778,6 +840,17 @@ cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntr
         return false;
     }
     return true;
+}
+
+int
+cl_store_rejection_known(ClStore *store, const char *raw_hash, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db, "SELECT 1 FROM rejections WHERE raw_hash = ?", error);
+    if (s == NULL)
+        return -1;
+    cl_db_bind_text(s, 1, raw_hash);
+    gint64 found = cl_db_one_int64(s, 0, error);
+    return found < 0 ? -1 : found == 1;
 }
 
 GPtrArray *

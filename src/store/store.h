@@ -173,6 +173,8 @@ gint64 cl_store_entry_find_message_id(ClStore *store, gint64 tenant_id, const ch
  */
 bool cl_store_entry_insert(ClStore *store, ClEntry *entry, GError **error);
 
+/* 1 when a rejection of the same original message (raw hash) is recorded, 0 when not, -1 on error. */
+int cl_store_rejection_known(ClStore *store, const char *raw_hash, GError **error);
 bool cl_store_rejection_insert(ClStore *store, const ClRejection *rejection, GError **error);
 
 /* ---- master data ------------------------------------------------------------------------ */

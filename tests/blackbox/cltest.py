@@ -241,6 +241,8 @@ class Test:
             want |= REJECT_KEYS
         if "candidates" in obj:
             want.add("candidates")
+        if "origin" in obj:  # import names the file (and mbox message) of each line
+            want.add("origin")
         good = self.eq(set(obj), want, f"{what}: keys of the result line", r)
         good &= self.ok(obj.get("status") in STATUSES, f"{what}: status is one of {sorted(STATUSES)}",
                         r, got=obj.get("status"))

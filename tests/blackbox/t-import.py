@@ -89,6 +89,14 @@ for x in lines:
     else:
         got.append(("Ordner fremd" if x.get("reason") == "unknown-tenant" else None, x.get("status")))
 t.eq(got, expected, "lines in order (files as named; folders in name order; cur/ before new/)", r)
+# Each line names where its message came from: the file, and #N for the Nth of an mbox.
+want_origins = ([eml] + [f"{mbox}#{n}" for n in (1, 2, 3)]
+                + [os.path.join(md, "cur", "1762330000.M1P100.host:2,S"),
+                   os.path.join(md, "cur", "1762330001.M2P100.host:2,RS"),
+                   os.path.join(md, "new", "1762330002.M3P100.host")]
+                + [os.path.join(plain, n) for n in ("a-crlf.eml", "b-fremd.eml", "c-kopie.eml")])
+t.eq([x.get("origin") if isinstance(x, dict) else None for x in lines], want_origins,
+     "every import line names its origin", r)
 subjects = [s for s, _ in got]
 t.ok("Maildir tmp NICHT IMPORTIEREN" not in subjects, "Maildir tmp/ is ignored", got=subjects)
 

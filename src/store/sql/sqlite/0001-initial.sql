@@ -160,7 +160,7 @@ CREATE TABLE entries (
     version      INTEGER NOT NULL DEFAULT 1
 );
 CREATE UNIQUE INDEX entries_message_id ON entries (tenant_id, message_id) WHERE message_id IS NOT NULL;
-CREATE INDEX entries_author ON entries (tenant_id, author_id, state, id);
+CREATE INDEX entries_author ON entries (tenant_id, author_id, state, contact_time, id);
 CREATE INDEX entries_company ON entries (tenant_id, company_id, state, contact_time, id);
 CREATE INDEX entries_lead ON entries (tenant_id, lead_id, state, contact_time, id);
 CREATE INDEX entries_project ON entries (tenant_id, project_id, state, contact_time, id);
@@ -209,3 +209,4 @@ CREATE TABLE rejections (
     raw_size    INTEGER NOT NULL
 );
 CREATE INDEX rejections_tenant ON rejections (tenant_id, id);
+CREATE INDEX rejections_hash ON rejections (raw_hash);
