@@ -590,7 +590,7 @@ message_from_mime(GMimeMessage *mime)
     Walk w = { .msg = msg, .plain = g_string_new(NULL), .inner = inner };
     walk(&w, g_mime_message_get_mime_part(mime), false, 0);
     g_autofree char *text = walk_text(&w, &msg->text_from_html);
-    GString *body = g_string_new(g_steal_pointer(&text));
+    GString *body = g_string_new(text);
     truncate_text(msg, body);
     msg->text = g_string_free(body, FALSE);
 
