@@ -274,6 +274,15 @@ cli_entry_json(ClStore *store, ClEntry *e)
     json_object_set_new(o, "message_id", e->message_id ? json_string(e->message_id) : json_null());
     json_object_set_new(o, "in_reply_to", e->in_reply_to ? json_string(e->in_reply_to) : json_null());
     json_t *addresses = e->addresses_json ? json_loads(e->addresses_json, 0, NULL) : NULL;
+    /* A forward is about its original: who wrote it, to whom, when, and its text. */
+    json_t *forwards = addresses ? json_object_get(addresses, "forwarded") : NULL;
+    json_t *original = e->forwarded && json_array_size(forwards) > 0
+                           ? json_deep_copy(json_array_get(forwards, 0))
+                           : NULL;
+    if (original != NULL)
+        json_object_set_new(original, "text",
+                            json_string(e->original_text ? e->original_text : ""));
+    json_object_set_new(o, "original", original ? original : json_null());
     json_object_set_new(o, "addresses", addresses ? addresses : json_null());
     json_t *atts = json_array();
     for (guint i = 0; i < e->attachments->len; i++) {
@@ -313,11 +322,34 @@ format_time(gint64 t)
 
 /* "From: Peter Sommer <p.sommer@…>" lines of a captured mail. */
 static void
-print_addresses(const char *addresses_json)
+print_list(json_t *o, const char *indent);
+
+static void
+print_addresses(const char *addresses_json, bool forwarded)
 {
     g_autoptr(json_t) o = addresses_json ? json_loads(addresses_json, 0, NULL) : NULL;
     if (o == NULL)
         return;
+    print_list(o, "    ");
+    json_t *orig = forwarded ? json_array_get(json_object_get(o, "forwarded"), 0) : NULL;
+    if (orig != NULL) {
+        const char *date = json_string_value(json_object_get(orig, "date_text"));
+        const char *subject = json_string_value(json_object_get(orig, "subject"));
+        printf("    forwarded mail (%s):\n", json_string_value(json_object_get(orig, "format")));
+        const char *from_text = json_string_value(json_object_get(orig, "from_text"));
+        if (from_text && json_array_size(json_object_get(orig, "from")) == 0)
+            printf("      From: %s\n", from_text);
+        print_list(orig, "      ");
+        if (date || json_is_string(json_object_get(orig, "date")))
+            printf("      Date: %s\n", date ? date : json_string_value(json_object_get(orig, "date")));
+        if (subject)
+            printf("      Subject: %s\n", subject);
+    }
+}
+
+static void
+print_list(json_t *o, const char *indent)
+{
     static const struct {
         const char *key, *label;
     } lists[] = { { "from", "From" }, { "to", "To" }, { "cc", "Cc" } };
@@ -338,7 +370,7 @@ print_addresses(const char *addresses_json)
             g_string_append_printf(line, "%s%s%s%s%s", i ? ", " : "", name ? name : "",
                                    name ? " <" : "", addr ? addr : "", name ? ">" : "");
         }
-        printf("    %s: %s\n", lists[l].label, line->str);
+        printf("%s%s: %s\n", indent, lists[l].label, line->str);
         g_string_free(line, TRUE);
     }
 }
@@ -367,7 +399,7 @@ cli_entry_print(const ClEntry *e, bool full)
            where->len ? where->str : "not assigned yet");
     g_string_free(where, TRUE);
     if (full)
-        print_addresses(e->addresses_json);
+        print_addresses(e->addresses_json, e->forwarded);
     if (e->candidates->len > 0) {
         printf("    candidates:");
         for (guint i = 0; i < e->candidates->len; i++) {

@@ -221,6 +221,84 @@ cl_item_kind_name(ClItemKind kind)
     return (unsigned)kind < G_N_ELEMENTS(names) ? names[kind] : "unknown";
 }
 
+int
+cl_item_kind_parse(const char *name)
+{
+    for (int k = CL_ITEM_TENANT; k <= CL_ITEM_PROJECT; k++)
+        if (g_strcmp0(name, cl_item_kind_name(k)) == 0)
+            return k;
+    return -1;
+}
+
+void
+cl_thread_ref_clear(ClThreadRef *ref)
+{
+    g_clear_pointer(&ref->message_id, g_free);
+    g_clear_pointer(&ref->company, cl_item_free);
+    g_clear_pointer(&ref->lead, cl_item_free);
+    g_clear_pointer(&ref->project, cl_item_free);
+    ref->entry_id = 0;
+}
+
+/* Folded reply and forward prefixes of the mail programs (DESIGN §2 rule 5). */
+static const struct {
+    const char *word;
+    bool forward;
+} subject_prefixes[] = {
+    { "re", false },     { "aw", false },    { "antw", false },  { "antwort", false },
+    { "sv", false },     { "odp", false },   { "ynt", false },   { "rif", false },
+    { "r", false },      { "ref", false },   { "réf", false },   { "res", false },
+    { "fwd", true },     { "fw", true },     { "wg", true },     { "tr", true },
+    { "rv", true },      { "i", true },      { "vs", true },     { "vb", true },
+    { "vl", true },      { "doorst", true }, { "enc", true },    { "pd", true },
+    { "i̇lt", true },     { "ilt", true },    { "wtr", true },    { "fs", true },
+};
+
+char *
+cl_subject_strip(const char *subject, bool *forward_out)
+{
+    if (forward_out)
+        *forward_out = false;
+    const char *p = subject ? subject : "";
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        /* A word of letters, an optional counter, then ':' (or the full-width one). */
+        const char *w = p;
+        while (*w && g_unichar_isalpha(g_utf8_get_char(w)))
+            w = g_utf8_next_char(w);
+        if (w == p || w - p > 8)
+            break;
+        const char *q = w;
+        if (*q == '[' || *q == '(') {
+            char close = *q == '[' ? ']' : ')';
+            q++;
+            while (g_ascii_isdigit(*q))
+                q++;
+            if (*q != close)
+                break;
+            q++;
+        }
+        while (*q == ' ')
+            q++;
+        gsize colon = *q == ':' ? 1 : g_str_has_prefix(q, "\xef\xbc\x9a") ? 3 : 0;
+        if (colon == 0)
+            break;
+        g_autofree char *word = g_utf8_casefold(p, w - p);
+        bool known = false;
+        for (gsize i = 0; i < G_N_ELEMENTS(subject_prefixes) && !known; i++)
+            if (strcmp(word, subject_prefixes[i].word) == 0) {
+                known = true;
+                if (subject_prefixes[i].forward && forward_out)
+                    *forward_out = true;
+            }
+        if (!known)
+            break;
+        p = q + colon;
+    }
+    return g_strdup(p);
+}
+
 GPtrArray *
 cl_item_array_new(void)
 {

@@ -62,6 +62,14 @@ char *cl_address_domain(const char *address);
 /* Unicode-case-insensitive form of names and subjects: NFC, then case folding. */
 char *cl_text_fold(const char *text);
 
+/*
+ * A subject without its reply and forward prefixes ("AW: WG: Fwd: Angebot" →
+ * "Angebot"): Re, AW, Antw, SV, Odp, YNT, Fwd, FW, WG, TR, RV, I, VS, VB, VL,
+ * Doorst, ENC, PD, İLT, Rif, R, with "[2]" or "(3)" counters. *forward_out (may be
+ * NULL): one of them was a forward prefix.
+ */
+char *cl_subject_strip(const char *subject, bool *forward_out);
+
 /* The words (maximal runs of letters and digits) of a folded text, at most `max`. */
 GStrv cl_text_words(const char *folded, guint max);
 
@@ -180,7 +188,20 @@ ClItem *cl_item_new(ClItemKind kind, gint64 id, gint64 tenant_id, const char *ke
 ClItem *cl_item_copy(const ClItem *item);
 void cl_item_free(ClItem *item);
 const char *cl_item_kind_name(ClItemKind kind);
+/* The kind of a name of cl_item_kind_name(); -1 when none. */
+int cl_item_kind_parse(const char *name);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClItem, cl_item_free)
+
+/* What rule 10 takes from an earlier entry of the thread (items owned; NULL when none). */
+typedef struct {
+    gint64 entry_id;
+    char *message_id;
+    ClItem *company;
+    ClItem *lead;
+    ClItem *project;
+} ClThreadRef;
+
+void cl_thread_ref_clear(ClThreadRef *ref);
 
 typedef struct ClTenantSettings {
     bool tolerant_numbers; /* subject_numbers = tolerant */
@@ -207,6 +228,14 @@ typedef struct {
                                        const char *const *keys, GError **error);
     /* the tenant's settings */
     bool (*tenant_settings)(void *self, gint64 tenant_id, ClTenantSettings *out, GError **error);
+    /* companies of the tenant with this registered (folded) mail domain */
+    GPtrArray *(*companies_by_domain)(void *self, gint64 tenant_id, const char *domain,
+                                      GError **error);
+    /* rule 10: the newest entry of the tenant (not discarded) whose Message-ID is one of
+     * `message_ids` (NULL-terminated); false with error set on failure, true and
+     * out->entry_id 0 when there is none */
+    bool (*thread_entry)(void *self, gint64 tenant_id, const char *const *message_ids,
+                         ClThreadRef *out, GError **error);
 } ClDirectoryOps;
 
 typedef struct {

@@ -130,43 +130,183 @@ has_item(GPtrArray *items, const ClItem *item)
     return false;
 }
 
-/* Rule 4. */
+/* Addresses looked up for one mail, across rules 4 and 5 and the scan. */
+typedef struct {
+    GHashTable *seen; /* folded address → the rule that looked it up */
+    bool capped;
+} Looked;
+
+/*
+ * Rule 4 (and 5): the contact persons of addresses, in order. An address
+ * registered with one contact person chooses it; with several, none: they are
+ * candidates for the reviewer.
+ */
 static bool
-match_contacts(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError **error)
+contacts_from(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, Looked *looked,
+              const char *const *addresses, const char *rule, GError **error)
 {
-    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    gsize i = 0;
-    for (; in->recipients && in->recipients[i]; i++) {
-        if (g_hash_table_size(seen) >= CL_MAX_ADDRESSES_MATCHED) {
-            /* Bounded work for hostile input; the reviewer is told. */
-            gsize total = i;
-            while (in->recipients[total])
-                total++;
-            g_autofree char *d = g_strdup_printf("looked up the first %d of %zu recipients",
-                                                 CL_MAX_ADDRESSES_MATCHED, total);
-            g_ptr_array_add(m->reasons, cl_reason_new("contact", "too-many-recipients", d));
-            break;
+    for (gsize i = 0; addresses && addresses[i]; i++) {
+        if (g_hash_table_size(looked->seen) >= CL_MAX_ADDRESSES_MATCHED) {
+            if (!looked->capped) {
+                /* Bounded work for hostile input; the reviewer is told. */
+                gsize total = i;
+                while (addresses[total])
+                    total++;
+                g_autofree char *d = g_strdup_printf("looked up the first %d of %zu addresses",
+                                                     CL_MAX_ADDRESSES_MATCHED, total);
+                g_ptr_array_add(m->reasons, cl_reason_new("contact", "too-many-recipients", d));
+                looked->capped = true;
+            }
+            return true;
         }
-        char *address = cl_address_fold(in->recipients[i]);
-        if (address == NULL || !g_hash_table_add(seen, address))
+        char *address = cl_address_fold(addresses[i]);
+        if (address == NULL || !g_hash_table_add(looked->seen, address))
             continue;
         g_autoptr(GPtrArray) found =
             dir->ops->contacts_by_address(dir->self, in->tenant_id, address, error);
         if (found == NULL)
             return false;
+        if (found->len > 1) {
+            for (guint j = 0; j < found->len; j++) {
+                ClItem *c = g_ptr_array_index(found, j);
+                if (!has_item(m->contacts, c) && !has_item(m->candidates, c))
+                    g_ptr_array_add(m->candidates, cl_item_copy(c));
+            }
+            g_autofree char *d = g_strdup_printf("%s belongs to %u contact persons", address,
+                                                 found->len);
+            g_ptr_array_add(m->reasons, cl_reason_new("contact", "ambiguous-address", d));
+            continue;
+        }
         for (guint j = 0; j < found->len; j++) {
             ClItem *c = g_ptr_array_index(found, j);
             if (has_item(m->contacts, c))
                 continue;
             g_ptr_array_add(m->contacts, cl_item_copy(c));
-            g_ptr_array_add(m->reasons, cl_reason_new("contact", "recipient-address", address));
+            g_ptr_array_add(m->reasons, cl_reason_new("contact", rule, address));
         }
     }
+    return true;
+}
+
+static guint
+count_kind(GPtrArray *items, ClItemKind kind)
+{
+    guint n = 0;
+    for (guint i = 0; i < items->len; i++)
+        n += ((ClItem *)g_ptr_array_index(items, i))->kind == kind;
+    return n;
+}
+
+static void
+take_over(ClMatch *to, ClMatch *from)
+{
+    for (guint i = 0; i < from->contacts->len; i++)
+        g_ptr_array_add(to->contacts, cl_item_copy(g_ptr_array_index(from->contacts, i)));
+    for (guint i = 0; i < from->candidates->len; i++)
+        g_ptr_array_add(to->candidates, cl_item_copy(g_ptr_array_index(from->candidates, i)));
+    for (guint i = 0; i < from->reasons->len; i++) {
+        ClReason *r = g_ptr_array_index(from->reasons, i);
+        g_ptr_array_add(to->reasons, cl_reason_new(r->field, r->rule, r->detail));
+    }
+}
+
+/* Rules 4 and 5: contact persons, and the company of the primary one. */
+static bool
+match_contacts(const ClDirectory *dir, const ClMatchInput *in, bool forward_prefix, ClMatch *m,
+               GError **error)
+{
+    Looked looked = { .seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) };
+    bool ok = false;
+    g_autoptr(ClMatch) header = match_new();
+    if (!contacts_from(dir, in, header, &looked, in->recipients, "recipient-address", error))
+        goto out;
+
+    const ClMatchOriginal *first = in->n_originals > 0 ? &in->originals[0] : NULL;
+    bool header_names = header->contacts->len > 0 || header->candidates->len > 0;
+    m->forwarded = first != NULL && (first->explicit_forward || forward_prefix || !header_names);
+    if (m->forwarded) {
+        bool attached = g_strcmp0(first->format, "attached-message") == 0;
+        g_ptr_array_add(m->reasons, cl_reason_new("forwarded",
+                                                  attached ? "attached-message" : "inline-forward",
+                                                  first->format));
+        for (guint k = 0; k < in->n_originals; k++) {
+            const ClMatchOriginal *o = &in->originals[k];
+            const char *from[] = { o->from, NULL };
+            if (!contacts_from(dir, in, m, &looked, from, "original-sender", error) ||
+                !contacts_from(dir, in, m, &looked, o->recipients, "original-recipient", error))
+                goto out;
+        }
+    } else {
+        take_over(m, header);
+    }
+    /* Nothing named a contact: any known address in the whole message. */
+    if (m->contacts->len == 0 && count_kind(m->candidates, CL_ITEM_CONTACT) == 0 &&
+        !contacts_from(dir, in, m, &looked, in->scan, "message-scan", error))
+        goto out;
     if (m->contacts->len > 0) {
         ClItem *primary = g_ptr_array_index(m->contacts, 0);
         m->company = cl_item_new(CL_ITEM_COMPANY, primary->company_id, in->tenant_id,
                                  primary->company_key);
         g_ptr_array_add(m->reasons, cl_reason_new("company", "primary-contact", primary->key));
+    }
+    ok = true;
+out:
+    g_hash_table_unref(looked.seen);
+    return ok;
+}
+
+/* No contact person: a company whose registered domain is the domain of a
+ * recipient (of the original, for a forward); the reviewer is offered to
+ * create the contact person. */
+static bool
+match_company_domain(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError **error)
+{
+    if (m->company != NULL || m->contacts->len > 0 || count_kind(m->candidates, CL_ITEM_CONTACT))
+        return true;
+    g_autoptr(GPtrArray) addresses = g_ptr_array_new();
+    if (m->forwarded) {
+        for (guint k = 0; k < in->n_originals; k++) {
+            if (in->originals[k].from)
+                g_ptr_array_add(addresses, (gpointer)in->originals[k].from);
+            for (gsize i = 0; in->originals[k].recipients && in->originals[k].recipients[i]; i++)
+                g_ptr_array_add(addresses, (gpointer)in->originals[k].recipients[i]);
+        }
+    } else {
+        for (gsize i = 0; in->recipients && in->recipients[i]; i++)
+            g_ptr_array_add(addresses, (gpointer)in->recipients[i]);
+    }
+    g_autoptr(GHashTable) domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GPtrArray) found = cl_item_array_new();
+    const char *first_address = NULL, *first_domain = NULL;
+    for (guint i = 0; i < addresses->len && g_hash_table_size(domains) < 64; i++) {
+        char *domain = cl_address_domain(addresses->pdata[i]);
+        if (domain == NULL || !g_hash_table_add(domains, domain))
+            continue;
+        g_autoptr(GPtrArray) companies =
+            dir->ops->companies_by_domain(dir->self, in->tenant_id, domain, error);
+        if (companies == NULL)
+            return false;
+        for (guint j = 0; j < companies->len; j++) {
+            ClItem *c = g_ptr_array_index(companies, j);
+            if (has_item(found, c))
+                continue;
+            if (found->len == 0) {
+                first_address = addresses->pdata[i];
+                first_domain = domain;
+            }
+            g_ptr_array_add(found, cl_item_copy(c));
+        }
+    }
+    if (found->len == 1) {
+        ClItem *c = g_ptr_array_index(found, 0);
+        m->company = cl_item_copy(c);
+        m->company->company_id = c->id;
+        g_ptr_array_add(m->reasons, cl_reason_new("company", "company-domain", first_domain));
+        g_autofree char *address = cl_address_fold(first_address);
+        g_ptr_array_add(m->reasons, cl_reason_new("contact", "suggest-create", address));
+    } else {
+        for (guint i = 0; i < found->len; i++)
+            g_ptr_array_add(m->candidates, cl_item_copy(g_ptr_array_index(found, i)));
     }
     return true;
 }
@@ -193,23 +333,27 @@ choose_record(ClMatch *m, ClItem *record, const char *rule, const char *detail)
     }
 }
 
-/* Rule 6. Returns the number of distinct records found (0: go on with rule 7). */
+/* Rule 6 over the subjects (the mail's and the original's). Returns the
+ * number of distinct records found (0: go on with rule 7). */
 static int
-match_numbers(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError **error)
+match_numbers(const ClDirectory *dir, const ClMatchInput *in, const char *const *subjects,
+              ClMatch *m, GError **error)
 {
-    g_auto(GStrv) numbers = cl_match_subject_numbers(in->subject, in->settings.tolerant_numbers);
     g_autoptr(GPtrArray) found = cl_item_array_new();
-    g_autoptr(GPtrArray) via = g_ptr_array_new(); /* number that found found[i], borrowed */
-    for (gsize i = 0; numbers[i]; i++) {
-        g_autoptr(GPtrArray) records =
-            dir->ops->records_by_number(dir->self, in->tenant_id, numbers[i], error);
-        if (records == NULL)
-            return -1;
-        for (guint j = 0; j < records->len; j++) {
-            ClItem *r = g_ptr_array_index(records, j);
-            if (!has_item(found, r)) {
-                g_ptr_array_add(found, cl_item_copy(r));
-                g_ptr_array_add(via, numbers[i]);
+    g_autoptr(GPtrArray) via = g_ptr_array_new_with_free_func(g_free); /* number of found[i] */
+    for (gsize k = 0; subjects[k]; k++) {
+        g_auto(GStrv) numbers = cl_match_subject_numbers(subjects[k], in->settings.tolerant_numbers);
+        for (gsize i = 0; numbers[i]; i++) {
+            g_autoptr(GPtrArray) records =
+                dir->ops->records_by_number(dir->self, in->tenant_id, numbers[i], error);
+            if (records == NULL)
+                return -1;
+            for (guint j = 0; j < records->len; j++) {
+                ClItem *r = g_ptr_array_index(records, j);
+                if (!has_item(found, r)) {
+                    g_ptr_array_add(found, cl_item_copy(r));
+                    g_ptr_array_add(via, g_strdup(numbers[i]));
+                }
             }
         }
     }
@@ -229,9 +373,10 @@ match_numbers(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError
  * the subject's words: every run (up to MAX_NAME_KEY_WORDS words) is looked up
  * as a name key in one go, then the whole name is checked against the subject. */
 static bool
-match_names(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError **error)
+names_in(const ClDirectory *dir, const ClMatchInput *in, const ClMatch *m, const char *text,
+         GPtrArray *hits, GError **error)
 {
-    g_autofree char *subject = cl_text_fold(in->subject);
+    g_autofree char *subject = cl_text_fold(text);
     g_auto(GStrv) words = cl_text_words(subject, MAX_SUBJECT_WORDS);
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_autoptr(GPtrArray) keys = g_ptr_array_new(); /* borrowed from seen */
@@ -252,6 +397,7 @@ match_names(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError *
     if (keys->len == 0)
         return true;
     g_ptr_array_add(keys, NULL);
+    glong best = 0;
 
     /* Among the company's records when a company is known, else the tenant's. */
     g_autoptr(GPtrArray) records = dir->ops->records_by_name_keys(
@@ -259,8 +405,6 @@ match_names(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError *
         (const char *const *)keys->pdata, error);
     if (records == NULL)
         return false;
-    g_autoptr(GPtrArray) hits = cl_item_array_new();
-    glong best = 0;
     for (guint i = 0; i < records->len; i++) {
         ClItem *r = g_ptr_array_index(records, i);
         if (m->company != NULL && r->company_id != m->company->id)
@@ -276,13 +420,66 @@ match_names(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError *
         if (len == best)
             g_ptr_array_add(hits, cl_item_copy(r));
     }
-    if (hits->len == 1) {
-        ClItem *r = g_ptr_array_index(hits, 0);
+    return true;
+}
+
+/* Rule 7 for each subject; the longest name wins within one, and when the
+ * subjects name different records they all are candidates. */
+static bool
+match_names(const ClDirectory *dir, const ClMatchInput *in, const char *const *subjects,
+            ClMatch *m, GError **error)
+{
+    g_autoptr(GPtrArray) all = cl_item_array_new();
+    for (gsize k = 0; subjects[k]; k++) {
+        g_autoptr(GPtrArray) hits = cl_item_array_new();
+        if (!names_in(dir, in, m, subjects[k], hits, error))
+            return false;
+        for (guint i = 0; i < hits->len; i++)
+            if (!has_item(all, g_ptr_array_index(hits, i)))
+                g_ptr_array_add(all, cl_item_copy(g_ptr_array_index(hits, i)));
+    }
+    if (all->len == 1) {
+        ClItem *r = g_ptr_array_index(all, 0);
         choose_record(m, r, "subject-name", r->name);
     } else {
-        for (guint i = 0; i < hits->len; i++)
-            g_ptr_array_add(m->candidates, cl_item_copy(g_ptr_array_index(hits, i)));
+        for (guint i = 0; i < all->len; i++)
+            g_ptr_array_add(m->candidates, cl_item_copy(g_ptr_array_index(all, i)));
     }
+    return true;
+}
+
+/* Rule 10: a reply inherits company and lead/project of the entry of its
+ * thread where its own rules found none. */
+static bool
+match_thread(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError **error)
+{
+    if (in->references == NULL || in->references[0] == NULL)
+        return true;
+    if (m->company != NULL && (m->lead != NULL || m->project != NULL))
+        return true;
+    ClThreadRef ref = { 0 };
+    if (!dir->ops->thread_entry(dir->self, in->tenant_id, in->references, &ref, error))
+        return false;
+    if (ref.entry_id != 0) {
+        m->thread_entry = ref.entry_id;
+        g_autofree char *detail = g_strdup_printf("entry %" G_GINT64_FORMAT " <%s>", ref.entry_id,
+                                                  ref.message_id ? ref.message_id : "");
+        if (m->company == NULL && ref.company != NULL) {
+            m->company = cl_item_copy(ref.company);
+            g_ptr_array_add(m->reasons, cl_reason_new("company", "thread", detail));
+        }
+        ClItem *record = ref.lead ? ref.lead : ref.project;
+        bool same_company = m->company == NULL || record == NULL ||
+                            record->company_id == m->company->id;
+        if (m->lead == NULL && m->project == NULL && record != NULL && same_company &&
+            count_kind(m->candidates, CL_ITEM_LEAD) + count_kind(m->candidates, CL_ITEM_PROJECT) == 0) {
+            ClItem **slot = record->kind == CL_ITEM_LEAD ? &m->lead : &m->project;
+            *slot = cl_item_copy(record);
+            g_ptr_array_add(m->reasons,
+                            cl_reason_new(cl_item_kind_name(record->kind), "thread", detail));
+        }
+    }
+    cl_thread_ref_clear(&ref);
     return true;
 }
 
@@ -290,12 +487,26 @@ ClMatch *
 cl_match_decide(const ClDirectory *dir, const ClMatchInput *in, GError **error)
 {
     g_autoptr(ClMatch) m = match_new();
-    if (!match_contacts(dir, in, m, error))
+    bool forward_prefix = false;
+    g_autofree char *subject = cl_subject_strip(in->subject, &forward_prefix);
+    if (!match_contacts(dir, in, forward_prefix, m, error))
         return NULL;
-    int n = match_numbers(dir, in, m, error);
+    if (!match_company_domain(dir, in, m, error))
+        return NULL;
+    /* Rules 6 and 7 read the mail's subject and, for a forward, the original's. */
+    g_autofree char *original = NULL;
+    const char *subjects[3] = { subject, NULL, NULL };
+    if (m->forwarded && in->originals[0].subject != NULL) {
+        original = cl_subject_strip(in->originals[0].subject, NULL);
+        if (strcmp(original, subject) != 0)
+            subjects[1] = original;
+    }
+    int n = match_numbers(dir, in, subjects, m, error);
     if (n < 0)
         return NULL;
-    if (n == 0 && !match_names(dir, in, m, error))
+    if (n == 0 && !match_names(dir, in, subjects, m, error))
+        return NULL;
+    if (!match_thread(dir, in, m, error))
         return NULL;
     return g_steal_pointer(&m);
 }

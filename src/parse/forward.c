@@ -476,9 +476,24 @@ month_of(const char *word, int *month_out)
     return 0;
 }
 
+/* Zone names mail programs print after a time, folded; minutes east of UTC. */
+static const struct {
+    const char *name;
+    int minutes;
+} zones[] = {
+    { "utc", 0 },     { "gmt", 0 },     { "z", 0 },       { "wet", 0 },    { "mez", 60 },
+    { "cet", 60 },    { "bst", 60 },    { "west", 60 },   { "mesz", 120 }, { "cest", 120 },
+    { "eet", 120 },   { "eest", 180 },  { "msk", 180 },   { "est", -300 }, { "edt", -240 },
+    { "cst", -360 },  { "cdt", -300 },  { "mst", -420 },  { "mdt", -360 }, { "pst", -480 },
+    { "pdt", -420 },  { "seč", 60 },    { "sel", 120 },
+};
+
 gint64
-parse_loose_date(const char *text)
+parse_loose_date(const char *text, bool *zoned_out)
 {
+    bool zoned_dummy;
+    bool *zoned = zoned_out ? zoned_out : &zoned_dummy;
+    *zoned = false;
     if (text == NULL || *text == '\0')
         return 0;
     /* RFC 5322 first (Thunderbird, MailMate write it); GMime reads other forms
@@ -496,8 +511,10 @@ parse_loose_date(const char *text)
     if (rfc != NULL) {
         gint64 t = g_date_time_to_unix(rfc);
         g_date_time_unref(rfc);
-        if (t > 0)
+        if (t > 0) {
+            *zoned = true;
             return t;
+        }
     }
     g_autofree char *folded = cl_text_fold(text);
     int year = -1, month = -1, month_score = 0, day = -1, hour = 0, minute = 0, second = 0;
@@ -581,6 +598,7 @@ parse_loose_date(const char *text)
             if (digits > 0 && (digits <= 2 || digits == 4) && hour + minute > 0) {
                 if (c == '-')
                     offset_min = -offset_min;
+                *zoned = true;
                 p = q;
                 continue;
             }
@@ -591,6 +609,14 @@ parse_loose_date(const char *text)
             while (*p && g_unichar_isalpha(g_utf8_get_char(p)))
                 p = g_utf8_next_char(p);
             g_autofree char *word = g_strndup(s, p - s);
+            bool zone = false;
+            for (gsize z = 0; z < G_N_ELEMENTS(zones) && hour + minute > 0 && !*zoned; z++)
+                if (strcmp(word, zones[z].name) == 0) {
+                    offset_min = zones[z].minutes;
+                    *zoned = zone = true;
+                }
+            if (zone)
+                continue;
             if (strcmp(word, "pm") == 0)
                 pm = 1;
             else if (strcmp(word, "am") == 0)
@@ -654,7 +680,7 @@ forward_set(ClForward *f, Field field, const char *value)
     case F_DATE:
         if (f->date_text == NULL) {
             f->date_text = parse_clean_line(value, 200);
-            f->date = parse_loose_date(f->date_text);
+            f->date = parse_loose_date(f->date_text, &f->date_zoned);
         }
         break;
     case F_SUBJECT:
@@ -810,7 +836,7 @@ attribution(const char *p, ClForward *f)
             f->from->address = g_strdup(list->pdata[0]);
         }
     }
-    f->date = parse_loose_date(line);
+    f->date = parse_loose_date(line, &f->date_zoned);
     return true;
 }
 

@@ -23,7 +23,8 @@ void parse_address_list(const char *text, GPtrArray *out);
 ClForward *parse_forward_find(const char *text);
 void parse_forward_free(ClForward *forward);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClForward, parse_forward_free)
-/* Dates as mail programs write them in several languages; 0 when not understood. */
-gint64 parse_loose_date(const char *text);
+/* Dates as mail programs write them in several languages; 0 when not understood.
+ * *zoned_out (may be NULL): the text named a time zone; else the time was read as UTC. */
+gint64 parse_loose_date(const char *text, bool *zoned_out);
 /* Appends the folded addresses found in text that are not in seen (and adds them there). */
 void parse_scan_addresses(const char *text, GPtrArray *out, GHashTable *seen, guint max);

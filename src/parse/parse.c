@@ -601,8 +601,33 @@ message_from_mime(GMimeMessage *mime)
         g_ptr_array_add(msg->forwards, forward_from_message(inner->pdata[i]));
     if (msg->forwards->len == 0) {
         ClForward *f = parse_forward_find(msg->text);
-        if (f != NULL)
+        if (f != NULL) {
+            /* "Gesendet: Mittwoch, 2. Dezember 2026 16:45" is in the zone of the
+             * mail program that wrote it: the one that sent the forward. */
+            if (f->date > 0 && !f->date_zoned && date != NULL)
+                f->date -= g_date_time_get_utc_offset(date) / G_USEC_PER_SEC;
             g_ptr_array_add(msg->forwards, f);
+        }
+    }
+
+    /* Rule 9 for mail without Message-ID: what a copy of it has in common,
+     * whatever was added in transit (Received, Delivered-To, X-…). */
+    if (msg->message_id == NULL) {
+        GString *norm = g_string_new(NULL);
+        static const char *fields[] = { "From", "To", "Cc", "Subject", "Date" };
+        for (gsize i = 0; i < G_N_ELEMENTS(fields); i++) {
+            g_autofree char *raw = raw_header(obj, fields[i], ", ", hint);
+            g_autofree char *line = parse_clean_line(raw ? raw : "", 64 * 1024);
+            g_string_append_printf(norm, "%s:%s\n", fields[i], line);
+        }
+        g_string_append(norm, msg->text);
+        for (guint i = 0; i < msg->attachments->len; i++)
+            g_string_append_printf(norm, "\n%s",
+                                   ((ClAttachment *)msg->attachments->pdata[i])->filename);
+        char hash[CL_HASH_HEX_LEN];
+        cl_hash_hex(norm->str, norm->len, hash);
+        msg->content_hash = g_strdup(hash);
+        g_string_free(norm, TRUE);
     }
 
     /* The whole-message scan: headers, text, and the attached mails. */
@@ -704,6 +729,7 @@ cl_message_free(ClMessage *msg)
     g_free(msg->subject);
     g_free(msg->message_id);
     g_free(msg->in_reply_to);
+    g_free(msg->content_hash);
     g_free(msg->text);
     g_clear_pointer(&msg->forwards, g_ptr_array_unref);
     g_clear_pointer(&msg->scan, g_ptr_array_unref);

@@ -34,7 +34,9 @@ typedef struct {
     GPtrArray *to;          /* ClAddress * */
     GPtrArray *cc;
     char *subject;          /* as written, prefixes kept; NULL when the block has none */
-    gint64 date;            /* Unix time; 0 when not understood */
+    gint64 date;            /* Unix time; 0 when not understood. Without a zone in the text,
+                             * the zone of the forwarding mail's own Date is assumed. */
+    bool date_zoned;        /* private: the text named a zone */
     char *date_text;        /* as written (inline forwards) */
     char *message_id;       /* attached messages */
     char *text;             /* the original's body */
@@ -50,6 +52,8 @@ typedef struct {
     char *subject;          /* decoded, unfolded, control characters as spaces; "" when none */
     gint64 date;            /* Date header as Unix time; 0 when missing or unparseable */
     char *message_id;       /* without angle brackets; NULL when none */
+    char *content_hash;     /* no Message-ID: BLAKE2b (hex) of From, To, Cc, Subject, Date,
+                             * text and attachment names, for rule 9; else NULL */
     char *in_reply_to;      /* first message id of In-Reply-To, NULL when none */
     GPtrArray *references;  /* char *, message ids of References, at most CL_MAX_REFERENCES */
     char *text;             /* body text, UTF-8; text/plain preferred, else converted HTML */

@@ -123,6 +123,38 @@ address_list(GPtrArray *list)
     return arr;
 }
 
+static json_t *
+time_or_null(gint64 t)
+{
+    if (t == 0)
+        return json_null();
+    g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(t);
+    g_autofree char *s = g_date_time_format_iso8601(dt);
+    return json_string(s);
+}
+
+/* The forwarded mail as the entry shows it (rule 5): who wrote it to whom, when. */
+static json_t *
+original_json(const ClForward *f)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "format", json_string(f->format));
+    g_autoptr(GPtrArray) from = g_ptr_array_new();
+    if (f->from)
+        g_ptr_array_add(from, f->from);
+    json_object_set_new(o, "from", address_list(from));
+    if (f->from_text)
+        json_object_set_new(o, "from_text", json_string(f->from_text));
+    json_object_set_new(o, "to", address_list(f->to));
+    json_object_set_new(o, "cc", address_list(f->cc));
+    json_object_set_new(o, "date", time_or_null(f->date));
+    json_object_set_new(o, "date_text", f->date_text ? json_string(f->date_text) : json_null());
+    json_object_set_new(o, "subject", f->subject ? json_string(f->subject) : json_null());
+    json_object_set_new(o, "message_id", f->message_id ? json_string(f->message_id) : json_null());
+    json_object_set_new(o, "nested", json_integer(f->nested));
+    return o;
+}
+
 static char *
 addresses_json(const ClMessage *msg, const ClEnvelope *env)
 {
@@ -141,6 +173,12 @@ addresses_json(const ClMessage *msg, const ClEnvelope *env)
         json_array_append_new(rcpts, json_string(g_ptr_array_index(env->rcpts, i)));
     json_object_set_new(e, "recipients", rcpts);
     json_object_set_new(o, "envelope", e);
+    if (msg->forwards->len > 0) {
+        json_t *list = json_array();
+        for (guint i = 0; i < msg->forwards->len; i++)
+            json_array_append_new(list, original_json(msg->forwards->pdata[i]));
+        json_object_set_new(o, "forwarded", list);
+    }
     return json_dumps(o, JSON_COMPACT);
 }
 
@@ -261,23 +299,62 @@ duplicate(ClPipeline *p, ClRoute *route, gint64 id, GError **error)
 
 /* Rules 4, 6, 7 for an accepted route: tenant settings and the match.
  * `dir` is the pipeline's store or a reader of the same data. */
+/* The addresses of lists of ClAddress, NULL-terminated (borrowed strings). */
+static GPtrArray *
+address_strings(GPtrArray *a, GPtrArray *b)
+{
+    GPtrArray *out = g_ptr_array_new();
+    GPtrArray *lists[] = { a, b };
+    for (gsize l = 0; l < G_N_ELEMENTS(lists); l++)
+        for (guint i = 0; lists[l] && i < lists[l]->len; i++)
+            g_ptr_array_add(out, ((ClAddress *)g_ptr_array_index(lists[l], i))->address);
+    g_ptr_array_add(out, NULL);
+    return out;
+}
+
+/* Rules 4-7 and 10 for an accepted route: tenant settings and the match.
+ * `dir` is the pipeline's store. */
 static ClMatch *
 decide_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id,
              ClTenantSettings *settings, GError **error)
 {
     if (!dir->ops->tenant_settings(dir->self, tenant_id, settings, error))
         return NULL;
-    g_autoptr(GPtrArray) rcpts = g_ptr_array_new();
-    GPtrArray *lists[] = { msg->to, msg->cc };
-    for (gsize l = 0; l < G_N_ELEMENTS(lists); l++)
-        for (guint i = 0; i < lists[l]->len; i++)
-            g_ptr_array_add(rcpts, ((ClAddress *)g_ptr_array_index(lists[l], i))->address);
-    g_ptr_array_add(rcpts, NULL);
+    g_autoptr(GPtrArray) rcpts = address_strings(msg->to, msg->cc);
+    g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
+    g_autofree ClMatchOriginal *originals = g_new0(ClMatchOriginal, msg->forwards->len + 1);
+    for (guint i = 0; i < msg->forwards->len; i++) {
+        const ClForward *f = msg->forwards->pdata[i];
+        GPtrArray *r = address_strings(f->to, f->cc);
+        g_ptr_array_add(keep, r);
+        originals[i] = (ClMatchOriginal){
+            .format = f->format,
+            .explicit_forward = f->explicit_forward,
+            .from = f->from ? f->from->address : NULL,
+            .recipients = (const char *const *)r->pdata,
+            .subject = f->subject,
+        };
+    }
+    g_autoptr(GPtrArray) scan = g_ptr_array_new();
+    for (guint i = 0; i < msg->scan->len; i++)
+        g_ptr_array_add(scan, msg->scan->pdata[i]);
+    g_ptr_array_add(scan, NULL);
+    /* Rule 10: the message a reply answers first, then its thread newest first. */
+    g_autoptr(GPtrArray) refs = g_ptr_array_new();
+    if (msg->in_reply_to)
+        g_ptr_array_add(refs, msg->in_reply_to);
+    for (guint i = msg->references->len; i > 0; i--)
+        g_ptr_array_add(refs, msg->references->pdata[i - 1]);
+    g_ptr_array_add(refs, NULL);
     ClMatchInput in = {
         .tenant_id = tenant_id,
         .settings = *settings,
         .subject = msg->subject,
         .recipients = (const char *const *)rcpts->pdata,
+        .originals = originals,
+        .n_originals = msg->forwards->len,
+        .scan = (const char *const *)scan->pdata,
+        .references = (const char *const *)refs->pdata,
     };
     return cl_match_decide(dir, &in, error);
 }
@@ -289,14 +366,16 @@ accept(ClPipeline *p, ClRawMessage *raw, ClMessage *msg, GPtrArray *decoded, ClR
     ClDirectory dir = cl_store_directory(p->store);
     gint64 tenant_id = route->tenant->id;
 
-    /* Rule 9: the same Message-ID in the same tenant changes nothing. */
-    if (msg->message_id != NULL) {
-        gint64 id = cl_store_entry_find_message_id(p->store, tenant_id, msg->message_id, error);
-        if (id < 0)
-            return NULL;
-        if (id > 0)
-            return duplicate(p, route, id, error);
-    }
+    /* Rule 9: the same Message-ID in the same tenant changes nothing; mail
+     * without one is known by its content. */
+    gint64 dup = msg->message_id
+                     ? cl_store_entry_find_message_id(p->store, tenant_id, msg->message_id, error)
+                     : cl_store_entry_find_content_hash(p->store, tenant_id, msg->content_hash,
+                                                        error);
+    if (dup < 0)
+        return NULL;
+    if (dup > 0)
+        return duplicate(p, route, dup, error);
 
     ClTenantSettings settings;
     g_autoptr(ClMatch) match = decide_match(&dir, msg, tenant_id, &settings, error);
@@ -326,12 +405,22 @@ accept(ClPipeline *p, ClRawMessage *raw, ClMessage *msg, GPtrArray *decoded, ClR
         ClReason *r = g_ptr_array_index(match->reasons, i);
         g_ptr_array_add(e->reasons, cl_reason_new(r->field, r->rule, r->detail));
     }
-    e->subject = g_strdup(msg->subject);
+    e->forwarded = match->forwarded;
+    if (match->forwarded) {
+        /* The entry is about the original: its subject and date (rule 5). */
+        const ClForward *f = msg->forwards->pdata[0];
+        e->subject = cl_subject_strip(f->subject ? f->subject : msg->subject, NULL);
+        if (f->date > 0)
+            e->contact_time = f->date;
+    } else {
+        e->subject = g_strdup(msg->subject);
+    }
     /* The text is not stored twice: it is read from the original message when
      * the entry is shown (cl_pipeline_entry_text), like every other part. */
     e->body = NULL;
     e->body_from_html = msg->text_from_html;
     e->message_id = g_strdup(msg->message_id);
+    e->content_hash = g_strdup(msg->content_hash);
     e->in_reply_to = g_strdup(msg->in_reply_to);
     e->addresses_json = g_strdup(addresses);
     e->raw_size = raw->size;
@@ -535,5 +624,7 @@ cl_pipeline_entry_text(ClStore *store, ClEntry *entry, GError **error)
         return false;
     entry->body = g_steal_pointer(&msg->text);
     entry->body_from_html = msg->text_from_html;
+    if (entry->forwarded && msg->forwards->len > 0)
+        entry->original_text = g_strdup(((ClForward *)msg->forwards->pdata[0])->text);
     return true;
 }

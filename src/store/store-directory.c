@@ -183,6 +183,87 @@ tenant_settings(void *self, gint64 tenant_id, ClTenantSettings *out, GError **er
     return true;
 }
 
+static GPtrArray *
+companies_by_domain(void *self, gint64 tenant_id, const char *domain, GError **error)
+{
+    ClStore *store = self;
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "SELECT co.id, co.tenant_id, co.key, co.name, co.id, co.key, NULL"
+                                " FROM company_domains d JOIN companies co ON co.id = d.company_id"
+                                " WHERE d.tenant_id = ? AND d.domain = ? ORDER BY co.id",
+                                error);
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_text(s, 2, domain);
+    return collect(store, s, CL_ITEM_COMPANY, error);
+}
+
+static ClItem *
+thread_item(ClDbStmt *s, int col, ClItemKind kind, gint64 tenant_id)
+{
+    if (cl_db_column_is_null(s, col))
+        return NULL;
+    ClItem *item = cl_item_new(kind, cl_db_column_int64(s, col), tenant_id,
+                               cl_db_column_text(s, col + 1));
+    item->name = g_strdup(cl_db_column_text(s, col + 2));
+    item->company_id = cl_db_column_int64(s, 10);
+    item->company_key = g_strdup(cl_db_column_text(s, 11));
+    return item;
+}
+
+static bool
+thread_entry(void *self, gint64 tenant_id, const char *const *message_ids, ClThreadRef *out,
+             GError **error)
+{
+    ClStore *store = self;
+    *out = (ClThreadRef){ 0 };
+    /* One probe of (tenant_id, message_id) per id; the newest entry wins. */
+    ClDbStmt *s = cl_db_prepare(
+        store->db,
+        "SELECT e.id, e.message_id, e.company_id, co.key, co.name, e.lead_id, l.number, l.name,"
+        " e.project_id, p.key, e.company_id, co.key, p.name"
+        " FROM json_each(?2) k JOIN entries e ON e.tenant_id = ?1 AND e.message_id = k.value"
+        " LEFT JOIN companies co ON co.id = e.company_id"
+        " LEFT JOIN leads l ON l.id = e.lead_id LEFT JOIN projects p ON p.id = e.project_id"
+        " WHERE e.state != 'discarded' ORDER BY e.id DESC LIMIT 1",
+        error);
+    if (s == NULL)
+        return false;
+    json_t *list = json_array();
+    for (gsize i = 0; message_ids && message_ids[i] && i < CL_MAX_REFERENCES + 1; i++)
+        json_array_append_new(list, json_string(message_ids[i]));
+    g_autofree char *text = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_text(s, 2, text);
+    int rc = cl_db_step(s, error);
+    if (rc < 0)
+        return false;
+    if (rc == 1) {
+        out->entry_id = cl_db_column_int64(s, 0);
+        out->message_id = g_strdup(cl_db_column_text(s, 1));
+        if (!cl_db_column_is_null(s, 2)) {
+            out->company = cl_item_new(CL_ITEM_COMPANY, cl_db_column_int64(s, 2), tenant_id,
+                                       cl_db_column_text(s, 3));
+            out->company->name = g_strdup(cl_db_column_text(s, 4));
+            out->company->company_id = out->company->id;
+            out->company->company_key = g_strdup(out->company->key);
+        }
+        out->lead = thread_item(s, 5, CL_ITEM_LEAD, tenant_id);
+        if (!cl_db_column_is_null(s, 8)) {
+            out->project = cl_item_new(CL_ITEM_PROJECT, cl_db_column_int64(s, 8), tenant_id,
+                                       cl_db_column_text(s, 9));
+            out->project->name = g_strdup(cl_db_column_text(s, 12));
+            out->project->company_id = cl_db_column_int64(s, 10);
+            out->project->company_key = g_strdup(cl_db_column_text(s, 11));
+        }
+        while (cl_db_step(s, NULL) == 1)
+            ;
+    }
+    return true;
+}
+
 static const ClDirectoryOps directory_ops = {
     .tenants_by_domain = tenants_by_domain,
     .users_by_address = users_by_address,
@@ -190,6 +271,8 @@ static const ClDirectoryOps directory_ops = {
     .records_by_number = records_by_number,
     .records_by_name_keys = records_by_name_keys,
     .tenant_settings = tenant_settings,
+    .companies_by_domain = companies_by_domain,
+    .thread_entry = thread_entry,
 };
 
 ClDirectory

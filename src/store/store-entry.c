@@ -99,6 +99,8 @@ cl_entry_free(ClEntry *e)
     g_free(e->subject);
     g_free(e->body);
     g_free(e->message_id);
+    g_free(e->content_hash);
+    g_free(e->original_text);
     g_free(e->in_reply_to);
     g_free(e->addresses_json);
     g_free(e->raw_hash);
@@ -116,6 +118,20 @@ cl_store_entry_find_message_id(ClStore *store, gint64 tenant_id, const char *mes
         return -1;
     cl_db_bind_int64(s, 1, tenant_id);
     cl_db_bind_text(s, 2, message_id);
+    return cl_db_one_int64(s, 0, error);
+}
+
+gint64
+cl_store_entry_find_content_hash(ClStore *store, gint64 tenant_id, const char *hash,
+                                 GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "SELECT id FROM entries WHERE tenant_id = ? AND content_hash = ?",
+                                error);
+    if (s == NULL)
+        return -1;
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_text(s, 2, hash);
     return cl_db_one_int64(s, 0, error);
 }
 
@@ -185,9 +201,9 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
         db,
         "INSERT INTO entries (tenant_id, state, origin, channel, contact_time, created_at,"
         " updated_at, author_id, company_id, lead_id, project_id, followup, subject, body,"
-        " body_from_html, forwarded, message_id, in_reply_to, addresses, candidates,"
-        " reasons, raw_hash, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-        " ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " body_from_html, forwarded, message_id, content_hash, in_reply_to, addresses,"
+        " candidates, reasons, raw_hash, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         error);
     if (s == NULL)
         return false;
@@ -215,6 +231,7 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
     cl_db_bind_int64(s, i++, e->body_from_html);
     cl_db_bind_int64(s, i++, e->forwarded);
     cl_db_bind_text(s, i++, e->message_id);
+    cl_db_bind_text(s, i++, e->content_hash);
     cl_db_bind_text(s, i++, e->in_reply_to);
     cl_db_bind_text(s, i++, e->addresses_json);
     cl_db_bind_text(s, i++, cands);
@@ -445,7 +462,9 @@ load_candidates(ClEntry *e, const char *json)
         size_t i;
         json_t *v;
         json_array_foreach(list, i, v) {
-            ClItemKind kind = strcmp(field, "project") == 0 ? CL_ITEM_PROJECT : CL_ITEM_LEAD;
+            int kind = cl_item_kind_parse(field);
+            if (kind < 0)
+                continue;
             g_ptr_array_add(e->candidates, cl_item_new(kind, 0, e->tenant_id,
                                                        json_string_value(v)));
         }

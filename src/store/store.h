@@ -63,9 +63,12 @@ typedef struct {
     GPtrArray *notify;     /* ClItem * users */
     char *subject;
     char *body;
+    char *original_text;   /* forwarded mail: the original's text; like body of captured
+                            * mail, not stored but read from the original message */
     bool body_from_html;
     bool forwarded;
     char *message_id;
+    char *content_hash;    /* mail without Message-ID (rule 9), else NULL */
     char *in_reply_to;
     char *addresses_json;  /* JSON object text, NULL for manual entries */
     GPtrArray *candidates; /* ClItem * leads/projects */
@@ -163,6 +166,9 @@ int cl_store_blob_open(ClStore *store, const char *hash, gint64 *offset_out, gin
 /* ---- capture ------------------------------------------------------------------------- */
 
 /* The id of the tenant's entry with this Message-ID, 0 when none, -1 on error. */
+/* The id of the tenant's entry of mail with this content hash (rule 9), 0 when none, -1 on error. */
+gint64 cl_store_entry_find_content_hash(ClStore *store, gint64 tenant_id, const char *hash,
+                                        GError **error);
 gint64 cl_store_entry_find_message_id(ClStore *store, gint64 tenant_id, const char *message_id,
                                       GError **error);
 

@@ -8,8 +8,22 @@ typedef struct {
     GPtrArray *addresses; /* folded; domain for tenants, offer numbers for projects */
 } Rec;
 
+typedef struct {
+    gint64 tenant, entry, company, lead, project;
+    char *message_id;
+} Thread;
+
+static void
+thread_free(Thread *t)
+{
+    g_free(t->message_id);
+    g_free(t);
+}
+
 struct FakeDirectory {
     GPtrArray *recs;
+    GPtrArray *threads;   /* Thread * */
+    GHashTable *settings; /* tenant id → ClTenantSettings * */
     gint64 next_id;
     int fail_in; /* -1: never */
     guint lookups;
@@ -28,6 +42,8 @@ fake_directory_new(void)
 {
     FakeDirectory *fd = g_new0(FakeDirectory, 1);
     fd->recs = g_ptr_array_new_with_free_func((GDestroyNotify)rec_free);
+    fd->threads = g_ptr_array_new_with_free_func((GDestroyNotify)thread_free);
+    fd->settings = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
     fd->next_id = 1;
     fd->fail_in = -1;
     return fd;
@@ -39,6 +55,8 @@ fake_directory_free(FakeDirectory *fd)
     if (fd == NULL)
         return;
     g_ptr_array_unref(fd->recs);
+    g_ptr_array_unref(fd->threads);
+    g_hash_table_unref(fd->settings);
     g_free(fd);
 }
 
@@ -118,6 +136,22 @@ fake_address(FakeDirectory *fd, gint64 owner, const char *address)
     Rec *r = find_rec(fd, owner);
     g_assert_nonnull(r);
     g_ptr_array_add(r->addresses, cl_address_fold(address));
+}
+
+void
+fake_thread(FakeDirectory *fd, gint64 tenant, gint64 entry, const char *message_id,
+            gint64 company, gint64 lead, gint64 project)
+{
+    Thread *t = g_new0(Thread, 1);
+    *t = (Thread){ tenant, entry, company, lead, project, g_strdup(message_id) };
+    g_ptr_array_add(fd->threads, t);
+}
+
+void
+fake_settings(FakeDirectory *fd, gint64 tenant, ClTenantSettings settings)
+{
+    g_hash_table_insert(fd->settings, g_memdup2(&tenant, sizeof tenant),
+                        g_memdup2(&settings, sizeof settings));
 }
 
 void
@@ -236,10 +270,56 @@ records_by_name_keys(void *self, gint64 tenant, gint64 company, const char *cons
 static bool
 tenant_settings(void *self, gint64 tenant, ClTenantSettings *out, GError **error)
 {
-    (void)self;
-    (void)tenant;
     (void)error;
-    *out = (ClTenantSettings){ 0 };
+    FakeDirectory *fd = self;
+    ClTenantSettings *s = g_hash_table_lookup(fd->settings, &tenant);
+    *out = s ? *s : (ClTenantSettings){ 0 };
+    return true;
+}
+
+static GPtrArray *
+companies_by_domain(void *self, gint64 tenant, const char *domain, GError **error)
+{
+    g_assert_cmpint(tenant, !=, 0);
+    return lookup(self, CL_ITEM_COMPANY, CL_ITEM_COMPANY, tenant, domain, pred_address, error);
+}
+
+static ClItem *
+copy_rec(FakeDirectory *fd, gint64 id)
+{
+    Rec *r = id ? find_rec(fd, id) : NULL;
+    return r ? cl_item_copy(r->item) : NULL;
+}
+
+static bool
+thread_entry(void *self, gint64 tenant, const char *const *ids, ClThreadRef *out, GError **error)
+{
+    FakeDirectory *fd = self;
+    *out = (ClThreadRef){ 0 };
+    fd->lookups++;
+    if (fd->fail_in >= 0 && fd->fail_in-- == 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "fake: busy");
+        return false;
+    }
+    Thread *best = NULL;
+    for (guint i = 0; i < fd->threads->len; i++) {
+        Thread *t = fd->threads->pdata[i];
+        if (t->tenant != tenant || !g_strv_contains(ids, t->message_id))
+            continue;
+        if (best == NULL || t->entry > best->entry)
+            best = t;
+    }
+    if (best != NULL) {
+        out->entry_id = best->entry;
+        out->message_id = g_strdup(best->message_id);
+        out->company = copy_rec(fd, best->company);
+        if (out->company != NULL) {
+            out->company->company_id = out->company->id;
+            out->company->company_key = g_strdup(out->company->key);
+        }
+        out->lead = copy_rec(fd, best->lead);
+        out->project = copy_rec(fd, best->project);
+    }
     return true;
 }
 
@@ -250,6 +330,8 @@ static const ClDirectoryOps ops = {
     .records_by_number = records_by_number,
     .records_by_name_keys = records_by_name_keys,
     .tenant_settings = tenant_settings,
+    .companies_by_domain = companies_by_domain,
+    .thread_entry = thread_entry,
 };
 
 ClDirectory

@@ -25,8 +25,13 @@ gint64 fake_lead(FakeDirectory *fd, gint64 tenant, gint64 company, const char *n
                  const char *name);
 gint64 fake_project(FakeDirectory *fd, gint64 tenant, gint64 company, const char *key,
                     const char *name, const char *offer);
-/* Adds another address to a user or contact. */
+/* Adds another address to a user or contact, or a mail domain to a company. */
 void fake_address(FakeDirectory *fd, gint64 owner, const char *address);
+/* An entry of the tenant with this Message-ID, for rule 10 (company, lead, project: ids or 0). */
+void fake_thread(FakeDirectory *fd, gint64 tenant, gint64 entry, const char *message_id,
+                 gint64 company, gint64 lead, gint64 project);
+/* Sets the tenant's settings (default: strict numbers, no auto-save). */
+void fake_settings(FakeDirectory *fd, gint64 tenant, ClTenantSettings settings);
 /* After n more successful lookups, the next one fails with CL_ERROR_TEMPFAIL. */
 void fake_fail_after(FakeDirectory *fd, guint n);
 /* Number of lookups so far. */

@@ -379,6 +379,256 @@ test_many_recipients_bounded(void)
     world_clear(&w);
 }
 
+/* ---- rule 5: forwarded mail, the whole-message scan; company by domain; rule 10 ------------ */
+
+static ClMatch *
+run_in(World *w, ClMatchInput *in)
+{
+    ClDirectory dir = fake_directory_view(w->fd);
+    in->tenant_id = w->t1;
+    g_autoptr(GError) error = NULL;
+    ClMatch *m = cl_match_decide(&dir, in, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(m);
+    return m;
+}
+
+static void
+test_forward_decision(void)
+{
+    World w;
+    world_init(&w);
+    const char *drop[] = { "crm@drop.example", NULL };
+    const char *to_jm[] = { "j.mueller@acme.example", NULL };
+    const char *orig_rcpt[] = { "anna@muster-agentur.example", "s.krause@acme.example", NULL };
+    static const struct {
+        const char *subject;
+        bool explicit_forward;
+        bool to_contact; /* the mail's own recipient is a known contact */
+        bool forwarded;
+    } cases[] = {
+        { "WG: Angebot", false, true, true },   /* a forward prefix says so */
+        { "Fwd: Angebot", false, true, true },
+        { "Angebot", true, true, true },        /* a forward title says so */
+        { "Angebot", false, false, true },      /* nobody known addressed: about the original */
+        { "AW: Angebot", false, true, false },  /* a reply with a quoted header block */
+        { "Angebot", false, true, false },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_test_message("case %zu: %s", i, cases[i].subject);
+        ClMatchOriginal orig = { .format = "outlook", .explicit_forward = cases[i].explicit_forward,
+                                 .from = "boss@globex.example", .recipients = orig_rcpt,
+                                 .subject = "Angebot" };
+        ClMatchInput in = { .subject = cases[i].subject,
+                            .recipients = cases[i].to_contact ? to_jm : drop,
+                            .originals = &orig, .n_originals = 1 };
+        g_autoptr(ClMatch) m = run_in(&w, &in);
+        g_assert_cmpint(m->forwarded, ==, cases[i].forwarded);
+        g_autofree char *got = keys(m->contacts);
+        if (cases[i].forwarded) {
+            /* original sender first, then its recipients; not the forward's own To */
+            g_assert_cmpstr(got, ==, "contact:gboss contact:skrause");
+            g_assert_cmpstr(m->company->key, ==, "globex");
+            g_assert_true(has_reason(m, "forwarded", "inline-forward", "outlook"));
+            g_assert_true(has_reason(m, "contact", "original-sender", "boss@globex.example"));
+            g_assert_true(has_reason(m, "contact", "original-recipient", "s.krause@acme.example"));
+        } else {
+            g_assert_cmpstr(got, ==, "contact:jmueller");
+            g_assert_false(has_reason(m, "forwarded", NULL, NULL));
+        }
+    }
+    world_clear(&w);
+}
+
+static void
+test_forward_subjects(void)
+{
+    World w;
+    world_init(&w);
+    const char *drop[] = { "crm@drop.example", NULL };
+    const char *none[] = { NULL };
+    static const struct {
+        const char *subject, *original;
+        const char *lead;       /* chosen, or NULL */
+        const char *candidates; /* when none chosen */
+    } cases[] = {
+        { "WG: Angebot", "Lead 11111 Termin", "11111", "" },         /* the original's number */
+        { "WG: 11111", "Termin", "11111", "" },                      /* the forward's number */
+        { "WG: Lead 11111", "AW: 11111", "11111", "" },              /* the same in both */
+        { "WG: Lead 11111", "Angebot 22222", NULL, "lead:11111 lead:22222" }, /* two records */
+        { "Fwd: Neues Logo", "Das Logo", NULL, "lead:44444 lead:33333" },     /* two names */
+        { "Fwd: Info", "AW: Neues Logo!", "44444", "" },             /* by name, prefix removed */
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_test_message("case %zu: %s / %s", i, cases[i].subject, cases[i].original);
+        ClMatchOriginal orig = { .format = "forward-header", .explicit_forward = true,
+                                 .from = "j.mueller@acme.example", .recipients = none,
+                                 .subject = cases[i].original };
+        ClMatchInput in = { .subject = cases[i].subject, .recipients = drop, .originals = &orig,
+                            .n_originals = 1 };
+        g_autoptr(ClMatch) m = run_in(&w, &in);
+        g_assert_cmpstr(m->lead ? m->lead->key : NULL, ==, cases[i].lead);
+        g_autofree char *cands = keys(m->candidates);
+        g_auto(GStrv) a = g_strsplit(cands, " ", -1), b = g_strsplit(cases[i].candidates, " ", -1);
+        g_assert_cmpuint(g_strv_length(a), ==, g_strv_length(b));
+        for (gsize j = 0; b[j]; j++)
+            g_assert_true(g_strv_contains((const char *const *)a, b[j]));
+    }
+    world_clear(&w);
+}
+
+static void
+test_message_scan(void)
+{
+    World w;
+    world_init(&w);
+    const char *drop[] = { "crm@drop.example", "nobody@nowhere.example", NULL };
+    const char *scan[] = { "anna@muster-agentur.example", "crm@drop.example",
+                           "shared@acme.example", /* the other tenant's contact: never */
+                           "boss@globex.example", "j.mueller@acme.example", NULL };
+    ClMatchInput in = { .subject = "Hallo", .recipients = drop, .scan = scan };
+    g_autoptr(ClMatch) m = run_in(&w, &in);
+    g_autofree char *got = keys(m->contacts);
+    g_assert_cmpstr(got, ==, "contact:gboss contact:jmueller");
+    g_assert_cmpstr(m->company->key, ==, "globex");
+    g_assert_true(has_reason(m, "contact", "message-scan", "boss@globex.example"));
+    g_assert_false(m->forwarded);
+
+    /* Recipients that name a contact: no scan. */
+    const char *to_sk[] = { "s.krause@acme.example", NULL };
+    ClMatchInput in2 = { .subject = "Hallo", .recipients = to_sk, .scan = scan };
+    g_autoptr(ClMatch) m2 = run_in(&w, &in2);
+    g_autofree char *got2 = keys(m2->contacts);
+    g_assert_cmpstr(got2, ==, "contact:skrause");
+    g_assert_false(has_reason(m2, "contact", "message-scan", NULL));
+    world_clear(&w);
+}
+
+static void
+test_ambiguous_contact_address(void)
+{
+    World w;
+    world_init(&w);
+    /* info@ registered for a contact of acme and one of globex */
+    fake_address(w.fd, w.sk, "info@shared.example");
+    fake_address(w.fd, w.gx, "info@shared.example");
+    const char *rcpts[] = { "info@shared.example", NULL };
+    g_autoptr(ClMatch) m = run(&w, "Hallo", rcpts);
+    g_assert_cmpuint(m->contacts->len, ==, 0);
+    g_assert_null(m->company);
+    g_autofree char *cands = keys(m->candidates);
+    g_assert_cmpstr(cands, ==, "contact:skrause contact:gboss");
+    g_assert_true(has_reason(m, "contact", "ambiguous-address", NULL));
+    /* with another, unique address the unique one is chosen and the others stay candidates */
+    const char *rcpts2[] = { "info@shared.example", "j.mueller@acme.example", NULL };
+    g_autoptr(ClMatch) m2 = run(&w, "Hallo", rcpts2);
+    g_autofree char *got2 = keys(m2->contacts);
+    g_assert_cmpstr(got2, ==, "contact:jmueller");
+    g_assert_cmpstr(m2->company->key, ==, "acme");
+    world_clear(&w);
+}
+
+static void
+test_company_by_domain(void)
+{
+    World w;
+    world_init(&w);
+    fake_address(w.fd, w.acme, "acme.example");
+    fake_address(w.fd, w.globex, "globex.example");
+    fake_address(w.fd, w.globex, "shared-domain.example");
+    fake_address(w.fd, w.acme, "shared-domain.example");
+    const char *rcpts[] = { "neu@ACME.example", NULL };
+    g_autoptr(ClMatch) m = run(&w, "Lead 11111", rcpts);
+    g_assert_cmpuint(m->contacts->len, ==, 0);
+    g_assert_cmpstr(m->company->key, ==, "acme");
+    g_assert_true(has_reason(m, "company", "company-domain", "acme.example"));
+    g_assert_true(has_reason(m, "contact", "suggest-create", "neu@acme.example"));
+    g_assert_cmpstr(m->lead->key, ==, "11111");
+    g_assert_false(has_reason(m, "company", "conflict", NULL));
+
+    const char *two[] = { "x@shared-domain.example", NULL };
+    g_autoptr(ClMatch) m2 = run(&w, "Hallo", two);
+    g_assert_null(m2->company);
+    g_autofree char *cands = keys(m2->candidates);
+    g_assert_cmpstr(cands, ==, "company:acme company:globex");
+
+    /* a forward: the original sender's domain */
+    const char *drop[] = { "crm@drop.example", NULL };
+    ClMatchOriginal orig = { .format = "attached-message", .explicit_forward = true,
+                             .from = "chef@globex.example", .subject = "Hallo" };
+    ClMatchInput in = { .subject = "Fwd: Hallo", .recipients = drop, .originals = &orig,
+                        .n_originals = 1 };
+    g_autoptr(ClMatch) m3 = run_in(&w, &in);
+    g_assert_cmpstr(m3->company->key, ==, "globex");
+    g_assert_true(has_reason(m3, "forwarded", "attached-message", NULL));
+    world_clear(&w);
+}
+
+static void
+test_thread(void)
+{
+    World w;
+    world_init(&w);
+    fake_thread(w.fd, w.t1, 7, "first@agentur.example", w.acme, w.lead11111, 0);
+    fake_thread(w.fd, w.t2, 8, "other-tenant@x.example", w.other_co, w.other_lead, 0);
+    const char *nobody[] = { "nobody@example.org", NULL };
+    const char *refs[] = { "reply@kunde.example", "first@agentur.example", NULL };
+    ClMatchInput in = { .subject = "AW: Rückfrage", .recipients = nobody, .references = refs };
+    g_autoptr(ClMatch) m = run_in(&w, &in);
+    g_assert_cmpstr(m->company->key, ==, "acme");
+    g_assert_cmpstr(m->lead->key, ==, "11111");
+    g_assert_true(has_reason(m, "company", "thread", NULL));
+    g_assert_true(has_reason(m, "lead", "thread", NULL));
+    g_assert_cmpint(m->thread_entry, ==, 7);
+
+    /* Its own rules win: a number in the subject. */
+    ClMatchInput in2 = { .subject = "AW: Lead 33333", .recipients = nobody, .references = refs };
+    g_autoptr(ClMatch) m2 = run_in(&w, &in2);
+    g_assert_cmpstr(m2->lead->key, ==, "33333");
+    g_assert_false(has_reason(m2, "lead", "thread", NULL));
+
+    /* A contact of another company: the thread's lead does not come along. */
+    const char *to_gx[] = { "boss@globex.example", NULL };
+    ClMatchInput in3 = { .subject = "AW: Rückfrage", .recipients = to_gx, .references = refs };
+    g_autoptr(ClMatch) m3 = run_in(&w, &in3);
+    g_assert_cmpstr(m3->company->key, ==, "globex");
+    g_assert_null(m3->lead);
+
+    /* Another tenant's Message-ID is never followed. */
+    const char *refs_other[] = { "other-tenant@x.example", NULL };
+    ClMatchInput in4 = { .subject = "AW: x", .recipients = nobody, .references = refs_other };
+    g_autoptr(ClMatch) m4 = run_in(&w, &in4);
+    g_assert_null(m4->company);
+    g_assert_cmpint(m4->thread_entry, ==, 0);
+    world_clear(&w);
+}
+
+static void
+test_subject_strip(void)
+{
+    static const struct {
+        const char *in, *out;
+        bool forward;
+    } cases[] = {
+        { "AW: WG: Fwd: Angebot", "Angebot", true },
+        { "Re: Re[2]: Frage", "Frage", false },
+        { "TR : Devis", "Devis", true },
+        { "RV: Presupuesto", "Presupuesto", true },
+        { "I: Preventivo", "Preventivo", true },
+        { "SV: VS: Tilbud", "Tilbud", true },
+        { "Antw: Doorst: Offerte", "Offerte", true },
+        { "Lead 11111: Termin", "Lead 11111: Termin", false },
+        { "Aufgabe: Logo", "Aufgabe: Logo", false },
+        { "", "", false },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        bool fwd = false;
+        g_autofree char *got = cl_subject_strip(cases[i].in, &fwd);
+        g_assert_cmpstr(got, ==, cases[i].out);
+        g_assert_cmpint(fwd, ==, cases[i].forward);
+    }
+}
+
 static void
 test_directory_failure(void)
 {
@@ -423,5 +673,12 @@ main(int argc, char **argv)
     g_test_add_func("/match/names/rules", test_name_rules);
     g_test_add_func("/match/contacts/bounded", test_many_recipients_bounded);
     g_test_add_func("/match/directory-failure", test_directory_failure);
+    g_test_add_func("/match/forward/decision", test_forward_decision);
+    g_test_add_func("/match/forward/subjects", test_forward_subjects);
+    g_test_add_func("/match/scan", test_message_scan);
+    g_test_add_func("/match/contacts/ambiguous-address", test_ambiguous_contact_address);
+    g_test_add_func("/match/company-domain", test_company_by_domain);
+    g_test_add_func("/match/thread", test_thread);
+    g_test_add_func("/match/subject-strip", test_subject_strip);
     return g_test_run();
 }

@@ -163,6 +163,22 @@ test_details(void)
     g_assert_cmpuint(f->nested, ==, 0);
 }
 
+/* A time without a zone is in the zone of the forwarding mail's Date. */
+static void
+test_date_zone_of_forward(void)
+{
+    const char *text =
+        "From: Lena <lena@agentur.example>\r\nTo: crm@drop.example\r\nSubject: WG: x\r\n"
+        "Date: Thu, 03 Dec 2026 10:00:00 +0100\r\n\r\n"
+        "________________________________\r\nVon: Peter <p@sommer.example>\r\n"
+        "Gesendet: Mittwoch, 2. Dezember 2026 16:45\r\nAn: lena@agentur.example\r\n"
+        "Betreff: x\r\n\r\nText\r\n";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ClMessage) m = cl_parse_message_data(text, strlen(text), &error);
+    ClForward *f = only_forward(m);
+    g_assert_cmpint(f->date, ==, utc(2026, 12, 2, 15, 45, 0));
+}
+
 static void
 test_nested(void)
 {
@@ -256,26 +272,31 @@ test_dates(void)
         { "Wed, Oct 27, 2021 at 9:31 AM", 2021, 10, 27, 9, 31, 0 },
         { "Thursday, 6 April 2023 at 16:17", 2023, 4, 6, 16, 17, 0 },
         { "Montag, 19. September 2022, 17:55:44 -0400", 2022, 9, 19, 21, 55, 44 },
-        { "Dienstag, 2. November 2021, 09:26:50 MEZ", 2021, 11, 2, 9, 26, 50 },
+        { "Dienstag, 2. November 2021, 09:26:50 MEZ", 2021, 11, 2, 8, 26, 50 },
         { "jeudi, 28 octobre 2021 à 12:06", 2021, 10, 28, 12, 6, 0 },
         { "17 août 2022 à 09:06:24 UTC+2", 2022, 8, 17, 7, 6, 24 },
         { "lunes, 2 de noviembre de 2026 9:12", 2026, 11, 2, 9, 12, 0 },
         { "mar., 27 oct. 2021 09:31", 2021, 10, 27, 9, 31, 0 },
         { "July 19, 2022 at 3:09 PM", 2022, 7, 19, 15, 9, 0 },
         { "28.10.2026 um 12:46", 2026, 10, 28, 12, 46, 0 },
-        { "tirsdag den 2. november 2021 09.26.50 CET", 2021, 11, 2, 9, 26, 50 },
+        { "tirsdag den 2. november 2021 09.26.50 CET", 2021, 11, 2, 8, 26, 50 },
         { "st 27. 10. 2021 v 9:31", 2021, 10, 27, 9, 31, 0 },
         { "Mon, 2 Nov 2026 09:12:00 +0100", 2026, 11, 2, 8, 12, 0 },
         { "26 октября 2021 г. в 14:25:08 GMT+3", 2021, 10, 26, 11, 25, 8 },
     };
     for (gsize i = 0; i < G_N_ELEMENTS(dates); i++) {
         g_test_message("date %s", dates[i].text);
-        g_assert_cmpint(parse_loose_date(dates[i].text), ==,
+        g_assert_cmpint(parse_loose_date(dates[i].text, NULL), ==,
                         utc(dates[i].y, dates[i].mo, dates[i].d, dates[i].h, dates[i].mi,
                             dates[i].s));
     }
-    g_assert_cmpint(parse_loose_date("gestern"), ==, 0);
-    g_assert_cmpint(parse_loose_date(""), ==, 0);
+    g_assert_cmpint(parse_loose_date("gestern", NULL), ==, 0);
+    g_assert_cmpint(parse_loose_date("", NULL), ==, 0);
+    bool zoned = true;
+    parse_loose_date("28.10.2026 um 12:46", &zoned);
+    g_assert_false(zoned);
+    parse_loose_date("Dienstag, 2. November 2021, 09:26:50 MEZ", &zoned);
+    g_assert_true(zoned);
 }
 
 int
@@ -286,6 +307,7 @@ main(int argc, char **argv)
     g_test_add_func("/forward/formats", test_formats);
     g_test_add_func("/forward/details", test_details);
     g_test_add_func("/forward/nested", test_nested);
+    g_test_add_func("/forward/date-zone", test_date_zone_of_forward);
     g_test_add_func("/forward/not-forwards", test_not_forwards);
     g_test_add_func("/forward/attached-messages", test_attached_messages);
     g_test_add_func("/forward/scan", test_scan);

@@ -151,6 +151,7 @@ CREATE TABLE entries (
     body_from_html INTEGER NOT NULL DEFAULT 0,
     forwarded    INTEGER NOT NULL DEFAULT 0,
     message_id   TEXT,
+    content_hash TEXT,          -- mail without Message-ID: BLAKE2b of its normalised content (rule 9)
     in_reply_to  TEXT,
     addresses    TEXT,          -- JSON: from, to, cc, reply_to, envelope sender and recipients
     candidates   TEXT,          -- JSON: {"lead": [...], "project": [...]} when a rule found several
@@ -160,6 +161,7 @@ CREATE TABLE entries (
     version      INTEGER NOT NULL DEFAULT 1
 );
 CREATE UNIQUE INDEX entries_message_id ON entries (tenant_id, message_id) WHERE message_id IS NOT NULL;
+CREATE UNIQUE INDEX entries_content_hash ON entries (tenant_id, content_hash) WHERE content_hash IS NOT NULL;
 CREATE INDEX entries_author ON entries (tenant_id, author_id, state, contact_time, id);
 CREATE INDEX entries_company ON entries (tenant_id, company_id, state, contact_time, id);
 CREATE INDEX entries_lead ON entries (tenant_id, lead_id, state, contact_time, id);
