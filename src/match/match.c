@@ -462,8 +462,7 @@ match_thread(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError 
         return false;
     if (ref.entry_id != 0) {
         m->thread_entry = ref.entry_id;
-        g_autofree char *detail = g_strdup_printf("entry %" G_GINT64_FORMAT " <%s>", ref.entry_id,
-                                                  ref.message_id ? ref.message_id : "");
+        g_autofree char *detail = g_strdup_printf("<%s>", ref.message_id ? ref.message_id : "");
         if (m->company == NULL && ref.company != NULL) {
             m->company = cl_item_copy(ref.company);
             g_ptr_array_add(m->reasons, cl_reason_new("company", "thread", detail));
