@@ -219,8 +219,8 @@ cli_result_line(const ClResult *r, const char *origin)
     return json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 }
 
-static json_t *
-time_json(gint64 t)
+json_t *
+cli_time_json(gint64 t)
 {
     if (t == 0)
         return json_null();
@@ -252,8 +252,8 @@ cli_entry_json(ClStore *store, ClEntry *e)
     json_object_set_new(o, "state", json_string(cl_entry_state_name(e->state)));
     json_object_set_new(o, "origin", json_string(e->from_mail ? "mail" : "manual"));
     json_object_set_new(o, "channel", json_string(cl_channel_name(e->channel)));
-    json_object_set_new(o, "contact_time", time_json(e->contact_time));
-    json_object_set_new(o, "created", time_json(e->created_at));
+    json_object_set_new(o, "contact_time", cli_time_json(e->contact_time));
+    json_object_set_new(o, "created", cli_time_json(e->created_at));
     json_object_set_new(o, "author", item_json(e->author, "key"));
     json_object_set_new(o, "company", item_json(e->company, "key"));
     json_t *contacts = json_array();

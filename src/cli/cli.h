@@ -62,6 +62,11 @@ ClStore *cli_open_store(const ClConfig *config, bool create, GError **error);
 /* Resolves --tenant to an id (0 when not given). */
 bool cli_tenant_id(ClStore *store, gint64 *tenant_id, GError **error);
 
+/* jansson's type, for the helpers below (cli/ is the only user of this header). */
+typedef struct json_t json_t;
+/* ISO 8601 UTC, or JSON null for 0. */
+json_t *cli_time_json(gint64 t);
+
 /* The DESIGN §5 result line, without newline; `import` adds where the message
  * came from ("origin": "box.mbox#3"), `deliver` passes NULL. */
 char *cli_result_line(const ClResult *result, const char *origin);
@@ -82,4 +87,5 @@ int cmd_confirm(int argc, char **argv);
 int cmd_add(int argc, char **argv);
 int cmd_rejected(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 int cmd_config(int argc, char **argv);

@@ -22,6 +22,8 @@ static const ClCommand commands[] = {
     { "add", "--user KEY --channel CHANNEL --subject TEXT [...]",
       "record a call, meeting, letter or other contact by hand", cmd_add },
     { "rejected", "", "mail that was refused, and why", cmd_rejected },
+    { "inspect", "PATH...", "what contactlog reads in mail: sender, forwards, addresses",
+      cmd_inspect },
     { "demo", "", "create a demo agency, capture sample mails and show the result", cmd_demo },
     { "config", "--defaults", "print the configuration keys and their defaults", cmd_config },
 };

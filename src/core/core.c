@@ -259,10 +259,26 @@ cl_subject_strip(const char *subject, bool *forward_out)
 {
     if (forward_out)
         *forward_out = false;
-    const char *p = subject ? subject : "";
+    g_autofree char *copy = g_strdup(subject ? subject : "");
+    char *p = copy;
     for (;;) {
         while (*p == ' ' || *p == '\t')
             p++;
+        /* Netscape's "[Fwd: Subject]": the brackets go with the prefix. */
+        gsize n = strlen(p);
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (*p == '[' && n > 2 && p[n - 1] == ']') {
+            g_autofree char *inner = g_strndup(p + 1, n - 2);
+            bool fwd = false;
+            g_autofree char *rest = cl_subject_strip(inner, &fwd);
+            if (strcmp(rest, inner) != 0) {
+                if (fwd && forward_out)
+                    *forward_out = true;
+                memmove(p, rest, strlen(rest) + 1);
+                continue;
+            }
+        }
         /* A word of letters, an optional counter, then ':' (or the full-width one). */
         const char *w = p;
         while (*w && g_unichar_isalpha(g_utf8_get_char(w)))
@@ -294,7 +310,7 @@ cl_subject_strip(const char *subject, bool *forward_out)
             }
         if (!known)
             break;
-        p = q + colon;
+        p = (char *)q + colon;
     }
     return g_strdup(p);
 }

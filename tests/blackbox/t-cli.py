@@ -7,7 +7,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import cltest  # noqa: E402
 
 COMMANDS = ["load", "deliver", "import", "inbox", "history", "show", "confirm", "add",
-            "rejected", "demo"]
+            "rejected", "demo", "inspect"]
 
 t = cltest.Test(__file__)
 d = t.data_dir(load=False)

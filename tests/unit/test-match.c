@@ -618,6 +618,9 @@ test_subject_strip(void)
         { "SV: VS: Tilbud", "Tilbud", true },
         { "Antw: Doorst: Offerte", "Offerte", true },
         { "Lead 11111: Termin", "Lead 11111: Termin", false },
+        { "[Fwd: Re: 34Mbit/s Netz]", "34Mbit/s Netz", true },
+        { "[Fwd: [Fwd: FW: Moment]]", "Moment", true },
+        { "[EXTERN] Angebot", "[EXTERN] Angebot", false },
         { "Aufgabe: Logo", "Aufgabe: Logo", false },
         { "", "", false },
     };
