@@ -3,6 +3,8 @@
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 600
 
 .PHONY: all deps run test test-fast bench fuzz clean
 
@@ -19,9 +21,10 @@ $(BUILD)/build.ninja:
 run: all
 	$(BUILD)/contactlog demo --data-dir $(BUILD)/demo-data
 
-# Unit, black-box and corpus tests, then the same again under ASan/UBSan.
+# Unit, black-box and corpus tests, then the same again under ASan/UBSan, then one
+# minute of the fuzzer (CI_FUZZ_SECONDS).
 test: all
-	scripts/run-tests $(BUILD) $(ASAN_BUILD)
+	scripts/run-tests $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 # Only the normal build (no sanitizer pass), for quick iterations.
 test-fast: all
@@ -30,5 +33,9 @@ test-fast: all
 bench: all
 	bench/ingest
 
+# The libFuzzer target over parse, forward extraction, route and match (FUZZ_SECONDS, 600).
+fuzz: deps
+	scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -228,7 +228,7 @@ match_contacts(const ClDirectory *dir, const ClMatchInput *in, bool forward_pref
         bool attached = g_strcmp0(first->format, "attached-message") == 0;
         g_ptr_array_add(m->reasons, cl_reason_new("forwarded",
                                                   attached ? "attached-message" : "inline-forward",
-                                                  first->format));
+                                                  attached ? "message/rfc822" : first->format));
         for (guint k = 0; k < in->n_originals; k++) {
             const ClMatchOriginal *o = &in->originals[k];
             const char *from[] = { o->from, NULL };

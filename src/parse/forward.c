@@ -488,6 +488,14 @@ static const struct {
     { "pdt", -420 },  { "seč", 60 },    { "sel", 120 },
 };
 
+/* n with one more decimal digit, saturating: numbers in dates are short, and
+ * hostile input must not overflow. */
+static int
+next_digit(int n, char digit)
+{
+    return n < 100000 ? n * 10 + (digit - '0') : n;
+}
+
 gint64
 parse_loose_date(const char *text, bool *zoned_out)
 {
@@ -529,7 +537,7 @@ parse_loose_date(const char *text, bool *zoned_out)
             int a = 0;
             const char *s = p;
             while (g_ascii_isdigit(*p))
-                a = a * 10 + (*p++ - '0');
+                a = next_digit(a, *p++);
             /* "9:31", "09.26.50" once the year is known (Danish, Finnish) */
             bool time = *p == ':' || (*p == '.' && year >= 0 && p - s <= 2 &&
                                       g_ascii_isdigit(p[1]) && g_ascii_isdigit(p[2]) &&
@@ -539,14 +547,14 @@ parse_loose_date(const char *text, bool *zoned_out)
                 p++;
                 int b = 0;
                 while (g_ascii_isdigit(*p))
-                    b = b * 10 + (*p++ - '0');
+                    b = next_digit(b, *p++);
                 hour = a;
                 minute = b;
                 if (*p == sep && g_ascii_isdigit(p[1])) {
                     p++;
                     int c2 = 0;
                     while (g_ascii_isdigit(*p))
-                        c2 = c2 * 10 + (*p++ - '0');
+                        c2 = next_digit(c2, *p++);
                     second = c2;
                 }
                 continue;
@@ -557,12 +565,12 @@ parse_loose_date(const char *text, bool *zoned_out)
                 int b = 0;
                 const char *q = p + 1;
                 while (g_ascii_isdigit(*q))
-                    b = b * 10 + (*q++ - '0');
+                    b = next_digit(b, *q++);
                 if (*q == sep && g_ascii_isdigit(q[1])) {
                     int c3 = 0;
                     q++;
                     while (g_ascii_isdigit(*q))
-                        c3 = c3 * 10 + (*q++ - '0');
+                        c3 = next_digit(c3, *q++);
                     if (a > 31) {
                         year = a, month = b - 1, day = c3;
                     } else {
@@ -588,7 +596,7 @@ parse_loose_date(const char *text, bool *zoned_out)
             const char *q = p + 1;
             int v = 0, digits = 0;
             while (g_ascii_isdigit(*q)) {
-                v = v * 10 + (*q++ - '0');
+                v = next_digit(v, *q++);
                 digits++;
             }
             if (digits == 4)

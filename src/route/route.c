@@ -70,11 +70,12 @@ cl_route_decide(const ClDirectory *dir, const char *sender, GError **error)
         dir->ops->users_by_address(dir->self, r->tenant->id, address, error);
     if (users == NULL)
         return NULL;
-    if (users->len == 0)
-        return reject(g_steal_pointer(&r), "unknown-sender",
-                      g_strdup_printf("The sender address %s is not registered with any user "
-                                      "of %s.",
-                                      sender, r->tenant->key));
+    if (users->len == 0) {
+        /* The sentence first: the order arguments are evaluated in is not fixed. */
+        char *msg = g_strdup_printf("The sender address %s is not registered with any user of %s.",
+                                    sender, r->tenant->key);
+        return reject(g_steal_pointer(&r), "unknown-sender", msg);
+    }
     if (users->len > 1) {
         GString *keys = g_string_new(NULL);
         for (guint i = 0; i < users->len; i++)

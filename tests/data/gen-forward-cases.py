@@ -109,7 +109,8 @@ def expect(fmt, rule="inline-forward", contacts=(("jmueller", "original-sender",
            forwarded=True, extra_reasons=(), lead_detail=None):
     reasons = list(ROUTE)
     if forwarded:
-        reasons.append({"field": "forwarded", "rule": rule, "detail": fmt})
+        reasons.append({"field": "forwarded", "rule": rule,
+                        "detail": "message/rfc822" if rule == "attached-message" else fmt})
     for key, crule, detail in contacts:
         reasons.append({"field": "contact", "rule": crule, "detail": detail})
     reasons += list(extra_reasons)
