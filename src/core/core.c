@@ -221,6 +221,19 @@ cl_item_kind_name(ClItemKind kind)
     return (unsigned)kind < G_N_ELEMENTS(names) ? names[kind] : "unknown";
 }
 
+bool
+cl_set_add(GHashTable *set, char *key)
+{
+    if (key == NULL)
+        return false;
+    if (g_hash_table_contains(set, key)) {
+        g_free(key);
+        return false;
+    }
+    g_hash_table_add(set, key);
+    return true;
+}
+
 int
 cl_item_kind_parse(const char *name)
 {

@@ -77,6 +77,13 @@ GStrv cl_text_words(const char *folded, guint max);
  * for "Neues Logo!"); NULL when the name has no word. */
 char *cl_text_name_key(const char *name);
 
+/*
+ * Adds key (transfer full) to a set of strings made with a key free function;
+ * false, and key freed, when it is there already. (g_hash_table_add() would
+ * keep the new key and free the old one, which callers may still point to.)
+ */
+bool cl_set_add(GHashTable *set, char *key);
+
 /* Content address of blobs: lower-case hex BLAKE2b-256 (libsodium), 64 characters + NUL. */
 #define CL_HASH_HEX_LEN 65
 void cl_hash_hex(const void *data, gsize len, char out[CL_HASH_HEX_LEN]);

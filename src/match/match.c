@@ -160,7 +160,7 @@ contacts_from(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, Looked
             return true;
         }
         char *address = cl_address_fold(addresses[i]);
-        if (address == NULL || !g_hash_table_add(looked->seen, address))
+        if (!cl_set_add(looked->seen, address))
             continue;
         g_autoptr(GPtrArray) found =
             dir->ops->contacts_by_address(dir->self, in->tenant_id, address, error);
@@ -280,7 +280,7 @@ match_company_domain(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m,
     const char *first_address = NULL, *first_domain = NULL;
     for (guint i = 0; i < addresses->len && g_hash_table_size(domains) < 64; i++) {
         char *domain = cl_address_domain(addresses->pdata[i]);
-        if (domain == NULL || !g_hash_table_add(domains, domain))
+        if (!cl_set_add(domains, domain))
             continue;
         g_autoptr(GPtrArray) companies =
             dir->ops->companies_by_domain(dir->self, in->tenant_id, domain, error);

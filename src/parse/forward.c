@@ -338,11 +338,15 @@ parse_scan_addresses(const char *text, GPtrArray *out, GHashTable *seen, guint m
             if (g_str_has_prefix(addr, "mailto:"))
                 memmove(addr, addr + 7, strlen(addr + 7) + 1);
             char *folded = cl_address_fold(addr);
-            if (folded != NULL && g_utf8_validate(folded, -1, NULL) &&
-                g_hash_table_add(seen, folded))
-                g_ptr_array_add(out, g_strdup(folded));
-            else if (folded != NULL && !g_hash_table_contains(seen, folded))
-                g_free(folded);
+            if (folded != NULL && !g_utf8_validate(folded, -1, NULL))
+                g_clear_pointer(&folded, g_free);
+            if (folded != NULL) {
+                char *copy = g_strdup(folded);
+                if (cl_set_add(seen, folded))
+                    g_ptr_array_add(out, copy);
+                else
+                    g_free(copy);
+            }
         }
         p = e > p ? e : p + 1;
     }
