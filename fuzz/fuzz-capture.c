@@ -90,7 +90,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                           .recipients = strings(f->to, f->cc, r),
                                           .subject = f->subject };
         g_assert_true(f->subject == NULL || g_utf8_validate(f->subject, -1, NULL));
-        g_assert_true(g_utf8_validate(f->text, -1, NULL));
+        g_assert_true(g_utf8_validate(cl_forward_text(m, f), -1, NULL));
     }
     g_autoptr(GPtrArray) scan = g_ptr_array_new();
     for (guint i = 0; i < m->scan->len; i++)

@@ -62,6 +62,7 @@ message_json(const char *origin, ClMessage *m)
     json_t *fw = json_array();
     for (guint i = 0; i < m->forwards->len; i++) {
         ClForward *f = m->forwards->pdata[i];
+        cl_forward_text(m, f);
         json_t *x = json_object();
         json_object_set_new(x, "format", json_string(f->format));
         json_object_set_new(x, "explicit", json_boolean(f->explicit_forward));

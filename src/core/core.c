@@ -25,12 +25,23 @@ cl_error_code_name(ClErrorCode code)
     return "unknown";
 }
 
+static bool
+ascii_only(const char *s)
+{
+    for (; *s; s++)
+        if ((guchar)*s >= 0x80)
+            return false;
+    return true;
+}
+
 char *
 cl_address_fold(const char *address)
 {
     if (address == NULL || !g_utf8_validate(address, -1, NULL))
         return NULL;
     g_autofree char *trimmed = g_strstrip(g_strdup(address));
+    if (ascii_only(trimmed))
+        return g_ascii_strdown(trimmed, -1); /* NFC and case folding of ASCII */
     g_autofree char *nfc = g_utf8_normalize(trimmed, -1, G_NORMALIZE_DEFAULT_COMPOSE);
     if (nfc == NULL)
         return NULL;
@@ -51,6 +62,8 @@ cl_address_domain(const char *address)
 char *
 cl_text_fold(const char *text)
 {
+    if (text == NULL || ascii_only(text))
+        return g_ascii_strdown(text ? text : "", -1);
     g_autofree char *nfc = g_utf8_normalize(text ? text : "", -1, G_NORMALIZE_DEFAULT_COMPOSE);
     return g_utf8_casefold(nfc ? nfc : "", -1);
 }

@@ -26,7 +26,7 @@
 #define MAX_BLOCK_LINES 40      /* lines of one header block */
 #define MAX_ATTRIBUTION_BYTES 400
 #define MAX_NESTED 16           /* forwards inside the forward counted, at most */
-#define MAX_SCAN_LINES 300      /* a forward starts within this many lines of the text */
+#define MAX_SCAN_LINES 120      /* a forward starts within this many lines of the text */
 
 typedef enum {
     F_NONE,
@@ -754,9 +754,45 @@ split_inline_fields(const char *text)
 }
 
 typedef struct {
-    GStrv lines;
+    char **lines;     /* into buf (or borrowed strings) */
     guint n;
+    const char *text; /* what lines were split from */
+    bool partial;     /* only the first MAX_SCAN_LINES lines are split; the last holds the rest */
+    char *buf;        /* one copy of the text with the line ends made NULs */
 } Text;
+
+/* The lines of text, in one copy of it: a forward starts within the first
+ * MAX_SCAN_LINES, so a long text is split only that far until one is found. */
+static Text
+text_lines(const char *text, bool whole)
+{
+    Text t = { .text = text, .buf = g_strdup(text) };
+    GPtrArray *lines = g_ptr_array_new();
+    char *p = t.buf;
+    for (;;) {
+        g_ptr_array_add(lines, p);
+        if (!whole && lines->len > MAX_SCAN_LINES) {
+            t.partial = strchr(p, '\n') != NULL;
+            break;
+        }
+        char *nl = strchr(p, '\n');
+        if (nl == NULL)
+            break;
+        *nl = '\0';
+        p = nl + 1;
+    }
+    t.n = lines->len;
+    g_ptr_array_add(lines, NULL);
+    t.lines = (char **)g_ptr_array_free(lines, FALSE);
+    return t;
+}
+
+static void
+text_clear(Text *t)
+{
+    g_free(t->lines);
+    g_free(t->buf);
+}
 
 /* Reads a header block starting at line *i; returns the number of distinct
  * fields found (0: no block) and leaves *i after it. */
@@ -879,14 +915,38 @@ parse_forward_free(ClForward *f)
 
 static ClForward *find_in(const Text *t, int level);
 
+static bool
+ends_with_colon(const char *p)
+{
+    gsize n = strlen(p);
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'))
+        n--;
+    return n > 0 && p[n - 1] == ':';
+}
+
+/* The text of the original is made when asked for (cl_forward_text): the
+ * first level only records where it starts; levels below count nested
+ * forwards for it. */
 static ClForward *
 finish(const Text *t, ClForward *f, guint body_line, guint depth, int level)
 {
-    f->text = body_from(t, body_line, depth);
+    if (level == 0 && t->buf != NULL) {
+        f->body_offset = body_line < t->n ? (gsize)(t->lines[body_line] - t->buf) : strlen(t->text);
+        f->body_depth = depth;
+        return f;
+    }
+    if (t->partial) {
+        /* The same first lines, and now the rest too. */
+        Text whole = text_lines(t->text, true);
+        f->text = body_from(&whole, body_line, depth);
+        text_clear(&whole);
+    } else {
+        f->text = body_from(t, body_line, depth);
+    }
     if (level < MAX_NESTED) {
-        g_auto(GStrv) inner_lines = g_strsplit(f->text, "\n", -1);
-        Text inner = { inner_lines, g_strv_length(inner_lines) };
+        Text inner = text_lines(f->text, false);
         ClForward *nested = find_in(&inner, level + 1);
+        text_clear(&inner);
         if (nested != NULL) {
             f->nested = nested->nested + 1;
             parse_forward_free(nested);
@@ -926,7 +986,7 @@ find_in(const Text *t, int level)
             if (rest != NULL && field_line(rest, &(const char *){ NULL }) != F_NONE) {
                 g_autoptr(GPtrArray) parts = split_inline_fields(rest);
                 g_ptr_array_add(parts, NULL);
-                Text inl = { (GStrv)parts->pdata, parts->len - 1 };
+                Text inl = { (char **)parts->pdata, parts->len - 1, NULL, false, NULL };
                 guint j = 0, d = 0;
                 fields = read_block(&inl, &j, f, &d, &has_from);
             }
@@ -969,8 +1029,9 @@ find_in(const Text *t, int level)
             }
         }
 
-        /* 3. An attribution line, perhaps wrapped onto a second line. */
-        {
+        /* 3. An attribution line, perhaps wrapped onto a second line: it ends
+         * in ':' (checked before anything is allocated). */
+        if (ends_with_colon(p) || (i + 1 < t->n && ends_with_colon(t->lines[i + 1]))) {
             g_autoptr(ClForward) f = forward_new();
             bool found = attribution(p, f);
             guint next = i + 1;
@@ -1004,12 +1065,34 @@ find_in(const Text *t, int level)
     return NULL;
 }
 
+void
+parse_forward_complete(ClForward *f, const char *text)
+{
+    if (f->text_ready)
+        return;
+    f->text_ready = true;
+    gsize len = strlen(text);
+    const char *body = text + MIN(f->body_offset, len);
+    Text t = text_lines(body, true);
+    g_free(f->text);
+    f->text = body_from(&t, 0, f->body_depth);
+    text_clear(&t);
+    Text inner = text_lines(f->text, false);
+    ClForward *nested = find_in(&inner, 1);
+    text_clear(&inner);
+    if (nested != NULL) {
+        f->nested = nested->nested + 1;
+        parse_forward_free(nested);
+    }
+}
+
 ClForward *
 parse_forward_find(const char *text)
 {
     if (text == NULL || *text == '\0')
         return NULL;
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    Text t = { lines, g_strv_length(lines) };
-    return find_in(&t, 0);
+    Text t = text_lines(text, false);
+    ClForward *f = find_in(&t, 0);
+    text_clear(&t);
+    return f;
 }

@@ -19,8 +19,10 @@ void parse_address_free(ClAddress *address);
 void parse_address_list(const char *text, GPtrArray *out);
 
 /* forward.c */
-/* The first inline forward (or quoted mail) in a body text; NULL when none. */
+/* The first inline forward (or quoted mail) in a body text; NULL when none. Its
+ * text and nested count are made by parse_forward_complete() (same text). */
 ClForward *parse_forward_find(const char *text);
+void parse_forward_complete(ClForward *forward, const char *text);
 void parse_forward_free(ClForward *forward);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClForward, parse_forward_free)
 /* Dates as mail programs write them in several languages; 0 when not understood.

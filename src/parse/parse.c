@@ -528,6 +528,7 @@ forward_from_message(GMimeMessage *inner)
         f->nested = nested->nested + 1;
         parse_forward_free(nested);
     }
+    f->text_ready = true;
     return f;
 }
 
@@ -702,6 +703,13 @@ cl_parse_message_bytes(GByteArray *bytes, GError **error)
     if (msg != NULL)
         msg->bytes = g_byte_array_ref(bytes);
     return msg;
+}
+
+const char *
+cl_forward_text(const ClMessage *msg, ClForward *f)
+{
+    parse_forward_complete(f, msg->text);
+    return f->text;
 }
 
 ClMessage *

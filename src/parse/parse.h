@@ -39,9 +39,15 @@ typedef struct {
     bool date_zoned;        /* private: the text named a zone */
     char *date_text;        /* as written (inline forwards) */
     char *message_id;       /* attached messages */
-    char *text;             /* the original's body */
     guint comment_lines;    /* non-empty lines above the forward (the forwarder's comment) */
+    /* Read these with cl_forward_text(): capture does not need them, so they
+     * are made when first asked for. */
+    char *text;             /* the original's body */
     guint nested;           /* further forwards inside this one */
+    /* private */
+    bool text_ready;
+    gsize body_offset;      /* inline: where the original's body starts in the mail's text */
+    guint body_depth;       /* inline: its quote level */
 } ClForward;
 
 typedef struct {
@@ -87,6 +93,9 @@ ClMessage *cl_parse_message_bytes(GByteArray *bytes, GError **error);
 ClMessage *cl_parse_message_data(const void *data, gsize length, GError **error);
 
 void cl_message_free(ClMessage *msg);
+
+/* The original's text (and f->nested) of one of msg->forwards; valid as long as msg. */
+const char *cl_forward_text(const ClMessage *msg, ClForward *forward);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClMessage, cl_message_free)
 
 /*

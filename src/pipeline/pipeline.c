@@ -151,7 +151,6 @@ original_json(const ClForward *f)
     json_object_set_new(o, "date_text", f->date_text ? json_string(f->date_text) : json_null());
     json_object_set_new(o, "subject", f->subject ? json_string(f->subject) : json_null());
     json_object_set_new(o, "message_id", f->message_id ? json_string(f->message_id) : json_null());
-    json_object_set_new(o, "nested", json_integer(f->nested));
     return o;
 }
 
@@ -622,9 +621,9 @@ cl_pipeline_entry_text(ClStore *store, ClEntry *entry, GError **error)
     close(fd);
     if (msg == NULL)
         return false;
+    if (entry->forwarded && msg->forwards->len > 0)
+        entry->original_text = g_strdup(cl_forward_text(msg, msg->forwards->pdata[0]));
     entry->body = g_steal_pointer(&msg->text);
     entry->body_from_html = msg->text_from_html;
-    if (entry->forwarded && msg->forwards->len > 0)
-        entry->original_text = g_strdup(((ClForward *)msg->forwards->pdata[0])->text);
     return true;
 }
