@@ -50,10 +50,11 @@ message_json(const char *origin, ClMessage *m)
     json_object_set_new(o, "to", addresses(m->to));
     json_object_set_new(o, "cc", addresses(m->cc));
     json_object_set_new(o, "subject", json_string(m->subject));
-    bool forward_prefix = false;
-    g_autofree char *stripped = cl_subject_strip(m->subject, &forward_prefix);
+    ClSubjectKind kind = CL_SUBJECT_PLAIN;
+    g_autofree char *stripped = cl_subject_strip(m->subject, &kind);
+    static const char *kinds[] = { "plain", "reply", "forward" };
     json_object_set_new(o, "subject_stripped", json_string(stripped));
-    json_object_set_new(o, "subject_forward_prefix", json_boolean(forward_prefix));
+    json_object_set_new(o, "subject_kind", json_string(kinds[kind]));
     json_object_set_new(o, "date", cli_time_json(m->date));
     json_object_set_new(o, "message_id", m->message_id ? json_string(m->message_id) : json_null());
     json_object_set_new(o, "in_reply_to", m->in_reply_to ? json_string(m->in_reply_to) : json_null());

@@ -281,10 +281,11 @@ static const struct {
 };
 
 char *
-cl_subject_strip(const char *subject, bool *forward_out)
+cl_subject_strip(const char *subject, ClSubjectKind *kind_out)
 {
-    if (forward_out)
-        *forward_out = false;
+    ClSubjectKind dummy;
+    ClSubjectKind *kind = kind_out ? kind_out : &dummy;
+    *kind = CL_SUBJECT_PLAIN;
     g_autofree char *copy = g_strdup(subject ? subject : "");
     char *p = copy;
     for (;;) {
@@ -296,11 +297,11 @@ cl_subject_strip(const char *subject, bool *forward_out)
             n--;
         if (*p == '[' && n > 2 && p[n - 1] == ']') {
             g_autofree char *inner = g_strndup(p + 1, n - 2);
-            bool fwd = false;
-            g_autofree char *rest = cl_subject_strip(inner, &fwd);
+            ClSubjectKind inner_kind = CL_SUBJECT_PLAIN;
+            g_autofree char *rest = cl_subject_strip(inner, &inner_kind);
             if (strcmp(rest, inner) != 0) {
-                if (fwd && forward_out)
-                    *forward_out = true;
+                if (*kind == CL_SUBJECT_PLAIN)
+                    *kind = inner_kind;
                 memmove(p, rest, strlen(rest) + 1);
                 continue;
             }
@@ -331,8 +332,8 @@ cl_subject_strip(const char *subject, bool *forward_out)
         for (gsize i = 0; i < G_N_ELEMENTS(subject_prefixes) && !known; i++)
             if (strcmp(word, subject_prefixes[i].word) == 0) {
                 known = true;
-                if (subject_prefixes[i].forward && forward_out)
-                    *forward_out = true;
+                if (*kind == CL_SUBJECT_PLAIN)
+                    *kind = subject_prefixes[i].forward ? CL_SUBJECT_FORWARD : CL_SUBJECT_REPLY;
             }
         if (!known)
             break;

@@ -62,13 +62,19 @@ char *cl_address_domain(const char *address);
 /* Unicode-case-insensitive form of names and subjects: NFC, then case folding. */
 char *cl_text_fold(const char *text);
 
+typedef enum {
+    CL_SUBJECT_PLAIN,   /* no prefix */
+    CL_SUBJECT_REPLY,   /* the outermost prefix says reply: "AW: WG: …" */
+    CL_SUBJECT_FORWARD, /* the outermost prefix says forward: "WG: AW: …" */
+} ClSubjectKind;
+
 /*
  * A subject without its reply and forward prefixes ("AW: WG: Fwd: Angebot" →
  * "Angebot"): Re, AW, Antw, SV, Odp, YNT, Fwd, FW, WG, TR, RV, I, VS, VB, VL,
- * Doorst, ENC, PD, İLT, Rif, R, with "[2]" or "(3)" counters. *forward_out (may be
- * NULL): one of them was a forward prefix.
+ * Doorst, ENC, PD, İLT, Rif, R, with "[2]" or "(3)" counters, and Netscape's
+ * "[Fwd: …]". *kind_out (may be NULL): what the outermost prefix says.
  */
-char *cl_subject_strip(const char *subject, bool *forward_out);
+char *cl_subject_strip(const char *subject, ClSubjectKind *kind_out);
 
 /* The words (maximal runs of letters and digits) of a folded text, at most `max`. */
 GStrv cl_text_words(const char *folded, guint max);

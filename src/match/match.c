@@ -212,8 +212,8 @@ take_over(ClMatch *to, ClMatch *from)
 
 /* Rules 4 and 5: contact persons, and the company of the primary one. */
 static bool
-match_contacts(const ClDirectory *dir, const ClMatchInput *in, bool forward_prefix, ClMatch *m,
-               GError **error)
+match_contacts(const ClDirectory *dir, const ClMatchInput *in, ClSubjectKind subject_kind,
+               ClMatch *m, GError **error)
 {
     Looked looked = { .seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL) };
     bool ok = false;
@@ -221,10 +221,17 @@ match_contacts(const ClDirectory *dir, const ClMatchInput *in, bool forward_pref
     if (!contacts_from(dir, in, header, &looked, in->recipients, "recipient-address", error))
         goto out;
 
+    /* Rule 5. Mail to a known contact is mail to that contact, whatever it
+     * quotes or forwards; so is a reply ("AW: …") unless it says it forwards.
+     * Otherwise a forwarded mail in it is what it is about. */
     const ClMatchOriginal *first = in->n_originals > 0 ? &in->originals[0] : NULL;
     bool header_names = header->contacts->len > 0 || header->candidates->len > 0;
-    m->forwarded = first != NULL && (first->explicit_forward || forward_prefix || !header_names);
+    m->forwarded = first != NULL && !header_names &&
+                   (first->explicit_forward || subject_kind != CL_SUBJECT_REPLY);
     if (m->forwarded) {
+        /* The original's addresses are looked up afresh: a recipient of the
+         * forward may well be in the original too. */
+        g_hash_table_remove_all(looked.seen);
         bool attached = g_strcmp0(first->format, "attached-message") == 0;
         g_ptr_array_add(m->reasons, cl_reason_new("forwarded",
                                                   attached ? "attached-message" : "inline-forward",
@@ -239,10 +246,25 @@ match_contacts(const ClDirectory *dir, const ClMatchInput *in, bool forward_pref
     } else {
         take_over(m, header);
     }
-    /* Nothing named a contact: any known address in the whole message. */
-    if (m->contacts->len == 0 && count_kind(m->candidates, CL_ITEM_CONTACT) == 0 &&
-        !contacts_from(dir, in, m, &looked, in->scan, "message-scan", error))
-        goto out;
+    /* Nothing named a contact: any known address in the whole message. Found
+     * at several companies, the scan chooses none: the reviewer does. */
+    if (m->contacts->len == 0 && count_kind(m->candidates, CL_ITEM_CONTACT) == 0) {
+        g_autoptr(ClMatch) scan = match_new();
+        if (!contacts_from(dir, in, scan, &looked, in->scan, "message-scan", error))
+            goto out;
+        bool one_company = true;
+        for (guint i = 1; i < scan->contacts->len; i++)
+            one_company = one_company && ((ClItem *)scan->contacts->pdata[i])->company_id ==
+                                             ((ClItem *)scan->contacts->pdata[0])->company_id;
+        if (one_company) {
+            take_over(m, scan);
+        } else {
+            for (guint i = 0; i < scan->contacts->len; i++)
+                g_ptr_array_add(m->candidates, cl_item_copy(scan->contacts->pdata[i]));
+            g_ptr_array_add(m->reasons, cl_reason_new("contact", "message-scan",
+                                                      "contacts of several companies"));
+        }
+    }
     if (m->contacts->len > 0) {
         ClItem *primary = g_ptr_array_index(m->contacts, 0);
         m->company = cl_item_new(CL_ITEM_COMPANY, primary->company_id, in->tenant_id,
@@ -279,13 +301,36 @@ match_company_domain(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m,
     g_autoptr(GPtrArray) found = cl_item_array_new();
     const char *first_address = NULL, *first_domain = NULL;
     for (guint i = 0; i < addresses->len && g_hash_table_size(domains) < 64; i++) {
-        char *domain = cl_address_domain(addresses->pdata[i]);
-        if (!cl_set_add(domains, domain))
+        char *full = cl_address_domain(addresses->pdata[i]);
+        if (full == NULL)
             continue;
-        g_autoptr(GPtrArray) companies =
-            dir->ops->companies_by_domain(dir->self, in->tenant_id, domain, error);
+        /* mail.baeckerei-sommer.example belongs to baeckerei-sommer.example: the
+         * first of the domain and its parents (down to two labels) that names one. */
+        g_autoptr(GPtrArray) companies = NULL;
+        const char *domain = NULL;
+        for (const char *d = full; d != NULL && strchr(d, '.') != NULL;) {
+            char *copy = g_strdup(d);
+            bool fresh = cl_set_add(domains, copy);
+            const char *next = strchr(d, '.') + 1;
+            if (!fresh) {
+                d = strchr(next, '.') ? next : NULL;
+                continue;
+            }
+            companies = dir->ops->companies_by_domain(dir->self, in->tenant_id, copy, error);
+            if (companies == NULL) {
+                g_free(full);
+                return false;
+            }
+            if (companies->len > 0) {
+                domain = copy;
+                break;
+            }
+            g_clear_pointer(&companies, g_ptr_array_unref);
+            d = strchr(next, '.') ? next : NULL;
+        }
+        g_free(full);
         if (companies == NULL)
-            return false;
+            continue;
         for (guint j = 0; j < companies->len; j++) {
             ClItem *c = g_ptr_array_index(companies, j);
             if (has_item(found, c))
@@ -486,9 +531,9 @@ ClMatch *
 cl_match_decide(const ClDirectory *dir, const ClMatchInput *in, GError **error)
 {
     g_autoptr(ClMatch) m = match_new();
-    bool forward_prefix = false;
-    g_autofree char *subject = cl_subject_strip(in->subject, &forward_prefix);
-    if (!match_contacts(dir, in, forward_prefix, m, error))
+    ClSubjectKind kind = CL_SUBJECT_PLAIN;
+    g_autofree char *subject = cl_subject_strip(in->subject, &kind);
+    if (!match_contacts(dir, in, kind, m, error))
         return NULL;
     if (!match_company_domain(dir, in, m, error))
         return NULL;

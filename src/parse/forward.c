@@ -25,8 +25,10 @@
 #define MAX_LINE_BYTES 2000     /* longer lines are body text, not header fields */
 #define MAX_BLOCK_LINES 40      /* lines of one header block */
 #define MAX_ATTRIBUTION_BYTES 400
-#define MAX_NESTED 16           /* forwards inside the forward counted, at most */
-#define MAX_SCAN_LINES 120      /* a forward starts within this many lines of the text */
+#define MAX_NESTED 4            /* forwards inside the forward counted, at most */
+#define MAX_NESTED_BYTES (256 * 1024) /* larger originals are not searched for more */
+#define MAX_SCAN_LINES 200      /* a forward starts within this many lines of the text */
+#define MAX_INLINE_FIELDS_BYTES 4096 /* Yahoo's one-line fields, at most */
 
 typedef enum {
     F_NONE,
@@ -659,6 +661,8 @@ parse_loose_date(const char *text, bool *zoned_out)
             }
     if (year < 0 || month < 0 || month > 11 || day < 1 || day > 31)
         return 0;
+    if (offset_min > 14 * 60 || offset_min < -14 * 60)
+        offset_min = 0; /* no zone is further from UTC */
     if (pm == 1 && hour < 12)
         hour += 12;
     else if (pm == 0 && hour == 12)
@@ -704,19 +708,11 @@ forward_set(ClForward *f, Field field, const char *value)
     }
 }
 
-/* The folded text of the next `chars` characters at p (fewer at the end). */
-static char *
-fold_prefix(const char *p, glong chars)
-{
-    const char *e = p;
-    for (glong i = 0; i < chars && *e; i++)
-        e = g_utf8_next_char(e);
-    return g_utf8_casefold(p, e - p);
-}
-
 /* Yahoo writes "Von: A <a@x>An: b@y Betreff: S" on one line: split it before
- * each field name that starts with a capital and is followed by a colon, when
- * it has three letters or more or follows the end of an address ('>', '"'). */
+ * each field name that ends at a colon (spaces allowed between) and starts
+ * with a capital — three letters or more, or right after an address ('>',
+ * '"'). Looked for from each colon back, so the work is per colon, not per
+ * character. */
 static GPtrArray *
 split_inline_fields(const char *text)
 {
@@ -724,24 +720,30 @@ split_inline_fields(const char *text)
     while (*text == ' ' || *text == '\t')
         text++;
     const char *start = text;
-    for (const char *p = text; *p; p = g_utf8_next_char(p)) {
-        if (p == start || !g_unichar_isupper(g_utf8_get_char(p)))
-            continue;
-        bool after_address = p[-1] == '>' || p[-1] == '"';
-        for (gsize i = 0; i < G_N_ELEMENTS(field_words); i++) {
-            const char *w = field_words[i].word;
-            glong chars = g_utf8_strlen(w, -1);
-            if ((chars < 3 && !after_address) || strchr(w, ' ') != NULL)
+    gsize len = MIN(strlen(text), (gsize)MAX_INLINE_FIELDS_BYTES);
+    const char *end = text + len;
+    for (const char *colon = memchr(text, ':', len); colon != NULL && colon < end;
+         colon = memchr(colon + 1, ':', end - colon - 1)) {
+        const char *q = colon;
+        while (q > start && (q[-1] == ' ' || (q - start >= 2 && (guchar)q[-2] == 0xc2 &&
+                                                (guchar)q[-1] == 0xa0)))
+            q -= q[-1] == ' ' ? 1 : 2;
+        /* the letters right before the colon */
+        const char *w = q;
+        while (w > start) {
+            const char *prev = g_utf8_find_prev_char(start, w);
+            if (prev == NULL || !g_unichar_isalpha(g_utf8_get_char(prev)))
+                break;
+            w = prev;
+        }
+        /* the longest field name that is a suffix of them, starting with a capital */
+        for (const char *p = w; p < q; p = g_utf8_next_char(p)) {
+            if (p == start || !g_unichar_isupper(g_utf8_get_char(p)))
                 continue;
-            g_autofree char *cand = fold_prefix(p, chars);
-            if (strcmp(cand, w) != 0)
-                continue;
-            const char *after = p;
-            for (glong c = 0; c < chars && *after; c++)
-                after = g_utf8_next_char(after);
-            while (*after == ' ' || g_str_has_prefix(after, "\xc2\xa0"))
-                after += *after == ' ' ? 1 : 2;
-            if (*after != ':')
+            bool after_address = p[-1] == '>' || p[-1] == '"';
+            g_autofree char *word = g_utf8_casefold(p, q - p);
+            Field f = GPOINTER_TO_INT(g_hash_table_lookup(field_table(), word));
+            if (f == F_NONE || (g_utf8_strlen(word, -1) < 3 && !after_address))
                 continue;
             g_ptr_array_add(lines, g_strndup(start, p - start));
             start = p;
@@ -862,19 +864,16 @@ attribution(const char *p, ClForward *f)
         return false;
     g_autofree char *line = g_strndup(p, n - 1);
     g_autofree char *folded = cl_text_fold(line);
+    /* "… wrote:" with who or when: a verb of the languages above, and an address
+     * or a date ("Peter schrieb mir gestern dazu noch:" is a comment, and so is
+     * "Rechnung an Frau Krüger (a.k@x.de), Stand 13.11.:"). */
     bool verb = contains_word(folded, wrote_words, G_N_ELEMENTS(wrote_words));
     bool has_at = strchr(line, '@') != NULL;
-    if (!verb && !has_at)
+    bool digit = false;
+    for (const char *c = line; *c && !digit; c++)
+        digit = g_ascii_isdigit(*c);
+    if (!verb || (!has_at && !digit))
         return false;
-    if (!verb) {
-        /* Without a verb of a language above: a date and an address in
-         * brackets, on a short line ("28/10/2021 12:46 Max <max@x.de>:"). */
-        bool digit = false;
-        for (const char *c = line; *c; c++)
-            digit = digit || g_ascii_isdigit(*c);
-        if (!digit || n > 200 || (strchr(line, '<') == NULL && strchr(line, '(') == NULL))
-            return false;
-    }
     if (has_at) {
         g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -943,7 +942,7 @@ finish(const Text *t, ClForward *f, guint body_line, guint depth, int level)
     } else {
         f->text = body_from(t, body_line, depth);
     }
-    if (level < MAX_NESTED) {
+    if (level < MAX_NESTED && strlen(f->text) <= MAX_NESTED_BYTES) {
         Text inner = text_lines(f->text, false);
         ClForward *nested = find_in(&inner, level + 1);
         text_clear(&inner);
@@ -1021,7 +1020,9 @@ find_in(const Text *t, int level)
             guint k = i, bdepth = 0;
             bool has_from = false;
             guint fields = read_block(t, &k, f, &bdepth, &has_from);
-            if (has_from && fields >= 3) {
+            /* Without a title, the sender must be an address: "Von: 14 Uhr / An:
+             * Filiale / Betreff: Fotos" is a note, not a forwarded mail. */
+            if (has_from && fields >= 3 && f->from != NULL) {
                 f->format = "header-block";
                 f->explicit_forward = false;
                 f->comment_lines = comment;
@@ -1077,6 +1078,8 @@ parse_forward_complete(ClForward *f, const char *text)
     g_free(f->text);
     f->text = body_from(&t, 0, f->body_depth);
     text_clear(&t);
+    if (strlen(f->text) > MAX_NESTED_BYTES)
+        return;
     Text inner = text_lines(f->text, false);
     ClForward *nested = find_in(&inner, 1);
     text_clear(&inner);

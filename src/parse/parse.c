@@ -532,6 +532,30 @@ forward_from_message(GMimeMessage *inner)
     return f;
 }
 
+/* SHA-256 of an attachment's decoded content, streamed (nothing held). */
+static char *
+attachment_digest(const ClAttachment *a)
+{
+    g_autoptr(GMimeStream) null = g_mime_stream_null_new();
+    g_autoptr(GMimeStream) filtered = g_mime_stream_filter_new(null);
+    GMimeFilter *sum = g_mime_filter_checksum_new(G_CHECKSUM_SHA256);
+    g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), sum);
+    GMimeObject *obj = a->part;
+    if (GMIME_IS_MESSAGE_PART(obj)) {
+        GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+        if (inner != NULL)
+            g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, filtered);
+    } else if (GMIME_IS_PART(obj)) {
+        GMimeDataWrapper *content = g_mime_part_get_content(GMIME_PART(obj));
+        if (content != NULL)
+            g_mime_data_wrapper_write_to_stream(content, filtered);
+    }
+    g_mime_stream_flush(filtered);
+    char *digest = g_mime_filter_checksum_get_string(GMIME_FILTER_CHECKSUM(sum));
+    g_object_unref(sum);
+    return digest;
+}
+
 /* Every address in the headers of obj (raw values: Received "for <…>" too). */
 static void
 scan_headers(GMimeObject *obj, GPtrArray *out, GHashTable *seen)
@@ -610,6 +634,13 @@ message_from_mime(GMimeMessage *mime)
             g_ptr_array_add(msg->forwards, f);
         }
     }
+    /* A forwarded mail was written before the forward: a date after it (or
+     * before 1980) is nonsense, and the forward's own date is kept. */
+    for (guint i = 0; i < msg->forwards->len; i++) {
+        ClForward *f = msg->forwards->pdata[i];
+        if (f->date != 0 && (f->date < 315532800 || (msg->date > 0 && f->date > msg->date + 86400)))
+            f->date = 0;
+    }
 
     /* Rule 9 for mail without Message-ID: what a copy of it has in common,
      * whatever was added in transit (Received, Delivered-To, X-…). */
@@ -622,9 +653,12 @@ message_from_mime(GMimeMessage *mime)
             g_string_append_printf(norm, "%s:%s\n", fields[i], line);
         }
         g_string_append(norm, msg->text);
-        for (guint i = 0; i < msg->attachments->len; i++)
-            g_string_append_printf(norm, "\n%s",
-                                   ((ClAttachment *)msg->attachments->pdata[i])->filename);
+        /* Attachments by name and content: a second draft of a PDF is another mail. */
+        for (guint i = 0; i < msg->attachments->len; i++) {
+            ClAttachment *a = msg->attachments->pdata[i];
+            g_autofree char *digest = attachment_digest(a);
+            g_string_append_printf(norm, "\n%s %s", a->filename, digest);
+        }
         char hash[CL_HASH_HEX_LEN];
         cl_hash_hex(norm->str, norm->len, hash);
         msg->content_hash = g_strdup(hash);

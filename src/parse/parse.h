@@ -59,7 +59,7 @@ typedef struct {
     gint64 date;            /* Date header as Unix time; 0 when missing or unparseable */
     char *message_id;       /* without angle brackets; NULL when none */
     char *content_hash;     /* no Message-ID: BLAKE2b (hex) of From, To, Cc, Subject, Date,
-                             * text and attachment names, for rule 9; else NULL */
+                             * text and attachments (names and content), for rule 9; else NULL */
     char *in_reply_to;      /* first message id of In-Reply-To, NULL when none */
     GPtrArray *references;  /* char *, message ids of References, at most CL_MAX_REFERENCES */
     char *text;             /* body text, UTF-8; text/plain preferred, else converted HTML */

@@ -370,12 +370,73 @@ case("g-reply-not-forward", mail("g-reply-not-forward", "AW: Angebot",
                                      f"To: {DROP}".encode(), f"To: {addr(JM)}".encode()),
      expect("outlook", forwarded=False, contacts=(("jmueller", "recipient-address", JM[1]),), lead=None),
      None)
+# A reply to a colleague that quotes the customer: no forward (a reply, and it does not say
+# it forwards); the customer is found by the scan, the entry keeps the reply's own subject.
 case("g-quote-to-colleague", mail("g-quote-to-colleague", "AW: Angebot",
                                   "Ben, kannst du das übernehmen?\n\n"
                                   f"Am 02.12.2026 um 16:45 schrieb {addr(JM)}:\n> Bitte Angebot Lead 11111.\n").replace(
                                       f"To: {DROP}".encode(), b"To: Ben Kaya <ben.kaya@alpha-agentur.example>"),
-     expect("attribution", lead=None),
-     {"forwarded": True, "original": {"from": [{"address": JM[1]}], "text": "Bitte Angebot Lead 11111."}})
+     expect("", forwarded=False, contacts=(("jmueller", "message-scan", JM[1]),), lead=None),
+     {"forwarded": False, "subject": "AW: Angebot", "original": None})
+# A reply in a thread that began with a forward ("AW: WG:"): mail to the contact it is sent to.
+case("g-reply-in-forward-thread", mail("g-reply-in-forward-thread", "AW: WG: Empfehlung Druckerei",
+                                       "Danke, ich melde mich.\n\n________________________________\n"
+                                       f"Von: {addr(TG)}\nGesendet: Mittwoch, 2. Dezember 2026 16:45\n"
+                                       f"An: {addr(JM)}\nBetreff: Empfehlung Druckerei\n\nText\n").replace(
+                                           f"To: {DROP}".encode(), f"To: {addr(JM)}".encode()),
+     expect("", forwarded=False, contacts=(("jmueller", "recipient-address", JM[1]),), lead=None), None)
+# A forward sent to a customer (drop address in Bcc): mail to that customer.
+case("g-forward-to-contact", mail("g-forward-to-contact", "WG: Beispiel Katalog",
+                                  "Liebe Frau Krause, hier ein Beispiel.\n\n-----Ursprüngliche Nachricht-----\n"
+                                  f"Von: {addr(TG)}\nGesendet: Mittwoch, 2. Dezember 2026 16:45\n"
+                                  "An: anna.berg@alpha-agentur.example\nBetreff: Frühjahrskatalog\n\nText\n").replace(
+                                      f"To: {DROP}".encode(), f"To: {addr(SK)}".encode()),
+     expect("", forwarded=False, contacts=(("skrause", "recipient-address", SK[1]),), lead=None), None)
+# Comments above a forward that look like what they are not.
+case("g-comment-address-colon", mail("g-comment-address-colon", f"WG: {ORIG_SUBJECT}",
+                                     f"Zur Info – Rechnung bitte an Herrn Grün ({TG[1]}), Stand 13.11.:\n\n"
+                                     f"________________________________\nVon: {addr(JM)}\n"
+                                     "Gesendet: Mittwoch, 2. Dezember 2026 16:45\nAn: anna.berg@alpha-agentur.example\n"
+                                     f"Betreff: {ORIG_SUBJECT}\n\n{BODY}\n"),
+     expect("outlook"), show())
+case("g-comment-schrieb", mail("g-comment-schrieb", f"WG: {ORIG_SUBJECT}",
+                               "Herr Müller schrieb mir gestern dazu noch:\n\n"
+                               f"________________________________\nVon: {addr(JM)}\n"
+                               "Gesendet: Mittwoch, 2. Dezember 2026 16:45\nAn: anna.berg@alpha-agentur.example\n"
+                               f"Betreff: {ORIG_SUBJECT}\n\n{BODY}\n"),
+     expect("outlook"), show())
+# A note that looks like header fields is no forwarded mail.
+case("g-note-not-a-block", mail("g-note-not-a-block", "WG: Notiz",
+                                "Von: 14 Uhr\nAn: Filiale Mitte\nBetreff: Fotos der Schilder\nDatum: egal\n\nTschüss\n"),
+     expect("", forwarded=False, contacts=(), company=None, lead=None), None)
+# A reply to a new address of a customer, quoting the customer: the reply is the entry.
+case("g-reply-to-new-address", mail("g-reply-to-new-address", "AW: Öffnungszeiten",
+                                    "Gerne, bis Freitag.\n\n"
+                                    f"Am 10.11.2026 um 08:15 schrieb {addr(JM)}:\n> Wann haben Sie geöffnet?\n").replace(
+                                        f"To: {DROP}".encode(), b"To: Info <info@lieferant.example>"),
+     expect("", forwarded=False, contacts=(("jmueller", "message-scan", JM[1]),), lead=None),
+     {"forwarded": False, "subject": "AW: Öffnungszeiten", "contact_time": "2026-12-03T09:00:00Z"})
+# The scan finds contacts of two companies: none chosen, both candidates.
+case("g-scan-two-companies", mail("g-scan-two-companies", "Adressen",
+                                  f"Bitte an {JM[1]} und {TG[1]} weitergeben.\n").replace(
+                                      f"To: {DROP}".encode(), b"To: Jemand <jemand@nirgendwo.example>"),
+     {"status": "pending", "tenant": "alpha", "user": "anna", "company": None, "contact": None,
+      "contacts": [], "lead": None, "project": None, "forwarded": False,
+      "reasons": ROUTE + [{"field": "contact", "rule": "message-scan", "detail": "contacts of several companies"}],
+      "candidates": {"contact": ["jmueller", "tgruen"]}}, None)
+# A subdomain of a company's registered domain.
+case("g-subdomain", mail("g-subdomain", "Lieferzeiten", "Hallo,\nwie lange dauert es?\n").replace(
+         f"To: {DROP}".encode(), b"To: Vertrieb <vertrieb@mail.acme-maschinen.example>"),
+     expect("", forwarded=False, contacts=(), lead=None, extra_reasons=(
+         {"field": "company", "rule": "company-domain", "detail": "acme-maschinen.example"},
+         {"field": "contact", "rule": "suggest-create", "detail": "vertrieb@mail.acme-maschinen.example"})),
+     None)
+# A forwarded mail cannot be younger than the forward: such a date is not taken.
+case("g-impossible-date", mail("g-impossible-date", f"WG: {ORIG_SUBJECT}",
+                               f"________________________________\nVon: {addr(JM)}\n"
+                               "Gesendet: Donnerstag, 12. November 2199 10:00\nAn: anna.berg@alpha-agentur.example\n"
+                               f"Betreff: {ORIG_SUBJECT}\n\n{BODY}\n"),
+     expect("outlook"), show(when="2026-12-03T09:00:00Z"))
 
 # ---- 6. both subjects (rules 6 and 7) ----------------------------------------------------------
 def outlook_fwd(name, subject, orig_subject, sender=JM):
@@ -421,6 +482,17 @@ case("g-noid-2-copy", ("Received: from b.example by mx.example; Thu, 03 Dec 2026
       "contacts": ["jmueller"], "lead": None, "project": None, "forwarded": False,
       "reasons": ROUTE + [{"field": "contact", "rule": "recipient-address", "detail": JM[1]},
                           {"field": "company", "rule": "primary-contact", "detail": "jmueller"}]}, None)
+def noid_att(content):
+    return (f"From: {ANNA}\nTo: {addr(JM)}\nSubject: Entwurf\nDate: {DATE}\nMIME-Version: 1.0\n"
+            "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=utf-8\n\n"
+            "Anbei der Entwurf.\n--b\nContent-Type: application/pdf\nContent-Disposition: attachment; "
+            f"filename=Entwurf.pdf\nContent-Transfer-Encoding: base64\n\n{content}\n--b--\n").encode()
+
+
+case("g-noid-att-1", noid_att("JVBERi0xLjQgdjE="),
+     expect("", forwarded=False, contacts=(("jmueller", "recipient-address", JM[1]),), lead=None), None)
+case("g-noid-att-2-revised", noid_att("JVBERi0xLjQgdjI="),
+     expect("", forwarded=False, contacts=(("jmueller", "recipient-address", JM[1]),), lead=None), None)
 thread = (f"From: {ANNA}\nTo: Einkauf <einkauf@lieferant.example>\nSubject: AW: Rückfrage\nDate: {DATE}\n"
           "Message-ID: <t01@golden.example>\nIn-Reply-To: <antwort-des-kunden@lieferant.example>\n"
           "References: <n01-lead-word-number@golden.example> <antwort-des-kunden@lieferant.example>\n"

@@ -407,12 +407,14 @@ test_forward_decision(void)
         bool to_contact; /* the mail's own recipient is a known contact */
         bool forwarded;
     } cases[] = {
-        { "WG: Angebot", false, true, true },   /* a forward prefix says so */
-        { "Fwd: Angebot", false, true, true },
-        { "Angebot", true, true, true },        /* a forward title says so */
-        { "Angebot", false, false, true },      /* nobody known addressed: about the original */
-        { "AW: Angebot", false, true, false },  /* a reply with a quoted header block */
-        { "Angebot", false, true, false },
+        { "WG: Angebot", false, false, true },    /* to the drop address: about the original */
+        { "Angebot", false, false, true },
+        { "AW: Angebot", true, false, true },     /* a reply that says it forwards */
+        { "WG: Angebot", false, true, false },    /* to a known contact: mail to that contact */
+        { "Fwd: Angebot", true, true, false },
+        { "AW: Angebot", false, true, false },    /* a reply quoting a header block */
+        { "AW: Angebot", false, false, false },   /* a reply to someone unknown: the scan */
+        { "AW: WG: Angebot", false, false, false }, /* a reply in a thread begun by a forward */
     };
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_test_message("case %zu: %s", i, cases[i].subject);
@@ -432,8 +434,10 @@ test_forward_decision(void)
             g_assert_true(has_reason(m, "forwarded", "inline-forward", "outlook"));
             g_assert_true(has_reason(m, "contact", "original-sender", "boss@globex.example"));
             g_assert_true(has_reason(m, "contact", "original-recipient", "s.krause@acme.example"));
-        } else {
+        } else if (cases[i].to_contact) {
             g_assert_cmpstr(got, ==, "contact:jmueller");
+            g_assert_false(has_reason(m, "forwarded", NULL, NULL));
+        } else {
             g_assert_false(has_reason(m, "forwarded", NULL, NULL));
         }
     }
@@ -477,6 +481,42 @@ test_forward_subjects(void)
     world_clear(&w);
 }
 
+/* A forward to the drop address whose original names someone who is also a
+ * recipient of the forward: looked up again, not lost. */
+static void
+test_forward_recipient_in_original(void)
+{
+    World w;
+    world_init(&w);
+    const char *rcpts[] = { "crm@drop.example", "nobody@x.example", NULL };
+    const char *orig_rcpt[] = { "nobody@x.example", "s.krause@acme.example", NULL };
+    ClMatchOriginal orig = { .format = "outlook", .from = "j.mueller@acme.example",
+                             .recipients = orig_rcpt, .subject = "x" };
+    ClMatchInput in = { .subject = "WG: x", .recipients = rcpts, .originals = &orig,
+                        .n_originals = 1 };
+    g_autoptr(ClMatch) m = run_in(&w, &in);
+    g_autofree char *got = keys(m->contacts);
+    g_assert_cmpstr(got, ==, "contact:jmueller contact:skrause");
+    world_clear(&w);
+}
+
+/* The scan finds contacts of two companies: none chosen, all candidates. */
+static void
+test_scan_several_companies(void)
+{
+    World w;
+    world_init(&w);
+    const char *rcpts[] = { "nobody@nowhere.example", NULL };
+    const char *scan[] = { "boss@globex.example", "j.mueller@acme.example", NULL };
+    ClMatchInput in = { .subject = "Hallo", .recipients = rcpts, .scan = scan };
+    g_autoptr(ClMatch) m = run_in(&w, &in);
+    g_assert_cmpuint(m->contacts->len, ==, 0);
+    g_assert_null(m->company);
+    g_autofree char *cands = keys(m->candidates);
+    g_assert_cmpstr(cands, ==, "contact:gboss contact:jmueller");
+    world_clear(&w);
+}
+
 static void
 test_message_scan(void)
 {
@@ -485,13 +525,13 @@ test_message_scan(void)
     const char *drop[] = { "crm@drop.example", "nobody@nowhere.example", NULL };
     const char *scan[] = { "anna@muster-agentur.example", "crm@drop.example",
                            "shared@acme.example", /* the other tenant's contact: never */
-                           "boss@globex.example", "j.mueller@acme.example", NULL };
+                           "s.krause@acme.example", "j.mueller@acme.example", NULL };
     ClMatchInput in = { .subject = "Hallo", .recipients = drop, .scan = scan };
     g_autoptr(ClMatch) m = run_in(&w, &in);
     g_autofree char *got = keys(m->contacts);
-    g_assert_cmpstr(got, ==, "contact:gboss contact:jmueller");
-    g_assert_cmpstr(m->company->key, ==, "globex");
-    g_assert_true(has_reason(m, "contact", "message-scan", "boss@globex.example"));
+    g_assert_cmpstr(got, ==, "contact:skrause contact:jmueller");
+    g_assert_cmpstr(m->company->key, ==, "acme");
+    g_assert_true(has_reason(m, "contact", "message-scan", "s.krause@acme.example"));
     g_assert_false(m->forwarded);
 
     /* Recipients that name a contact: no scan. */
@@ -606,29 +646,31 @@ test_thread(void)
 static void
 test_subject_strip(void)
 {
-    static const struct {
+    const ClSubjectKind P = CL_SUBJECT_PLAIN, R = CL_SUBJECT_REPLY, F = CL_SUBJECT_FORWARD;
+    const struct {
         const char *in, *out;
-        bool forward;
+        ClSubjectKind kind; /* of the outermost prefix */
     } cases[] = {
-        { "AW: WG: Fwd: Angebot", "Angebot", true },
-        { "Re: Re[2]: Frage", "Frage", false },
-        { "TR : Devis", "Devis", true },
-        { "RV: Presupuesto", "Presupuesto", true },
-        { "I: Preventivo", "Preventivo", true },
-        { "SV: VS: Tilbud", "Tilbud", true },
-        { "Antw: Doorst: Offerte", "Offerte", true },
-        { "Lead 11111: Termin", "Lead 11111: Termin", false },
-        { "[Fwd: Re: 34Mbit/s Netz]", "34Mbit/s Netz", true },
-        { "[Fwd: [Fwd: FW: Moment]]", "Moment", true },
-        { "[EXTERN] Angebot", "[EXTERN] Angebot", false },
-        { "Aufgabe: Logo", "Aufgabe: Logo", false },
-        { "", "", false },
+        { "AW: WG: Fwd: Angebot", "Angebot", R },   /* a reply in a thread that began with a forward */
+        { "WG: AW: Angebot", "Angebot", F },        /* a forward of a reply */
+        { "Re: Re[2]: Frage", "Frage", R },
+        { "TR : Devis", "Devis", F },
+        { "RV: Presupuesto", "Presupuesto", F },
+        { "I: Preventivo", "Preventivo", F },
+        { "SV: VS: Tilbud", "Tilbud", R },
+        { "Doorst: Antw: Offerte", "Offerte", F },
+        { "Lead 11111: Termin", "Lead 11111: Termin", P },
+        { "[Fwd: Re: 34Mbit/s Netz]", "34Mbit/s Netz", F },
+        { "[Fwd: [Fwd: FW: Moment]]", "Moment", F },
+        { "[EXTERN] Angebot", "[EXTERN] Angebot", P },
+        { "Aufgabe: Logo", "Aufgabe: Logo", P },
+        { "", "", P },
     };
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
-        bool fwd = false;
-        g_autofree char *got = cl_subject_strip(cases[i].in, &fwd);
+        ClSubjectKind kind = P;
+        g_autofree char *got = cl_subject_strip(cases[i].in, &kind);
         g_assert_cmpstr(got, ==, cases[i].out);
-        g_assert_cmpint(fwd, ==, cases[i].forward);
+        g_assert_cmpint(kind, ==, cases[i].kind);
     }
 }
 
@@ -678,6 +720,8 @@ main(int argc, char **argv)
     g_test_add_func("/match/directory-failure", test_directory_failure);
     g_test_add_func("/match/forward/decision", test_forward_decision);
     g_test_add_func("/match/forward/subjects", test_forward_subjects);
+    g_test_add_func("/match/forward/recipient-in-original", test_forward_recipient_in_original);
+    g_test_add_func("/match/scan/several-companies", test_scan_several_companies);
     g_test_add_func("/match/scan", test_message_scan);
     g_test_add_func("/match/contacts/ambiguous-address", test_ambiguous_contact_address);
     g_test_add_func("/match/company-domain", test_company_by_domain);
