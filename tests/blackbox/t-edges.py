@@ -150,4 +150,28 @@ r = t.run(["import", lockdir], data_dir=d)
 t.exit_status(r, 0, "the same import again, unlocked")
 t.eq([x.get("status") for x in r.lines()], ["pending"] * 3, "now all three are stored", r)
 
+# ---- tolerant subject numbers: a tenant setting, strict by default (issue 3, item 7) ----------
+import json as _json
+md2 = os.path.join(t.tmpdir("tolerant"), "gamma.json")
+with open(md2, "w", encoding="utf-8") as f:
+    _json.dump({"drop_addresses": ["crm@contactlog.example"], "tenants": [{
+        "key": "gamma", "name": "Gamma", "domains": ["gamma.example"],
+        "settings": {"subject_numbers": "tolerant"},
+        "users": [{"key": "gina", "name": "Gina", "role": "user", "emails": ["gina@gamma.example"]}],
+        "companies": [{"key": "kunde", "name": "Kunde", "domains": [],
+                       "contacts": [{"key": "k", "name": "K", "emails": ["k@kunde.example"]}],
+                       "leads": [{"number": "55555", "name": "Flyer"}], "projects": []}]}]}, f)
+t.exit_status(t.run(["load", md2], data_dir=d), 0, "load a tenant with tolerant subject numbers")
+for subject, lead in [("Angebot (55555)", "55555"), ("#55555 Termin", "55555"), ("55555: Termin", "55555"),
+                      ("A55555", None), ("55555b", None)]:
+    mm = mail([("From", "gina@gamma.example"), ("To", "k@kunde.example"), ("Subject", subject),
+               ("Date", "Wed, 11 Nov 2026 14:00:00 +0100"), ("Message-ID", f"<tol-{subject}@x>")], "x\n")
+    res = t.one_line(t.deliver(mm, d), f"tolerant: {subject}") or {}
+    t.eq(res.get("lead"), lead, f"tolerant tenant: {subject!r} -> lead {lead}")
+# The strict tenant alpha, the same way of writing: no lead.
+mm = mail([("From", ANNA), ("To", "j.mueller@acme-maschinen.example"), ("Subject", "Angebot (11111)"),
+           ("Date", "Wed, 11 Nov 2026 14:00:00 +0100"), ("Message-ID", "<strict-paren@x>")], "x\n")
+t.eq((t.one_line(t.deliver(mm, d), "strict (11111)") or {}).get("lead"), None,
+     "strict tenant: '(11111)' names no lead")
+
 t.finish()
