@@ -2,15 +2,15 @@
  * fuzz-capture.c — libFuzzer target over what a mail goes through before it is
  * stored: parse (MIME, headers, HTML to text, attachment names), forward
  * extraction and the whole-message scan, subject prefixes and numbers, then
- * route and match against a small fake CRM (tests/support). `make fuzz` runs it;
+ * route and the pipeline's match (cl_pipeline_match) against a small fake CRM
+ * (tests/support). `make fuzz` runs it;
  * fuzz/regressions/ holds every input it ever crashed on, replayed by
  * `make test` (fuzz-replay, the same function with a main()).
  */
 #include <stdint.h>
 #include <string.h>
 
-#include "match/match.h"
-#include "parse/parse.h"
+#include "pipeline/pipeline.h"
 #include "route/route.h"
 #include "support/fake-directory.h"
 
@@ -41,17 +41,6 @@ setup(void)
     fake_thread(crm, tenant, 1, "first@example.com", acme, 0, 0);
 }
 
-static const char *const *
-strings(GPtrArray *addresses, GPtrArray *more, GPtrArray *out)
-{
-    GPtrArray *lists[] = { addresses, more };
-    for (gsize l = 0; l < G_N_ELEMENTS(lists); l++)
-        for (guint i = 0; lists[l] && i < lists[l]->len; i++)
-            g_ptr_array_add(out, ((ClAddress *)lists[l]->pdata[i])->address);
-    g_ptr_array_add(out, NULL);
-    return (const char *const *)out->pdata;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -77,42 +66,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_autoptr(ClRoute) route = cl_route_decide(&dir, m->from ? m->from->address : NULL, &error);
     g_assert_nonnull(route);
 
-    g_autoptr(GPtrArray) rcpts = g_ptr_array_new();
-    g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
-    g_autofree ClMatchOriginal *originals = g_new0(ClMatchOriginal, m->forwards->len + 1);
     for (guint i = 0; i < m->forwards->len; i++) {
         ClForward *f = m->forwards->pdata[i];
-        GPtrArray *r = g_ptr_array_new();
-        g_ptr_array_add(keep, r);
-        originals[i] = (ClMatchOriginal){ .format = f->format,
-                                          .explicit_forward = f->explicit_forward,
-                                          .from = f->from ? f->from->address : NULL,
-                                          .recipients = strings(f->to, f->cc, r),
-                                          .subject = f->subject };
         g_assert_true(f->subject == NULL || g_utf8_validate(f->subject, -1, NULL));
         g_assert_true(g_utf8_validate(cl_forward_text(m, f), -1, NULL));
     }
-    g_autoptr(GPtrArray) scan = g_ptr_array_new();
-    for (guint i = 0; i < m->scan->len; i++)
-        g_ptr_array_add(scan, m->scan->pdata[i]);
-    g_ptr_array_add(scan, NULL);
-    g_autoptr(GPtrArray) refs = g_ptr_array_new();
-    if (m->in_reply_to)
-        g_ptr_array_add(refs, m->in_reply_to);
-    for (guint i = 0; i < m->references->len; i++)
-        g_ptr_array_add(refs, m->references->pdata[i]);
-    g_ptr_array_add(refs, NULL);
+    /* The match as the pipeline runs it, in both subject-number modes. */
     for (int tolerant = 0; tolerant <= 1; tolerant++) {
-        g_ptr_array_set_size(rcpts, 0);
-        ClMatchInput in = { .tenant_id = tenant,
-                            .settings = { .tolerant_numbers = tolerant },
-                            .subject = m->subject,
-                            .recipients = strings(m->to, m->cc, rcpts),
-                            .originals = originals,
-                            .n_originals = m->forwards->len,
-                            .scan = (const char *const *)scan->pdata,
-                            .references = (const char *const *)refs->pdata };
-        g_autoptr(ClMatch) match = cl_match_decide(&dir, &in, &error);
+        fake_settings(crm, tenant, (ClTenantSettings){ .tolerant_numbers = tolerant });
+        g_autoptr(ClMatch) match = cl_pipeline_match(&dir, m, tenant, &error);
         g_assert_nonnull(match);
         g_assert_true(match->lead == NULL || match->project == NULL);
     }

@@ -189,8 +189,13 @@ commit_batch(ClPipeline *pipeline, GPtrArray *lines, Progress *p)
 typedef struct {
     ClPrepared *prepared;
     GError *error;
-    gint64 bytes;
 } ReadItem;
+
+static gint64
+item_bytes(const ReadItem *ri)
+{
+    return ri->prepared ? cl_prepared_bytes(ri->prepared) : 0;
+}
 
 static void
 read_item_free(ReadItem *ri)
@@ -229,7 +234,7 @@ read_ahead(gpointer data)
     for (;;) {
         while (r->done->len > 0) {
             ReadItem *back = g_ptr_array_steal_index_fast(r->done, r->done->len - 1);
-            r->held_bytes -= back->bytes;
+            r->held_bytes -= item_bytes(back);
             g_mutex_unlock(&r->lock);
             read_item_free(back);
             g_mutex_lock(&r->lock);
@@ -250,14 +255,12 @@ read_ahead(gpointer data)
         g_autofree char *origin = cl_intake_item_origin(it);
         ClRawMessage *raw = cl_intake_open(path, it->offset, it->length,
                                            r->config->max_message_bytes, origin, &ri->error);
-        if (raw != NULL) {
+        if (raw != NULL)
             ri->prepared = cl_pipeline_prepare(raw, NULL, r->config);
-            ri->bytes = cl_prepared_bytes(ri->prepared);
-        }
 
         g_mutex_lock(&r->lock);
         r->slots[i % READ_AHEAD] = ri;
-        r->held_bytes += ri->bytes;
+        r->held_bytes += item_bytes(ri);
         g_cond_broadcast(&r->changed);
     }
     g_mutex_unlock(&r->lock);

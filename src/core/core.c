@@ -237,14 +237,8 @@ cl_item_kind_name(ClItemKind kind)
 bool
 cl_set_add(GHashTable *set, char *key)
 {
-    if (key == NULL)
-        return false;
-    if (g_hash_table_contains(set, key)) {
-        g_free(key);
-        return false;
-    }
-    g_hash_table_add(set, key);
-    return true;
+    /* g_hash_table_insert() keeps the key already stored and frees the new one. */
+    return key != NULL && g_hash_table_insert(set, key, NULL);
 }
 
 int

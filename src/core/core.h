@@ -85,8 +85,8 @@ char *cl_text_name_key(const char *name);
 
 /*
  * Adds key (transfer full) to a set of strings made with a key free function;
- * false, and key freed, when it is there already. (g_hash_table_add() would
- * keep the new key and free the old one, which callers may still point to.)
+ * false, and key freed, when it is there already: the stored key stays, so
+ * callers may keep pointing to it (g_hash_table_add() would free it instead).
  */
 bool cl_set_add(GHashTable *set, char *key);
 

@@ -132,7 +132,7 @@ has_item(GPtrArray *items, const ClItem *item)
 
 /* Addresses looked up for one mail, across rules 4 and 5 and the scan. */
 typedef struct {
-    GHashTable *seen; /* folded address → the rule that looked it up */
+    GHashTable *seen; /* folded addresses (a set) */
     bool capped;
 } Looked;
 

@@ -728,9 +728,9 @@ split_inline_fields(const char *text)
         while (q > start && (q[-1] == ' ' || (q - start >= 2 && (guchar)q[-2] == 0xc2 &&
                                                 (guchar)q[-1] == 0xa0)))
             q -= q[-1] == ' ' ? 1 : 2;
-        /* the letters right before the colon */
+        /* the letters right before the colon (no field name is longer than 20) */
         const char *w = q;
-        while (w > start) {
+        while (w > start && q - w < 40) {
             const char *prev = g_utf8_find_prev_char(start, w);
             if (prev == NULL || !g_unichar_isalpha(g_utf8_get_char(prev)))
                 break;

@@ -12,7 +12,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeParserOptions, g_mime_parser_options_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeReferences, g_mime_references_free)
 
 /* parse.c */
-GMimeParserOptions *parse_options(void);
 char *parse_clean_line(const char *text, gsize max_bytes);
 void parse_address_free(ClAddress *address);
 /* Appends the mailboxes of an address list (groups flattened) to out (ClAddress *). */

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#define OLDEST_FORWARDED_MAIL 315532800 /* 1980-01-01: earlier forwarded dates are misread */
 #define MAX_MIME_DEPTH 32 /* deeper nesting is walked no further (hostile input) */
 
 static GMimeParserOptions *parser_options; /* set once by cl_parse_init() */
@@ -250,13 +251,6 @@ collect_addresses(InternetAddressList *list, GPtrArray *out, int depth)
     }
 }
 
-GMimeParserOptions *
-parse_options(void)
-{
-    cl_parse_init();
-    return parser_options;
-}
-
 void
 parse_address_list(const char *text, GPtrArray *out)
 {
@@ -485,7 +479,7 @@ truncate_text(ClMessage *msg, GString *text)
 }
 
 /* The body text of a walked part tree: text/plain preferred, else HTML as text. */
-static char *
+static GString *
 walk_text(Walk *w, bool *from_html)
 {
     *from_html = false;
@@ -496,7 +490,7 @@ walk_text(Walk *w, bool *from_html)
     }
     g_clear_pointer(&w->html, g_free);
     normalize_newlines(w->plain);
-    return g_string_free(g_steal_pointer(&w->plain), FALSE);
+    return g_steal_pointer(&w->plain);
 }
 
 /* A mail attached to the mail (forward as attachment): its header and text. */
@@ -522,7 +516,7 @@ forward_from_message(GMimeMessage *inner)
     Walk w = { .plain = g_string_new(NULL) };
     walk(&w, g_mime_message_get_mime_part(inner), false, 0);
     bool from_html;
-    f->text = walk_text(&w, &from_html);
+    f->text = g_string_free(walk_text(&w, &from_html), FALSE);
     ClForward *nested = parse_forward_find(f->text);
     if (nested != NULL) {
         f->nested = nested->nested + 1;
@@ -614,8 +608,7 @@ message_from_mime(GMimeMessage *mime)
     g_autoptr(GPtrArray) inner = g_ptr_array_new();
     Walk w = { .msg = msg, .plain = g_string_new(NULL), .inner = inner };
     walk(&w, g_mime_message_get_mime_part(mime), false, 0);
-    g_autofree char *text = walk_text(&w, &msg->text_from_html);
-    GString *body = g_string_new(text);
+    GString *body = walk_text(&w, &msg->text_from_html);
     truncate_text(msg, body);
     msg->text = g_string_free(body, FALSE);
 
@@ -638,7 +631,8 @@ message_from_mime(GMimeMessage *mime)
      * before 1980) is nonsense, and the forward's own date is kept. */
     for (guint i = 0; i < msg->forwards->len; i++) {
         ClForward *f = msg->forwards->pdata[i];
-        if (f->date != 0 && (f->date < 315532800 || (msg->date > 0 && f->date > msg->date + 86400)))
+        if (f->date != 0 &&
+            (f->date < OLDEST_FORWARDED_MAIL || (msg->date > 0 && f->date > msg->date + 86400)))
             f->date = 0;
     }
 
@@ -666,7 +660,7 @@ message_from_mime(GMimeMessage *mime)
     }
 
     /* The whole-message scan: headers, text, and the attached mails. */
-    msg->scan = g_ptr_array_new_with_free_func(g_free);
+    msg->scan = g_ptr_array_new_null_terminated(16, g_free, TRUE);
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     scan_headers(obj, msg->scan, seen);
     parse_scan_addresses(msg->text, msg->scan, seen, CL_MAX_SCAN_ADDRESSES);

@@ -67,7 +67,8 @@ typedef struct {
     bool text_truncated;    /* the text was longer than CL_MAX_TEXT_BYTES */
     GPtrArray *forwards;    /* ClForward *: attached messages in order, else the inline one */
     GPtrArray *scan;        /* char *: every address in headers and text, folded, distinct,
-                             * at most CL_MAX_SCAN_ADDRESSES (the whole-message scan) */
+                             * at most CL_MAX_SCAN_ADDRESSES (the whole-message scan);
+                             * NULL-terminated, so pdata is a string vector */
     GPtrArray *attachments; /* ClAttachment *, at most CL_MAX_ATTACHMENTS */
     guint attachments_dropped; /* beyond CL_MAX_ATTACHMENTS (still in the raw message) */
     gpointer mime;          /* private: GMimeMessage */

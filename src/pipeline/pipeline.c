@@ -38,6 +38,8 @@ struct ClPipeline {
     const ClConfig *config;  /* borrowed */
     bool in_batch;
     GHashTable *routes;      /* sender → ClRoute, for the current batch */
+    gint64 settings_tenant;  /* whose settings are cached for the current batch, 0: none */
+    ClTenantSettings settings;
 };
 
 const char *
@@ -89,6 +91,7 @@ cl_pipeline_batch_begin(ClPipeline *p, GError **error)
     if (!cl_store_begin(p->store, error))
         return false;
     g_hash_table_remove_all(p->routes);
+    p->settings_tenant = 0;
     p->in_batch = true;
     return true;
 }
@@ -296,8 +299,6 @@ duplicate(ClPipeline *p, ClRoute *route, gint64 id, GError **error)
     return r;
 }
 
-/* Rules 4, 6, 7 for an accepted route: tenant settings and the match.
- * `dir` is the pipeline's store or a reader of the same data. */
 /* The addresses of lists of ClAddress, NULL-terminated (borrowed strings). */
 static GPtrArray *
 address_strings(GPtrArray *a, GPtrArray *b)
@@ -311,14 +312,10 @@ address_strings(GPtrArray *a, GPtrArray *b)
     return out;
 }
 
-/* Rules 4-7 and 10 for an accepted route: tenant settings and the match.
- * `dir` is the pipeline's store. */
 static ClMatch *
 decide_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id,
-             ClTenantSettings *settings, GError **error)
+             const ClTenantSettings *settings, GError **error)
 {
-    if (!dir->ops->tenant_settings(dir->self, tenant_id, settings, error))
-        return NULL;
     g_autoptr(GPtrArray) rcpts = address_strings(msg->to, msg->cc);
     g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
     g_autofree ClMatchOriginal *originals = g_new0(ClMatchOriginal, msg->forwards->len + 1);
@@ -334,10 +331,6 @@ decide_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id,
             .subject = f->subject,
         };
     }
-    g_autoptr(GPtrArray) scan = g_ptr_array_new();
-    for (guint i = 0; i < msg->scan->len; i++)
-        g_ptr_array_add(scan, msg->scan->pdata[i]);
-    g_ptr_array_add(scan, NULL);
     /* Rule 10: the message a reply answers first, then its thread newest first. */
     g_autoptr(GPtrArray) refs = g_ptr_array_new();
     if (msg->in_reply_to)
@@ -352,10 +345,36 @@ decide_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id,
         .recipients = (const char *const *)rcpts->pdata,
         .originals = originals,
         .n_originals = msg->forwards->len,
-        .scan = (const char *const *)scan->pdata,
+        .scan = (const char *const *)msg->scan->pdata, /* NULL-terminated */
         .references = (const char *const *)refs->pdata,
     };
     return cl_match_decide(dir, &in, error);
+}
+
+ClMatch *
+cl_pipeline_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id, GError **error)
+{
+    ClTenantSettings settings;
+    if (!dir->ops->tenant_settings(dir->self, tenant_id, &settings, error))
+        return NULL;
+    return decide_match(dir, msg, tenant_id, &settings, error);
+}
+
+/* The tenant's settings, read once per batch: under the write lock nobody
+ * changes them meanwhile. */
+static bool
+tenant_settings(ClPipeline *p, gint64 tenant_id, ClTenantSettings *out, GError **error)
+{
+    if (p->in_batch && p->settings_tenant == tenant_id) {
+        *out = p->settings;
+        return true;
+    }
+    ClDirectory dir = cl_store_directory(p->store);
+    if (!dir.ops->tenant_settings(dir.self, tenant_id, out, error))
+        return false;
+    p->settings_tenant = p->in_batch ? tenant_id : 0;
+    p->settings = *out;
+    return true;
 }
 
 static ClResult *
@@ -377,6 +396,8 @@ accept(ClPipeline *p, ClRawMessage *raw, ClMessage *msg, GPtrArray *decoded, ClR
         return duplicate(p, route, dup, error);
 
     ClTenantSettings settings;
+    if (!tenant_settings(p, tenant_id, &settings, error))
+        return NULL;
     g_autoptr(ClMatch) match = decide_match(&dir, msg, tenant_id, &settings, error);
     if (match == NULL)
         return NULL;
@@ -556,10 +577,13 @@ process(ClPipeline *p, ClPrepared *prep, const ClEnvelope *env, GError **error)
     ClRoute *route = route_cached(p, msg->from ? msg->from->address : NULL, error);
     if (route == NULL)
         return NULL;
-    g_autoptr(ClRoute) owned = p->in_batch && msg->from ? NULL : route;
-    if (!route->accepted)
-        return reject(p, raw, env, msg, route->tenant, route->reason, route->message, error);
-    return accept(p, raw, msg, prep->decoded, route, prep->addresses, error);
+    ClResult *r = route->accepted
+                      ? accept(p, raw, msg, prep->decoded, route, prep->addresses, error)
+                      : reject(p, raw, env, msg, route->tenant, route->reason, route->message,
+                               error);
+    if (!p->in_batch || msg->from == NULL)
+        cl_route_free(route); /* not cached: this call owns it */
+    return r;
 }
 
 ClResult *

@@ -10,6 +10,8 @@
 #pragma once
 
 #include "core/core.h"
+#include "match/match.h"
+#include "parse/parse.h"
 #include "store/store.h"
 
 typedef enum {
@@ -76,6 +78,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClPrepared, cl_prepared_free)
  * Errors: CL_ERROR_NOT_FOUND when the original is missing, CL_ERROR_TEMPFAIL.
  */
 bool cl_pipeline_entry_text(ClStore *store, ClEntry *entry, GError **error);
+
+/*
+ * Rules 4-7 and 10 for a parsed mail of an accepted tenant, as the pipeline
+ * runs them: the mail's recipients, forwarded originals, scan addresses and
+ * thread handed to the matcher. For the fuzz target; reads the settings from dir.
+ */
+ClMatch *cl_pipeline_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id,
+                           GError **error);
 
 bool cl_pipeline_batch_begin(ClPipeline *pipeline, GError **error);
 /* Makes blobs durable (one syncfs) and commits; on failure everything since begin is gone. */

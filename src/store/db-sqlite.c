@@ -5,6 +5,7 @@
  */
 #include "db.h"
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -158,6 +159,18 @@ void
 cl_db_bind_null(ClDbStmt *s, int index)
 {
     sqlite3_bind_null(s->stmt, index);
+}
+
+void
+cl_db_bind_strings(ClDbStmt *s, int index, const char *const *values, gsize max)
+{
+    /* A JSON array: json_each(?) turns it into rows. */
+    json_t *list = json_array();
+    for (gsize i = 0; values && values[i] && i < max; i++)
+        json_array_append_new(list, json_string(values[i]));
+    char *text = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
+    sqlite3_bind_text(s->stmt, index, text, -1, free);
 }
 
 int

@@ -32,6 +32,9 @@ ClDbStmt *cl_db_prepare(ClDb *db, const char *sql, GError **error);
 void cl_db_bind_int64(ClDbStmt *stmt, int index, gint64 value);
 void cl_db_bind_text(ClDbStmt *stmt, int index, const char *value);
 void cl_db_bind_null(ClDbStmt *stmt, int index);
+/* A list of strings (NULL-terminated, at most max) as one parameter, for
+ * "… = one of ?" lookups; SQLite's SQL reads it with json_each(?). */
+void cl_db_bind_strings(ClDbStmt *stmt, int index, const char *const *values, gsize max);
 
 /* 1: a row is ready; 0: done; -1: error set. */
 int cl_db_step(ClDbStmt *stmt, GError **error);

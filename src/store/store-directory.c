@@ -4,7 +4,6 @@
  */
 #include "store-private.h"
 
-#include <jansson.h>
 
 static GPtrArray *
 collect(ClStore *store, ClDbStmt *s, ClItemKind kind, GError **error)
@@ -148,13 +147,8 @@ records_by_name_keys(void *self, gint64 tenant_id, gint64 company_id, const char
                         error);
     if (s == NULL)
         return NULL;
-    json_t *list = json_array();
-    for (gsize i = 0; keys && keys[i]; i++)
-        json_array_append_new(list, json_string(keys[i]));
-    g_autofree char *text = json_dumps(list, JSON_COMPACT);
-    json_decref(list);
     cl_db_bind_int64(s, 1, tenant_id);
-    cl_db_bind_text(s, 2, text);
+    cl_db_bind_strings(s, 2, keys, G_MAXSIZE);
     cl_db_bind_int64(s, 3, company_id);
     cl_db_bind_int64(s, 4, CL_MAX_NAME_CANDIDATES);
     return collect(store, s, CL_ITEM_LEAD, error);
@@ -230,13 +224,8 @@ thread_entry(void *self, gint64 tenant_id, const char *const *message_ids, ClThr
         error);
     if (s == NULL)
         return false;
-    json_t *list = json_array();
-    for (gsize i = 0; message_ids && message_ids[i] && i < CL_MAX_REFERENCES + 1; i++)
-        json_array_append_new(list, json_string(message_ids[i]));
-    g_autofree char *text = json_dumps(list, JSON_COMPACT);
-    json_decref(list);
     cl_db_bind_int64(s, 1, tenant_id);
-    cl_db_bind_text(s, 2, text);
+    cl_db_bind_strings(s, 2, message_ids, CL_MAX_REFERENCES + 1);
     int rc = cl_db_step(s, error);
     if (rc < 0)
         return false;

@@ -322,9 +322,10 @@ pack_prepare(ClStore *store, GError **error)
 static void
 start_writeback(ClStore *store)
 {
-    if (!store->sync || store->pack_flushed > store->pack_end)
-        store->pack_flushed = MIN(store->pack_flushed, store->pack_end);
-    if (!store->sync || store->pack_end - store->pack_flushed < WRITEBACK_BYTES)
+    if (!store->sync)
+        return;
+    store->pack_flushed = MIN(store->pack_flushed, store->pack_end); /* the pack was cut back */
+    if (store->pack_end - store->pack_flushed < WRITEBACK_BYTES)
         return;
     /* Advice only: fdatasync still makes it durable. */
     if (sync_file_range(store->pack_fd, store->pack_flushed, store->pack_end - store->pack_flushed,
