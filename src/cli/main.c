@@ -21,6 +21,8 @@ static const ClCommand commands[] = {
       "review: save a pending entry, optionally changing its assignment", cmd_confirm },
     { "add", "--user KEY --channel CHANNEL --subject TEXT [...]",
       "record a call, meeting, letter or other contact by hand", cmd_add },
+    { "serve", "[--lmtp ADDR] [--smtp ADDR]",
+      "receive mail over LMTP and SMTP from an MTA and capture it", cmd_serve },
     { "rejected", "", "mail that was refused, and why", cmd_rejected },
     { "inspect", "PATH...", "what contactlog reads in mail: sender, forwards, addresses",
       cmd_inspect },

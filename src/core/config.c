@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { CONF_SIZE, CONF_BOOL, CONF_UINT } ConfType;
+typedef enum { CONF_SIZE, CONF_BOOL, CONF_UINT, CONF_STRING, CONF_LIST, CONF_MODE } ConfType;
 
 static const struct {
     const char *group, *key, *env;
@@ -24,6 +24,36 @@ static const struct {
       G_STRUCT_OFFSET(ClConfig, sync) },
     { "import", "batch", "CONTACTLOG_IMPORT_BATCH", CONF_UINT, "500",
       "messages that `import` commits together", G_STRUCT_OFFSET(ClConfig, import_batch) },
+    { "server", "lmtp", "CONTACTLOG_LMTP", CONF_LIST, "unix:lmtp.sock",
+      "LMTP listeners of `serve`: HOST:PORT or unix:PATH (relative to the data directory), "
+      "comma-separated; empty for none", G_STRUCT_OFFSET(ClConfig, lmtp_listen) },
+    { "server", "smtp", "CONTACTLOG_SMTP", CONF_LIST, "",
+      "SMTP listeners of `serve` (for setups without a front MTA), like lmtp",
+      G_STRUCT_OFFSET(ClConfig, smtp_listen) },
+    { "server", "hostname", "CONTACTLOG_HOSTNAME", CONF_STRING, "",
+      "name in greetings and Received lines (empty: the system's host name)",
+      G_STRUCT_OFFSET(ClConfig, hostname) },
+    { "server", "socket_mode", "CONTACTLOG_SOCKET_MODE", CONF_MODE, "0660",
+      "permissions of Unix-socket listeners (octal)", G_STRUCT_OFFSET(ClConfig, socket_mode) },
+    { "server", "max_sessions", "CONTACTLOG_MAX_SESSIONS", CONF_UINT, "1000",
+      "simultaneous LMTP/SMTP sessions; more are answered 421 and closed",
+      G_STRUCT_OFFSET(ClConfig, max_sessions) },
+    { "server", "max_rcpts", "CONTACTLOG_MAX_RCPTS", CONF_UINT, "100",
+      "recipients per message (more get 452)", G_STRUCT_OFFSET(ClConfig, max_rcpts) },
+    { "server", "session_memory", "CONTACTLOG_SESSION_MEMORY", CONF_SIZE, "256K",
+      "message bytes a session keeps in memory; larger mail is spooled to tmp/",
+      G_STRUCT_OFFSET(ClConfig, session_memory) },
+    { "server", "idle_timeout", "CONTACTLOG_IDLE_TIMEOUT", CONF_UINT, "300",
+      "seconds a session may be silent before it is closed (RFC 5321 §4.5.3.2)",
+      G_STRUCT_OFFSET(ClConfig, idle_timeout) },
+    { "server", "shutdown_timeout", "CONTACTLOG_SHUTDOWN_TIMEOUT", CONF_UINT, "30",
+      "seconds that sessions in flight get to finish after SIGTERM",
+      G_STRUCT_OFFSET(ClConfig, shutdown_timeout) },
+    { "server", "commit_batch", "CONTACTLOG_COMMIT_BATCH", CONF_UINT, "64",
+      "messages of concurrent sessions committed together at most (group commit)",
+      G_STRUCT_OFFSET(ClConfig, commit_batch) },
+    { "log", "level", "CONTACTLOG_LOG_LEVEL", CONF_STRING, "info",
+      "what `serve` logs: debug, info, message or warning", G_STRUCT_OFFSET(ClConfig, log_level) },
 };
 
 gint64
@@ -89,8 +119,46 @@ set_value(ClConfig *config, gsize i, const char *value, const char *where, GErro
         *(guint *)field = (guint)n;
         return true;
     }
+    case CONF_STRING:
+        if (strcmp(keys[i].key, "level") == 0 && strcmp(keys[i].group, "log") == 0 &&
+            cl_log_level_parse(value) < 0) {
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFIG,
+                        "%s: log.level must be debug, info, message or warning, not \"%s\"",
+                        where, value);
+            return false;
+        }
+        g_free(*(char **)field);
+        *(char **)field = g_strdup(value);
+        return true;
+    case CONF_LIST:
+        g_strfreev(*(char ***)field);
+        *(char ***)field = cl_config_split_list(value);
+        return true;
+    case CONF_MODE: {
+        guint64 n = 0;
+        if (!g_ascii_string_to_unsigned(value, 8, 0, 0777, &n, NULL)) {
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFIG,
+                        "%s: %s.%s must be an octal mode such as 0660", where, keys[i].group,
+                        keys[i].key);
+            return false;
+        }
+        *(guint *)field = (guint)n;
+        return true;
+    }
     }
     return false;
+}
+
+char **
+cl_config_split_list(const char *text)
+{
+    g_auto(GStrv) parts = g_regex_split_simple("[,;\\s]+", text ? text : "", 0, 0);
+    GPtrArray *out = g_ptr_array_new();
+    for (gsize i = 0; parts[i] != NULL; i++)
+        if (parts[i][0] != '\0')
+            g_ptr_array_add(out, g_strdup(parts[i]));
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(out, FALSE);
 }
 
 ClConfig *
@@ -148,7 +216,36 @@ cl_config_free(ClConfig *config)
     if (config == NULL)
         return;
     g_free(config->data_dir);
+    g_strfreev(config->lmtp_listen);
+    g_strfreev(config->smtp_listen);
+    g_free(config->hostname);
+    g_free(config->log_level);
     g_free(config);
+}
+
+bool
+cl_config_set(ClConfig *config, const char *name, const char *value, GError **error)
+{
+    const char *dot = strchr(name, '.');
+    for (gsize i = 0; dot != NULL && i < G_N_ELEMENTS(keys); i++)
+        if (strlen(keys[i].group) == (gsize)(dot - name) &&
+            strncmp(keys[i].group, name, dot - name) == 0 && strcmp(keys[i].key, dot + 1) == 0)
+            return set_value(config, i, value, "command line", error);
+    g_set_error(error, CL_ERROR, CL_ERROR_CONFIG, "unknown configuration key %s", name);
+    return false;
+}
+
+bool
+cl_config_apply(ClConfig *config, char **overrides, GError **error)
+{
+    for (gsize i = 0; overrides != NULL && overrides[i] != NULL; i++) {
+        const char *eq = strchr(overrides[i], '=');
+        g_return_val_if_fail(eq != NULL, false);
+        g_autofree char *name = g_strndup(overrides[i], eq - overrides[i]);
+        if (!cl_config_set(config, name, eq + 1, error))
+            return false;
+    }
+    return true;
 }
 
 char *

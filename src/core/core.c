@@ -152,7 +152,13 @@ cl_raw_message_too_large(const ClRawMessage *raw)
 bool
 cl_raw_message_load(ClRawMessage *raw, GError **error)
 {
-    if (raw->data != NULL || raw->stored <= 0 || raw->stored > CL_MAP_MAX_BYTES)
+    if (raw->data != NULL) {
+        /* Received into memory (LMTP): hashed here, on the parse thread. */
+        if (raw->hash[0] == '\0')
+            cl_hash_hex(raw->data->data, raw->data->len, raw->hash);
+        return true;
+    }
+    if (raw->stored <= 0 || raw->stored > CL_MAP_MAX_BYTES)
         return true;
     GByteArray *data = g_byte_array_sized_new(raw->stored);
     g_byte_array_set_size(data, raw->stored);

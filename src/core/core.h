@@ -150,6 +150,24 @@ bool cl_raw_message_load(ClRawMessage *raw, GError **error);
 void cl_raw_message_free(ClRawMessage *raw);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClRawMessage, cl_raw_message_free)
 
+/* ---- logging ---------------------------------------------------------------------- */
+
+/*
+ * Log lines for long-running commands (serve, fetch): one line per event on
+ * stderr, `ts=… level=… module=…` and then the message, which is written as
+ * `event=… key=value …` (STYLE §6), so that journald and log shippers can
+ * split the fields. Messages below `level` are dropped.
+ */
+void cl_log_setup(GLogLevelFlags level);
+/* "debug", "info", "message", "warning" → the GLib level; -1 when unknown. */
+int cl_log_level_parse(const char *name);
+/* A value for a key=value field: as is when it is one plain word, else in
+ * double quotes with \ and " escaped. */
+char *cl_log_value(const char *text);
+
+/* write(2) until everything is written; false with errno set. */
+bool cl_write_all(int fd, const guint8 *buf, gsize len);
+
 /* ---- configuration ----------------------------------------------------------------- */
 
 typedef struct {
@@ -157,7 +175,22 @@ typedef struct {
     gint64 max_message_bytes;
     bool sync;                   /* fsync before acknowledging; off only for throw-away data */
     guint import_batch;          /* messages committed together by `import` */
+    /* serve */
+    char **lmtp_listen;          /* "HOST:PORT", "unix:PATH"; never NULL */
+    char **smtp_listen;
+    char *hostname;              /* "" for the system's */
+    guint socket_mode;
+    guint max_sessions;
+    guint max_rcpts;
+    gint64 session_memory;
+    guint idle_timeout;          /* seconds */
+    guint shutdown_timeout;      /* seconds */
+    guint commit_batch;
+    char *log_level;             /* "debug", "info", "message", "warning" */
 } ClConfig;
+
+/* "a, b;c d" → {"a", "b", "c", "d", NULL}; empty text gives an empty list. */
+char **cl_config_split_list(const char *text);
 
 /*
  * Loads configuration: defaults < FILE (or DATA_DIR/contactlog.conf when file is NULL
@@ -167,6 +200,14 @@ typedef struct {
 ClConfig *cl_config_load(const char *data_dir, const char *file, GError **error);
 void cl_config_free(ClConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClConfig, cl_config_free)
+
+/*
+ * Sets one key by its name ("server.lmtp") from text, as the file would:
+ * command-line flags go through here. Errors: CL_ERROR_CONFIG.
+ */
+bool cl_config_set(ClConfig *config, const char *name, const char *value, GError **error);
+/* cl_config_set() for each "group.key=value" of overrides (may be NULL). */
+bool cl_config_apply(ClConfig *config, char **overrides, GError **error);
 
 /* Parses "50M", "1048576", "2G", "512K". Returns -1 on bad input. */
 gint64 cl_parse_size(const char *text);

@@ -15,22 +15,6 @@
 
 #define SPOOL_CHUNK (64 * 1024)
 
-static bool
-write_all(int fd, const guint8 *buf, gsize len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return false;
-        }
-        buf += n;
-        len -= n;
-    }
-    return true;
-}
-
 ClRawMessage *
 cl_intake_spool(ClStore *store, int src_fd, gint64 max_bytes, const char *origin, GError **error)
 {
@@ -55,7 +39,7 @@ cl_intake_spool(ClStore *store, int src_fd, gint64 max_bytes, const char *origin
         /* Keep at most max_bytes; count the rest so the rejection can say how much. */
         gint64 keep = MIN((gint64)n, MAX(0, max_bytes - raw->stored));
         if (keep > 0) {
-            if (!write_all(raw->fd, buf, keep)) {
+            if (!cl_write_all(raw->fd, buf, keep)) {
                 g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "cannot write %s: %s",
                             raw->spool_path, g_strerror(errno));
                 return NULL;

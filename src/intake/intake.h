@@ -61,3 +61,113 @@ char *cl_intake_item_origin(const ClIntakeItem *item);
  */
 bool cl_intake_list_add(ClIntakeList *list, const char *path, gint64 *total_bytes,
                         GError **error);
+
+/* ---- LMTP and SMTP sessions (session.c) -------------------------------------------
+ *
+ * One session as a state machine: bytes in (cl_session_feed), replies out
+ * (cl_session_output). No sockets and no database: the caller moves bytes,
+ * the hooks answer questions. Not thread-safe; one thread per session.
+ */
+
+typedef enum {
+    CL_PROTOCOL_LMTP, /* RFC 2033: LHLO; one reply per recipient after DATA */
+    CL_PROTOCOL_SMTP, /* RFC 5321: EHLO/HELO; one reply after DATA */
+} ClProtocol;
+
+typedef struct {
+    ClProtocol protocol;
+    const char *id;          /* session id for logs and Received lines */
+    const char *hostname;    /* ours, in the greeting */
+    const char *peer;        /* the client, "127.0.0.1:41234" */
+    gint64 max_message_bytes; /* announced in SIZE; larger mail is counted, not kept */
+    gint64 memory_bytes;     /* message bytes kept in memory before spilling to a spool file */
+    guint max_rcpts;
+} ClSessionConfig;
+
+typedef enum {
+    CL_RCPT_OK,
+    CL_RCPT_UNKNOWN,  /* 550 5.1.1 */
+    CL_RCPT_TEMPFAIL, /* 451 4.3.0 */
+} ClRcptCheck;
+
+typedef struct ClSession ClSession;
+
+typedef struct {
+    /* Is the address (as given in RCPT TO) a drop address? */
+    ClRcptCheck (*check_rcpt)(void *user, const char *address);
+    /* A new spool file for a message larger than memory_bytes; -1 with error set. */
+    int (*spool_file)(void *user, char **path_out, GError **error);
+    /* A message is complete (raw, env: transfer full). The session consumes no
+     * input until cl_session_delivered() is called with the outcome. */
+    void (*deliver)(void *user, ClRawMessage *raw, ClEnvelope *env);
+} ClSessionHooks;
+
+/* A reply line: code, enhanced status (RFC 3463), text. */
+typedef struct {
+    int code;
+    const char *status;
+    const char *text;
+} ClReply;
+
+ClSession *cl_session_new(const ClSessionConfig *config, const ClSessionHooks *hooks, void *user);
+void cl_session_free(ClSession *session);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClSession, cl_session_free)
+
+/* The 220 greeting. */
+void cl_session_greet(ClSession *session);
+/* Consumes input; returns how many bytes were used. Stops early while a
+ * message is delivered or once the session is done: keep the rest. */
+gsize cl_session_feed(ClSession *session, const char *data, gsize len);
+/* The outcome of the delivery hook: one reply per accepted recipient, in
+ * RCPT order (LMTP), or the first only (SMTP); with n == 1 the same for all. */
+void cl_session_delivered(ClSession *session, const ClReply *replies, guint n);
+/* What to send (borrowed): write it and truncate it. */
+GString *cl_session_output(ClSession *session);
+bool cl_session_waiting(const ClSession *session);
+/* QUIT or closed: send the output, then close the connection. */
+bool cl_session_done(const ClSession *session);
+bool cl_session_in_transaction(const ClSession *session);
+guint cl_session_messages(const ClSession *session);
+/* 421 with the enhanced status and text, then done; while a message is being
+ * stored, after its replies. */
+void cl_session_close(ClSession *session, const char *status, const char *text);
+/* SIGTERM: an idle session is closed (421 4.3.2) now, a transaction in flight
+ * once it is answered. */
+void cl_session_shutdown(ClSession *session);
+
+/* ---- the mail server (server.c): `contactlog serve` ---------------------------------
+ *
+ * LMTP and SMTP listeners on TCP and Unix sockets, one thread for all
+ * sessions (non-blocking sockets, GLib main loop), parsing on a pool of
+ * threads, and one storing thread that commits the messages of concurrent
+ * sessions together (group commit). A message is answered only after its
+ * entry or rejection is committed; a storage failure answers 451 4.3.0.
+ */
+
+typedef struct ClServer ClServer;
+
+/*
+ * Opens the store and binds every listener of config (transfer none; copied).
+ * config_file: re-read on SIGHUP (may be NULL: the data directory's), and
+ * overrides ("group.key=value", the command line's; may be NULL) applied again.
+ * Errors: CL_ERROR_CONFIG for a bad listener address, CL_ERROR_TEMPFAIL when
+ * a port is taken or the store cannot be opened.
+ */
+ClServer *cl_server_new(const ClConfig *config, const char *config_file, char **overrides,
+                        GError **error);
+void cl_server_free(ClServer *server);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClServer, cl_server_free)
+
+/* The bound addresses, "lmtp 127.0.0.1:2424" (port 0 resolved), for logs and tests. */
+GStrv cl_server_listeners(ClServer *server);
+
+/*
+ * Serves until SIGTERM or SIGINT (or cl_server_stop): then refuses new
+ * sessions, lets the transactions in flight finish (at most
+ * shutdown_timeout seconds) and returns. SIGHUP reloads the configuration.
+ * on_ready (may be NULL) runs once in the serving thread when the listeners
+ * accept. Returns false only when the store failed for good.
+ */
+bool cl_server_run(ClServer *server, void (*on_ready)(ClServer *server, void *data), void *data);
+/* From any thread: as SIGTERM. */
+void cl_server_stop(ClServer *server);

@@ -352,6 +352,153 @@ class Test:
         sys.exit(SKIP)
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on (now)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`contactlog serve` as a child process: started with its listeners, waited for until its
+    'listening:' line, stopped with a signal. stderr (the key=value log) goes to a file."""
+
+    def __init__(self, test, data_dir, args=(), env=None):
+        self.test, self.data_dir, self.args = test, data_dir, list(args)
+        self.env = dict(test.env)
+        self.env.update(env or {})
+        self.proc = None
+        self.log_path = os.path.join(data_dir, "..", f"serve-{id(self)}.log")
+        self.listeners = {}
+
+    def start(self, timeout=30):
+        argv = [self.test.binary, "serve", "--data-dir", self.data_dir] + self.args
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=self.env)
+        import select
+        deadline = time.monotonic() + timeout
+        line = b""
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            if ready:
+                line = self.proc.stdout.readline()
+                break
+            if self.proc.poll() is not None:
+                break
+        text = line.decode("utf-8", "replace").strip()
+        if not text.startswith("contactlog serve: listening: "):
+            self.stop()
+            raise RuntimeError(f"serve did not start (exit {self.proc.returncode}): {text!r}; "
+                               f"log: {self.log_text()[-2000:]}")
+        for part in text.split(": ", 2)[2].split(", "):
+            proto, _, addr = part.partition(" ")
+            self.listeners.setdefault(proto, []).append(addr)
+        return self
+
+    def address(self, proto="lmtp", unix=False):
+        """(host, port) of the first TCP listener of proto, or the path of its Unix socket."""
+        for a in self.listeners.get(proto, []):
+            if a.startswith("unix:") == unix:
+                if unix:
+                    return a[5:]
+                host, _, port = a.rpartition(":")
+                return host.strip("[]"), int(port)
+        raise KeyError(proto)
+
+    def signal(self, signum):
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout=60):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+    def stop(self, timeout=60):
+        """SIGTERM and wait; the exit status (None when it had to be killed)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.wait(timeout)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.log.close()
+        log = self.log_text()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "CRITICAL"):
+            self.test.ok(marker not in log, f"serve: no {marker!r} in its log",
+                         got=log[log.find(marker):][:3000] if marker in log else None)
+        return rc
+
+    def log_text(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Dialog:
+    """A raw LMTP/SMTP client that reads every reply line (smtplib.LMTP reads only one reply
+    after DATA). replies() returns [(code, text)], one per reply, multi-line replies joined."""
+
+    def __init__(self, address, timeout=30):
+        import socket
+        if isinstance(address, str):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(address)
+        else:
+            self.sock = socket.create_connection(address, timeout=timeout)
+        self.file = self.sock.makefile("rb")
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def reply(self):
+        """One reply: (code, text); (None, '') when the server closed the connection."""
+        lines = []
+        while True:
+            line = self.file.readline()
+            if not line:
+                return (None, "\n".join(lines))
+            line = line.decode("utf-8", "replace").rstrip("\r\n")
+            lines.append(line[4:])
+            if len(line) < 4 or line[3] != "-":
+                try:
+                    return (int(line[:3]), "\n".join(lines))
+                except ValueError:
+                    return (None, line)
+
+    def replies(self, n):
+        return [self.reply() for _ in range(n)]
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def dot_stuff(message):
+    """Message bytes as DATA: CRLF lines, leading dots doubled, the final dot line added."""
+    lines = message.replace(b"\r\n", b"\n").split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n" for l in lines) + b".\r\n"
+
+
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:

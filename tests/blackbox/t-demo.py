@@ -19,16 +19,30 @@ r = t.run(["demo", "--data-dir", d], timeout=300)
 t.exit_status(r, 0, "demo")
 t.no_crash(r, "demo")
 
-# The demo prints each file name, then its indented result line.
-results = {}
+# The demo delivers every mail over LMTP and prints its file name, the server's reply
+# and the result line.
+results, replies = {}, {}
 lines = r.out.splitlines()
 for i, line in enumerate(lines):
     m = re.fullmatch(r"(\S+\.eml)", line.strip())
-    if m and i + 1 < len(lines) and lines[i + 1].lstrip().startswith("{"):
+    if m and i + 2 < len(lines) and lines[i + 2].lstrip().startswith("{"):
+        replies[m.group(1)] = lines[i + 1].strip()
         try:
-            results[m.group(1)] = json.loads(lines[i + 1])
+            results[m.group(1)] = json.loads(lines[i + 2])
         except ValueError:
             t.fail(f"demo: result line of {m.group(1)} is not JSON", r)
+t.ok("over LMTP" in r.out, "demo says it delivers over LMTP", r)
+# The LMTP reply agrees with the result: 250 for what was captured, 5xx with the reason.
+REPLY_CODES = {"unknown-tenant": "550 5.7.1", "unknown-sender": "550 5.7.1", "malformed": "554 5.6.0"}
+for fname, res in results.items():
+    rep = replies.get(fname, "")
+    if res.get("status") == "rejected":
+        want = REPLY_CODES.get(res.get("reason"), "5")
+        t.ok(rep.startswith(want) and f"Rejected ({res.get('reason')})" in rep,
+             f"demo {fname}: LMTP reply {want} with the reason", got=rep)
+    else:
+        t.ok(rep.startswith("250 2.0.0 <crm@contactlog.example> ") and f"entry {res.get('entry')}" in rep,
+             f"demo {fname}: LMTP reply 250 names the entry", got=rep)
 
 expected = []
 with open(os.path.join(demo, "expected.tsv"), encoding="utf-8") as f:
@@ -144,9 +158,19 @@ for fname, want_name, want_type in [("09-pdf-anhang-rfc2231.eml", "Angebot Müll
         t.eq(orig[0][0], want_name, f"{fname}: Python's email package decodes the same name")
         # the stored attachment: right bytes (sha256), size; its metadata in show --json
         t.check_stored(res.get("entry"), d, 1, a, orig[0][1], f"{fname}: attachment")
-    # The raw message is kept too (DESIGN §1: the original message).
+    # The raw message is kept too (DESIGN §1: the original message): as it came over LMTP,
+    # after the server's trace line (RFC 5321 §4.4), in LF lines.
     with open(os.path.join(demo, "mail", fname), "rb") as f:
-        t.check_stored(res.get("entry"), d, "raw", e.get("raw"), f.read(), f"{fname}: original message")
+        original = f.read().replace(b"\r\n", b"\n")
+    stored = t.stored_bytes(res.get("entry"), d, "raw", e.get("raw"), f"{fname}: original message") or b""
+    t.ok(stored.startswith(b"Received: from demo.contactlog.example (unix)\n\tby ") and b" with LMTP id " in stored,
+         f"{fname}: stored message starts with contactlog's Received line", got=stored[:200])
+    trace_end = stored.find(b"\n", stored.find(b" with LMTP id ")) + 1
+    trace_end = stored.find(b"\n", trace_end) + 1  # the date line of the Received field
+    t.check_stored(res.get("entry"), d, "raw", None, stored[:trace_end] + original, f"{fname}: original message")
+    t.eq(stored[trace_end:], original, f"{fname}: after the trace line, the stored message is the original byte for byte")
+    if isinstance(e.get("raw"), dict) and "size" in e["raw"]:
+        t.eq(e["raw"]["size"], len(stored), f"{fname}: size in show --json is the stored size")
 
 # The text inbox printed by the demo names the decoded attachments too.
 t.ok("Angebot Müller.pdf" in r.out, "demo output lists 'Angebot Müller.pdf'", r)
