@@ -17,9 +17,16 @@ deps:
 $(BUILD)/build.ninja:
 	meson setup $(BUILD)
 
-# The demo: a German agency, sample mails captured, every review inbox printed.
+# The demo: a German agency; the mail server starts and the sample mails are
+# delivered to it over LMTP; every review inbox is printed. On a terminal the
+# server keeps serving (LMTP 127.0.0.1:2424, SMTP 127.0.0.1:2525) until Ctrl-C;
+# elsewhere (scripts, CI) the demo ends there.
 run: all
-	$(BUILD)/contactlog demo --data-dir $(BUILD)/demo-data
+	@if [ -t 0 ] && [ -t 1 ]; then \
+		$(BUILD)/contactlog demo --data-dir $(BUILD)/demo-data --serve; \
+	else \
+		$(BUILD)/contactlog demo --data-dir $(BUILD)/demo-data; \
+	fi
 
 # Unit, black-box and corpus tests, then the same again under ASan/UBSan, then one
 # minute of the fuzzer (CI_FUZZ_SECONDS).
@@ -30,8 +37,10 @@ test: all
 test-fast: all
 	scripts/run-tests $(BUILD)
 
+# Ingest (bench/ingest) and LMTP intake against Dovecot (bench/lmtp, as root).
 bench: all
 	bench/ingest
+	bench/lmtp
 
 # The libFuzzer target over parse, forward extraction, route and match (FUZZ_SECONDS, 600).
 fuzz: deps

@@ -318,7 +318,8 @@ cmd_demo(int argc, char **argv)
         !cl_config_set(config, "server.smtp", serve ? (smtp ? smtp : "127.0.0.1:2525") : "",
                        &error))
         return cli_fail("demo", error);
-    cl_log_setup(serve ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_WARNING);
+    /* Quiet while the demo prints; with --serve, a line per event afterwards. */
+    cl_log_setup(G_LOG_LEVEL_WARNING);
     g_autoptr(ClServer) server = cl_server_new(config, cli_common.config_file, NULL, &error);
     if (server == NULL)
         return cli_fail("demo", error);
@@ -428,6 +429,7 @@ cmd_demo(int argc, char **argv)
                "   Ctrl-C stops the server.\n",
                joined, smtp ? smtp : "127.0.0.1:2525", DROP_ADDRESS);
         fflush(stdout);
+        cl_log_setup(G_LOG_LEVEL_INFO);
         g_thread_join(thread);
     }
     return EXIT_OK;

@@ -483,7 +483,12 @@ cl_pipeline_prepare(ClRawMessage *raw, const ClEnvelope *env, const ClConfig *co
     /* Too large: only the head is read, so that the rejection record can
      * name the sender, subject and Message-ID. */
     gint64 length = prep->too_large ? MIN(raw->stored, TOO_LARGE_HEAD) : raw->stored;
-    if (prep->too_large)
+    if (prep->too_large && raw->data != NULL) {
+        /* Received into memory (LMTP with a small limit): the head from there. */
+        g_autoptr(GByteArray) head = g_byte_array_sized_new(length);
+        g_byte_array_append(head, raw->data->data, (guint)MIN((gint64)raw->data->len, length));
+        prep->msg = cl_parse_message_bytes(head, &prep->parse_error);
+    } else if (prep->too_large)
         prep->msg = cl_parse_message_fd(raw->fd, raw->offset, length, &prep->parse_error);
     else if (!cl_raw_message_load(raw, &prep->parse_error))
         prep->msg = NULL; /* TEMPFAIL: the file could not be read */

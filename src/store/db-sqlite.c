@@ -15,6 +15,7 @@ struct ClDb {
     sqlite3 *handle;
     GHashTable *cache; /* const char *sql (by address) → ClDbStmt * */
     guint fail_after;  /* test hook */
+    gint wal_pages;    /* pages in the log after the last commit, when watched */
 };
 
 struct ClDbStmt {
@@ -146,6 +147,45 @@ cl_db_bind_int64(ClDbStmt *s, int index, gint64 value)
     sqlite3_bind_int64(s->stmt, index, value);
 }
 
+static int
+wal_hook(void *data, sqlite3 *handle, const char *name, int pages)
+{
+    (void)handle;
+    (void)name;
+    g_atomic_int_set(&((ClDb *)data)->wal_pages, pages);
+    return SQLITE_OK;
+}
+
+void
+cl_db_watch_wal(ClDb *db)
+{
+    /* Replaces SQLite's automatic checkpoint (itself a WAL hook). */
+    sqlite3_wal_hook(db->handle, wal_hook, db);
+}
+
+guint
+cl_db_wal_pages(ClDb *db)
+{
+    return (guint)g_atomic_int_get(&db->wal_pages);
+}
+
+bool
+cl_db_checkpoint(ClDb *db, GError **error)
+{
+    int rc = sqlite3_wal_checkpoint_v2(db->handle, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        set_error(db, rc, "checkpoint", error);
+        return false;
+    }
+    return true;
+}
+
+void
+cl_db_bind_blob(ClDbStmt *s, int index, const void *data, gsize len)
+{
+    sqlite3_bind_blob64(s->stmt, index, data, len, SQLITE_TRANSIENT);
+}
+
 void
 cl_db_bind_text(ClDbStmt *s, int index, const char *value)
 {
@@ -220,6 +260,14 @@ const char *
 cl_db_column_text(ClDbStmt *s, int col)
 {
     return (const char *)sqlite3_column_text(s->stmt, col);
+}
+
+const void *
+cl_db_column_blob(ClDbStmt *s, int col, gsize *len_out)
+{
+    const void *data = sqlite3_column_blob(s->stmt, col);
+    *len_out = (gsize)sqlite3_column_bytes(s->stmt, col);
+    return data;
 }
 
 bool

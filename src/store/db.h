@@ -32,6 +32,13 @@ ClDbStmt *cl_db_prepare(ClDb *db, const char *sql, GError **error);
 void cl_db_bind_int64(ClDbStmt *stmt, int index, gint64 value);
 void cl_db_bind_text(ClDbStmt *stmt, int index, const char *value);
 void cl_db_bind_null(ClDbStmt *stmt, int index);
+/* The database log (WAL): no checkpoints inside COMMIT on this connection;
+ * cl_db_wal_pages() says how large the log is (any thread), and
+ * cl_db_checkpoint() on another connection copies it (PASSIVE). */
+void cl_db_watch_wal(ClDb *db);
+guint cl_db_wal_pages(ClDb *db);
+bool cl_db_checkpoint(ClDb *db, GError **error);
+void cl_db_bind_blob(ClDbStmt *stmt, int index, const void *data, gsize len);
 /* A list of strings (NULL-terminated, at most max) as one parameter, for
  * "… = one of ?" lookups; SQLite's SQL reads it with json_each(?). */
 void cl_db_bind_strings(ClDbStmt *stmt, int index, const char *const *values, gsize max);
@@ -49,6 +56,8 @@ gint64 cl_db_one_int64(ClDbStmt *stmt, gint64 none, GError **error);
 gint64 cl_db_column_int64(ClDbStmt *stmt, int col);
 const char *cl_db_column_text(ClDbStmt *stmt, int col); /* NULL for NULL; valid until next step */
 bool cl_db_column_is_null(ClDbStmt *stmt, int col);
+/* The bytes of a BLOB column and their length; valid until the next step. */
+const void *cl_db_column_blob(ClDbStmt *stmt, int col, gsize *len_out);
 
 /* Number of rows changed by the last statement. */
 gint64 cl_db_changes(ClDb *db);

@@ -26,6 +26,7 @@ struct ClStore {
     gint64 sp_pack_id;
     gint64 sp_pack_end;
     gint64 blob_start;    /* streaming blob in progress */
+    gint64 inline_max;    /* blobs up to this size go into the database (blob_data) */
 };
 
 /* store-entry.c */

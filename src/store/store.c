@@ -21,7 +21,7 @@
 
 #include "contactlog-resources.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define CL_PACK_MAX_BYTES ((gint64)1 << 30) /* a new pack file after 1 GiB */
 #define BLOB_CHUNK (256 * 1024)
 
@@ -64,7 +64,7 @@ migrate(ClStore *store, GError **error)
                     version, SCHEMA_VERSION);
         return false;
     }
-    static const char *files[] = { NULL, "0001-initial.sql" };
+    static const char *files[] = { NULL, "0001-initial.sql", "0002-inline-blobs.sql" };
     for (gint64 v = version + 1; v <= SCHEMA_VERSION; v++) {
         g_autofree char *res = g_strdup_printf("/contactlog/sql/%s/%s", cl_db_backend(store->db),
                                                files[v]);
@@ -176,6 +176,24 @@ cl_store_rollback(ClStore *store)
 {
     cl_db_rollback(store->db);
     pack_cut_back(store);
+}
+
+void
+cl_store_defer_checkpoints(ClStore *store)
+{
+    cl_db_watch_wal(store->db);
+}
+
+guint
+cl_store_wal_pages(ClStore *store)
+{
+    return cl_db_wal_pages(store->db);
+}
+
+bool
+cl_store_checkpoint(ClStore *store, GError **error)
+{
+    return cl_db_checkpoint(store->db, error);
 }
 
 void
@@ -333,16 +351,39 @@ start_writeback(ClStore *store)
         store->pack_flushed = store->pack_end;
 }
 
-/* 1 when a blob with this hash is stored, 0 when not, -1 on error. */
+/* 1 when a blob with this hash is stored (in a pack or the database), 0 when
+ * not, -1 on error. */
 static int
 blob_known(ClStore *store, const char *hash, GError **error)
 {
-    ClDbStmt *s = cl_db_prepare(store->db, "SELECT 1 FROM blobs WHERE hash = ?", error);
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?1) OR "
+                                "EXISTS (SELECT 1 FROM blob_data WHERE hash = ?1)",
+                                error);
     if (s == NULL)
         return -1;
     cl_db_bind_text(s, 1, hash);
     gint64 found = cl_db_one_int64(s, 0, error);
     return found < 0 ? -1 : found == 1;
+}
+
+void
+cl_store_set_inline_blobs(ClStore *store, gint64 max_bytes)
+{
+    store->inline_max = MAX(max_bytes, 0);
+}
+
+/* A small blob into the database: durable with the COMMIT, no pack fsync. */
+static bool
+blob_inline(ClStore *store, const guint8 *data, gsize length, const char *hash, GError **error)
+{
+    ClDbStmt *ins = cl_db_prepare(store->db, "INSERT INTO blob_data (hash, data) VALUES (?, ?)",
+                                  error);
+    if (ins == NULL)
+        return false;
+    cl_db_bind_text(ins, 1, hash);
+    cl_db_bind_blob(ins, 2, data, length);
+    return cl_db_run(ins, error);
 }
 
 /* Records a blob just written at [start, start+size) — or cuts it off again
@@ -411,6 +452,21 @@ bool
 cl_store_blob_put_fd(ClStore *store, int fd, gint64 offset, gint64 length,
                      char hash_out[CL_HASH_HEX_LEN], GError **error)
 {
+    if (length > 0 && length <= store->inline_max) {
+        g_autofree guint8 *buf = g_malloc(length);
+        for (gint64 done = 0; done < length;) {
+            ssize_t n = pread(fd, buf + done, length - done, offset + done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                errno = n == 0 ? EIO : errno;
+                return io_error(error, "cannot read", "message");
+            }
+            done += n;
+        }
+        cl_hash_hex(buf, length, hash_out);
+        return cl_store_blob_put_data(store, buf, length, hash_out, error);
+    }
     if (!pack_prepare(store, error))
         return false;
     gint64 start = store->pack_end;
@@ -466,6 +522,8 @@ cl_store_blob_put_data(ClStore *store, const guint8 *data, gsize length,
     int known = blob_known(store, hash, error);
     if (known != 0)
         return known == 1;
+    if (length > 0 && (gint64)length <= store->inline_max)
+        return blob_inline(store, data, length, hash, error);
     if (!pack_prepare(store, error))
         return false;
     gint64 start = store->pack_end;
@@ -529,6 +587,40 @@ cl_store_blob_finish(ClStore *store, char hash_out[CL_HASH_HEX_LEN], gint64 *siz
     return blob_index(store, store->blob_start, size, hash_out, -1, error);
 }
 
+/* A blob kept in the database, as an in-memory file, so that readers handle
+ * both kinds alike. */
+static int
+blob_open_inline(ClStore *store, const char *hash, gint64 *offset_out, gint64 *size_out,
+                 GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db, "SELECT data FROM blob_data WHERE hash = ?", error);
+    if (s == NULL)
+        return -1;
+    cl_db_bind_text(s, 1, hash ? hash : "");
+    int rc = cl_db_step(s, error);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no blob %s", hash ? hash : "");
+        return -1;
+    }
+    gsize len = 0;
+    const guint8 *data = cl_db_column_blob(s, 0, &len);
+    int fd = memfd_create("contactlog-blob", MFD_CLOEXEC);
+    bool ok = fd >= 0 && cl_write_all(fd, data, len);
+    while (cl_db_step(s, NULL) == 1)
+        ;
+    if (!ok) {
+        if (fd >= 0)
+            close(fd);
+        io_error(error, "cannot make an in-memory file for", "a blob");
+        return -1;
+    }
+    *offset_out = 0;
+    *size_out = (gint64)len;
+    return fd;
+}
+
 int
 cl_store_blob_open(ClStore *store, const char *hash, gint64 *offset_out, gint64 *size_out,
                    GError **error)
@@ -541,10 +633,8 @@ cl_store_blob_open(ClStore *store, const char *hash, gint64 *offset_out, gint64 
     int rc = cl_db_step(s, error);
     if (rc < 0)
         return -1;
-    if (rc == 0) {
-        g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no blob %s", hash ? hash : "");
-        return -1;
-    }
+    if (rc == 0)
+        return blob_open_inline(store, hash, offset_out, size_out, error);
     gint64 pack = cl_db_column_int64(s, 0);
     *offset_out = cl_db_column_int64(s, 1);
     *size_out = cl_db_column_int64(s, 2);

@@ -113,6 +113,18 @@ void cl_store_rollback(ClStore *store);
  * often, in larger steps. Off again: copied now. Durability is the same. */
 void cl_store_set_bulk(ClStore *store, bool on);
 
+/*
+ * Checkpoints of the database log elsewhere: this store's COMMITs no longer
+ * copy the log into the database (SQLite does every 1000 pages, inside the
+ * COMMIT that crosses the line); cl_store_wal_pages() (any thread) says how
+ * large the log has grown, and cl_store_checkpoint() on another ClStore, on
+ * another thread, copies it without blocking writers. The mail server does
+ * this so that no acknowledgement waits for a checkpoint.
+ */
+void cl_store_defer_checkpoints(ClStore *store);
+guint cl_store_wal_pages(ClStore *store);
+bool cl_store_checkpoint(ClStore *store, GError **error);
+
 /* A nested step inside a transaction (one message of an import batch). */
 bool cl_store_savepoint(ClStore *store, GError **error);
 bool cl_store_release(ClStore *store, GError **error);
@@ -138,6 +150,13 @@ const char *cl_store_tmp_dir(ClStore *store);
 /* Creates a new spool file; returns its fd (read-write) and path. */
 int cl_store_tmp_file(ClStore *store, char **path_out, GError **error);
 
+/*
+ * Blobs of at most max_bytes are kept in the database instead of a pack, so
+ * that the COMMIT is their only fsync (the mail server's store: a 10 KB mail
+ * then costs one fsync, not two). 0 (the default): every blob goes to a pack.
+ */
+void cl_store_set_inline_blobs(ClStore *store, gint64 max_bytes);
+
 /* Stores bytes [offset, offset+length) of fd as a blob (no-op when the content
  * is already stored). Inside a transaction. */
 bool cl_store_blob_put_fd(ClStore *store, int fd, gint64 offset, gint64 length,
@@ -159,7 +178,9 @@ void cl_store_blob_abort(ClStore *store);
 bool cl_store_blob_write_to(ClStore *store, const char *hash, int out_fd, GError **error);
 
 /* Opens the pack file holding a blob (read-only; the caller closes it) and
- * tells where in it the blob is. Returns -1 on error (CL_ERROR_NOT_FOUND). */
+ * tells where in it the blob is; a blob kept in the database comes as an
+ * anonymous in-memory file (memfd) at offset 0. Returns -1 on error
+ * (CL_ERROR_NOT_FOUND). */
 int cl_store_blob_open(ClStore *store, const char *hash, gint64 *offset_out, gint64 *size_out,
                        GError **error);
 

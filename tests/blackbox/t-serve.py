@@ -191,7 +191,10 @@ t.ok("too-large" in text, "… with the reason", got=text)
 dlg.send("NOOP\r\n")
 t.eq(dlg.reply()[0], 250, "the session goes on after a too-large message")
 dlg.close()
-t.ok(any(x.get("reason") == "too-large" for x in t.rejected(d)), "the too-large mail is recorded as rejected")
+too_large = [x for x in t.rejected(d) if x.get("reason") == "too-large"]
+t.ok(len(too_large) == 1, "the too-large mail is recorded as rejected", got=too_large)
+t.ok(too_large and too_large[0].get("sender") == ANNA and too_large[0].get("message_id"),
+     "… naming its sender and Message-ID (read from its head)", got=too_large)
 
 # ---- command errors ---------------------------------------------------------------------------
 dlg = Dialog(LMTP)
