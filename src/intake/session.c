@@ -712,6 +712,15 @@ data_feed(ClSession *s, const char *buf, gsize len)
 
 /* ---- input ------------------------------------------------------------------------- */
 
+static bool
+has_control(const char *line, gsize len)
+{
+    for (gsize i = 0; i < len; i++)
+        if ((guchar)line[i] < 0x20 && line[i] != '\t')
+            return true;
+    return false;
+}
+
 gsize
 cl_session_feed(ClSession *s, const char *buf, gsize len)
 {
@@ -739,8 +748,9 @@ cl_session_feed(ClSession *s, const char *buf, gsize len)
             g_string_truncate(s->line, s->line->len - 1);
             if (s->line->len > 0 && s->line->str[s->line->len - 1] == '\r')
                 g_string_truncate(s->line, s->line->len - 1);
-            if (memchr(s->line->str, '\0', s->line->len) != NULL) {
-                reply(s, 500, "5.5.2", "NUL in command");
+            if (has_control(s->line->str, s->line->len)) {
+                /* A CR or NUL inside a command would end up in a reply. */
+                reply(s, 500, "5.5.2", "Control characters in command");
                 s->errors++;
             } else {
                 command(s, s->line->str);
