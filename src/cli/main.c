@@ -23,6 +23,8 @@ static const ClCommand commands[] = {
       "record a call, meeting, letter or other contact by hand", cmd_add },
     { "serve", "[--lmtp ADDR] [--smtp ADDR]",
       "receive mail over LMTP and SMTP from an MTA and capture it", cmd_serve },
+    { "fetch", "--url imaps://HOST/MAILBOX --user NAME [--interval SECONDS]",
+      "poll an IMAP mailbox (Microsoft 365, Google, any server) and capture its mail", cmd_fetch },
     { "rejected", "", "mail that was refused, and why", cmd_rejected },
     { "inspect", "PATH...", "what contactlog reads in mail: sender, forwards, addresses",
       cmd_inspect },

@@ -171,3 +171,91 @@ GStrv cl_server_listeners(ClServer *server);
 bool cl_server_run(ClServer *server, void (*on_ready)(ClServer *server, void *data), void *data);
 /* From any thread: as SIGTERM. */
 void cl_server_stop(ClServer *server);
+
+/* ---- IMAP polling (imap.c) ---- */
+/*
+ * `contactlog fetch`: a drop mailbox at an IMAP server (RFC 3501; Microsoft 365,
+ * Google, Dovecot, …) read with libcurl. One connection per pass:
+ * cl_imap_source_pending() connects, logs in, selects the mailbox and lists
+ * the UIDs of the messages not captured yet; the caller fetches each, hands
+ * it to the pipeline and, only once its result is committed, marks it, so
+ * that a message is never lost: one committed but not marked (the process
+ * died in between) is listed again by the next pass and the pipeline answers
+ * "duplicate". cl_imap_source_close() ends the pass (LOGOUT).
+ * Errors are CL_ERROR_TEMPFAIL (server unreachable, login refused, mailbox
+ * missing, connection lost: one sentence saying which) unless said otherwise.
+ * Not thread-safe: one source per thread.
+ */
+
+/* What marks a message as captured. */
+typedef enum {
+    CL_IMAP_MARK_FLAG,   /* +FLAGS (\Seen $ContactlogCaptured): stays in the mailbox */
+    CL_IMAP_MARK_MOVE,   /* into move_to: MOVE (RFC 6851), else COPY + \Deleted + EXPUNGE */
+    CL_IMAP_MARK_DELETE, /* \Deleted + EXPUNGE */
+} ClImapMark;
+
+typedef struct {
+    const char *url;      /* imap://HOST[:PORT]/MAILBOX or imaps://…; mailbox UTF-8,
+                           * percent-encoded (RFC 5092); none: INBOX */
+    const char *user;
+    const char *password; /* or NULL with bearer_token */
+    const char *bearer_token; /* OAuth 2.0 access token (SASL XOAUTH2/OAUTHBEARER), or NULL */
+    ClImapMark mark;
+    const char *move_to;  /* CL_IMAP_MARK_MOVE: the folder (UTF-8); created when missing */
+    gint64 max_message_bytes; /* larger mail is counted, not kept (rejected as too-large) */
+    gint64 memory_bytes;  /* message bytes kept in memory before spilling to a spool file */
+} ClImapConfig;
+
+typedef struct ClImapSource ClImapSource;
+
+/*
+ * Checks config (copied; nothing is sent yet). imap:// to a host other than
+ * loopback requires STARTTLS, so that the password never crosses the network
+ * in the clear; imaps:// verifies the server's certificate.
+ * Errors: CL_ERROR_CONFIG for a URL that is not imap[s]://HOST/MAILBOX (a
+ * user or password in it, a ;UID=, a query) or a move_to that is the mailbox.
+ */
+ClImapSource *cl_imap_source_new(const ClImapConfig *config, GError **error);
+void cl_imap_source_free(ClImapSource *source);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClImapSource, cl_imap_source_free)
+
+/* The mailbox as named in the URL (UTF-8, decoded), for logs and messages. */
+const char *cl_imap_source_mailbox(const ClImapSource *source);
+/* Replaces the OAuth 2.0 token (refreshed by another program) for the next connection. */
+void cl_imap_source_set_bearer_token(ClImapSource *source, const char *token);
+
+/*
+ * Connects (when not connected), selects the mailbox and returns the UIDs
+ * (guint32, ascending; transfer full) of the messages that are neither
+ * captured ($ContactlogCaptured) nor \Deleted.
+ * Errors: CL_ERROR_TEMPFAIL; CL_ERROR_CONFIG when the mailbox cannot be
+ * marked (read-only; a server that keeps no keywords and no --move-to/--delete).
+ */
+GArray *cl_imap_source_pending(ClImapSource *source, GError **error);
+
+/* "imap:MAILBOX;UIDVALIDITY=V;UID=N", where a message came from (after pending()). */
+char *cl_imap_source_origin(const ClImapSource *source, guint32 uid);
+
+/*
+ * Fetches one message of the last pending() into a raw message (transfer
+ * full; in memory, or a spool file in store's tmp/ when larger than
+ * memory_bytes), CRLF line ends turned into LF as for mail from LMTP. At
+ * most max_message_bytes are kept, the rest counted. libcurl fetches
+ * BODY[], so the server sets \Seen; cl_imap_source_release() undoes that.
+ * Errors: CL_ERROR_NOT_FOUND when the message is gone (expunged meanwhile);
+ * CL_ERROR_TEMPFAIL (connection, spool file).
+ */
+ClRawMessage *cl_imap_source_fetch(ClImapSource *source, ClStore *store, guint32 uid,
+                                   GError **error);
+
+/* Marks a message whose result is committed, as configured. Errors: CL_ERROR_TEMPFAIL. */
+bool cl_imap_source_mark(ClImapSource *source, guint32 uid, GError **error);
+
+/*
+ * A fetched message that could not be stored stays for the next pass:
+ * clears the \Seen that the fetch set (only when it did). Errors: CL_ERROR_TEMPFAIL.
+ */
+bool cl_imap_source_release(ClImapSource *source, guint32 uid, GError **error);
+
+/* Ends the pass: logs out and closes the connection (NULL-safe, idempotent). */
+void cl_imap_source_close(ClImapSource *source);
