@@ -39,6 +39,8 @@
 #define OUT_MAX (64 * 1024)
 #define FEED_STEP (8 * 1024)
 #define INLINE_BLOB_BYTES (64 * 1024)
+/* After the idle timeout's 421, how long a client gets to take it. */
+#define CLOSE_GRACE (5 * G_USEC_PER_SEC)
 
 typedef struct Conn Conn;
 
@@ -105,6 +107,7 @@ struct Conn {
     char *peer;
     ClProtocol protocol;
     gint64 deadline;       /* monotonic µs: idle timeout */
+    bool timed_out;        /* told 421; closed for good at the next deadline */
     gint64 opened;
 };
 
@@ -287,12 +290,19 @@ conn_dispatch(GSource *source, GSourceFunc callback, gpointer data)
         conn_close(c, "client-gone"); /* its message is still committed */
     if (!c->closed && (got & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
         conn_read(c);
-    if (!c->closed && got == 0 && g_get_monotonic_time() >= c->deadline) {
+    gint64 now = g_get_monotonic_time();
+    if (!c->closed && got == 0 && now >= c->deadline) {
         if (cl_session_waiting(c->session)) {
             /* Our own delay, not the client's: wait for the store. */
             g_source_set_ready_time(source, -1);
+        } else if (c->timed_out || cl_session_done(c->session)) {
+            /* The 421 could not be sent in its grace time: the client reads nothing. */
+            conn_close(c, "timeout");
         } else {
             g_info("event=session-timeout session=%s", c->id);
+            c->timed_out = true;
+            c->deadline = now + CLOSE_GRACE;
+            g_source_set_ready_time(source, c->deadline);
             cl_session_close(c->session, "4.4.2", "Idle too long, closing connection");
             conn_pump(c);
         }

@@ -343,6 +343,29 @@ t0 = time.monotonic()
 code, text = a.reply()
 same((code, text[:5]), (421, "4.4.2"), "a silent session is closed after idle_timeout with 421 4.4.2", detail=(code, text))
 t.ok(time.monotonic() - t0 < 10, "… after about a second")
+# a client that pipelines megabytes of commands and never reads a reply: the server stops
+# reading, tells it 421 after the idle timeout and closes it a grace time later
+deaf = socket.create_connection(LMTP)
+deaf.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+deaf.settimeout(0.5)
+sent = 0
+t0 = time.monotonic()
+while time.monotonic() - t0 < 3:
+    try:
+        sent += deaf.send(b"NOOP\r\n" * 4096)
+    except (socket.timeout, BlockingIOError):
+        pass
+    except OSError:
+        break
+t.ok(sent < 20 * 1024 * 1024, "a client that never reads: the server stops taking its input", got=sent)
+with smtplib.LMTP(*LMTP) as c:
+    t.eq(c.noop()[0], 250, "meanwhile another session is served")
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline and "why=timeout" not in srv.log_text():
+    time.sleep(0.5)
+t.ok("why=timeout" in srv.log_text(),
+     "the client that never reads is closed after the idle timeout and a grace time", got=srv.log_text()[-1500:])
+deaf.close()
 conns = [Dialog(LMTP) for _ in range(3)]
 for c in conns:
     c.reply()
