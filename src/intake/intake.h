@@ -128,6 +128,9 @@ bool cl_session_waiting(const ClSession *session);
 bool cl_session_done(const ClSession *session);
 bool cl_session_in_transaction(const ClSession *session);
 guint cl_session_messages(const ClSession *session);
+/* Grows with every command line and every kilobyte of data: the server's
+ * idle timer starts again only when it moved. */
+guint cl_session_progress(const ClSession *session);
 /* 421 with the enhanced status and text, then done; while a message is being
  * stored, after its replies. */
 void cl_session_close(ClSession *session, const char *status, const char *text);

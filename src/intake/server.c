@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "pipeline/pipeline.h"
@@ -52,6 +53,7 @@ typedef struct {
     char *unix_path;   /* to remove on shutdown, or NULL */
     GSocket *socket;
     GSource *source;
+    guint paused;      /* the timeout that resumes accepting, or 0 */
 } Listener;
 
 typedef struct {
@@ -272,9 +274,15 @@ conn_read(Conn *c)
         return;
     }
     g_byte_array_append(c->in, buf, (guint)n);
-    c->deadline = g_get_monotonic_time() + (gint64)c->server->current->idle_timeout * G_USEC_PER_SEC;
-    g_source_set_ready_time(&c->source, c->deadline);
+    guint before = cl_session_progress(c->session);
     conn_pump(c);
+    /* The idle timer starts again for a command or a kilobyte of data, not
+     * for any byte: a byte every few seconds keeps no session alive. */
+    if (!c->closed && cl_session_progress(c->session) != before) {
+        c->deadline =
+            g_get_monotonic_time() + (gint64)c->server->current->idle_timeout * G_USEC_PER_SEC;
+        g_source_set_ready_time(&c->source, c->deadline);
+    }
 }
 
 static gboolean
@@ -607,6 +615,53 @@ peer_name(const struct sockaddr_storage *sa, socklen_t len)
     return g_strdup_printf("%s:%u", ip, g_inet_socket_address_get_port(in));
 }
 
+static gboolean listener_accept(GSocket *socket, GIOCondition cond, gpointer data);
+
+/* A descriptor kept in reserve: when the process runs out, it is given up to
+ * accept one waiting client and tell it 421 instead of leaving it hanging. */
+static int spare_fd = -1;
+
+static gboolean
+listener_resume(gpointer data)
+{
+    Listener *l = data;
+    l->paused = 0;
+    if (spare_fd < 0)
+        spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    g_source_attach(l->source, l->server->ctx);
+    return G_SOURCE_REMOVE;
+}
+
+/* accept(2) says EMFILE: answer one client with the spare descriptor, then
+ * stop accepting for a moment, instead of being woken again and again. */
+static void
+out_of_files(Listener *l)
+{
+    if (spare_fd >= 0) {
+        close(spare_fd);
+        spare_fd = -1;
+        int fd = accept4(g_socket_get_fd(l->socket), NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            const char *msg = "421 4.3.2 Too many open files here, try again later\r\n";
+            ssize_t ignored = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)ignored;
+            close(fd);
+        }
+    }
+    g_warning("event=accept-paused listener=%s error=\"%s\" ms=100", l->bound,
+              g_strerror(EMFILE));
+    /* The listener's source is taken out of the loop for 100 ms. */
+    g_source_destroy(l->source);
+    g_source_unref(l->source);
+    l->source = g_socket_create_source(l->socket, G_IO_IN, NULL);
+    g_source_set_callback(l->source, G_SOURCE_FUNC(listener_accept), l, NULL);
+    GSource *t = g_timeout_source_new(100);
+    g_source_set_callback(t, listener_resume, l, NULL);
+    g_source_attach(t, l->server->ctx);
+    l->paused = g_source_get_id(t);
+    g_source_unref(t);
+}
+
 static gboolean
 listener_accept(GSocket *socket, GIOCondition cond, gpointer data)
 {
@@ -617,6 +672,10 @@ listener_accept(GSocket *socket, GIOCondition cond, gpointer data)
         struct sockaddr_storage sa;
         socklen_t len = sizeof sa;
         int fd = accept4(lfd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            out_of_files(l);
+            return G_SOURCE_CONTINUE;
+        }
         if (fd < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
                 errno != ECONNABORTED)
@@ -637,6 +696,11 @@ listener_accept(GSocket *socket, GIOCondition cond, gpointer data)
 static void
 listener_free(Listener *l)
 {
+    if (l->paused != 0) {
+        GSource *t = g_main_context_find_source_by_id(l->server->ctx, l->paused);
+        if (t != NULL)
+            g_source_destroy(t);
+    }
     if (l->source != NULL) {
         g_source_destroy(l->source);
         g_source_unref(l->source);
@@ -707,6 +771,13 @@ parse_listen(const char *spec, const char *data_dir, char **unix_path_out, GErro
         const char *path = spec + 5;
         *unix_path_out = g_path_is_absolute(path) ? g_strdup(path)
                                                   : g_build_filename(data_dir, path, NULL);
+        /* sun_path holds 108 bytes: a longer path would be cut silently. */
+        if (strlen(*unix_path_out) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFIG,
+                        "listener \"%s\": the socket path is longer than %zu bytes", spec,
+                        sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
+            return NULL;
+        }
         addr = g_unix_socket_address_new(*unix_path_out);
     } else if (!g_str_has_prefix(spec, "unix:")) {
         addr = parse_inet(spec);
@@ -876,6 +947,9 @@ cl_server_new(const ClConfig *config, const char *config_file, char **overrides,
     srv->store = cl_store_open(srv->base, error);
     if (srv->store == NULL)
         return NULL;
+    guint stale = cl_store_tmp_clean(srv->store);
+    if (stale > 0)
+        g_message("event=spool-cleaned files=%u (left by a process that was killed)", stale);
     srv->wstore = cl_store_open(srv->base, error);
     if (srv->wstore == NULL)
         return NULL;
@@ -943,6 +1017,8 @@ cl_server_run(ClServer *srv, void (*on_ready)(ClServer *, void *), void *data)
     g_main_context_push_thread_default(srv->ctx);
     srv->parsers = g_thread_pool_new(parse_job, srv, (gint)MAX(1u, g_get_num_processors()), FALSE,
                                      NULL);
+    if (spare_fd < 0)
+        spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     srv->storer = g_thread_new("contactlog-store", store_main, srv);
     srv->checkpointer = g_thread_new("contactlog-checkpoint", checkpoint_main, srv);
     add_signal(srv, SIGTERM, begin_shutdown);

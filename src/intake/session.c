@@ -67,8 +67,12 @@ struct ClSession {
     GByteArray *data;       /* message bytes while they fit in memory */
     int spool_fd;           /* after spilling: the spool file, else -1 */
     char *spool_path;
-    gint64 stored;          /* bytes kept (memory or file) */
-    gint64 size;            /* bytes received */
+    gint64 stored;          /* bytes kept (memory or file), our Received line included */
+    gint64 size;            /* bytes of the message: the Received line and what the client sent */
+    gint64 trace_len;       /* our Received line: not counted against the limit */
+    bool too_large;         /* over the limit: counted, no longer kept */
+    guint progress;         /* commands and data received: what resets the idle timer */
+    gsize data_credit;      /* data bytes since progress last moved */
     int spool_errno;        /* a failed spool write: answered 451 at the end */
     guint messages;
 };
@@ -112,7 +116,8 @@ reset_data(ClSession *s)
         unlink(s->spool_path);
         g_clear_pointer(&s->spool_path, g_free);
     }
-    s->stored = s->size = 0;
+    s->stored = s->size = s->trace_len = 0;
+    s->too_large = false;
     s->spool_errno = 0;
     s->dstate = D_BOL;
 }
@@ -201,6 +206,12 @@ cl_session_in_transaction(const ClSession *s)
 }
 
 guint
+cl_session_progress(const ClSession *s)
+{
+    return s->progress;
+}
+
+guint
 cl_session_messages(const ClSession *s)
 {
     return s->messages;
@@ -283,6 +294,18 @@ path_arg(const char *arg, const char **params_out)
     while (*p == ' ')
         p++;
     *params_out = p;
+    /* "crm"@x is crm@x (RFC 5321 §4.1.2): quotes around a plain local part go. */
+    const char *at = strrchr(addr->str, '@');
+    if (addr->str[0] == '"' && at != NULL && at - addr->str >= 2 && at[-1] == '"') {
+        bool plain = true;
+        for (const char *q = addr->str + 1; q < at - 1 && plain; q++)
+            plain = g_ascii_isalnum(*q) || strchr("!#$%&'*+-/=?^_`{|}~.", *q) != NULL;
+        if (plain) {
+            gsize local = (gsize)(at - addr->str);
+            g_string_erase(addr, local - 1, 1);
+            g_string_erase(addr, 0, 1);
+        }
+    }
     return g_string_free(addr, FALSE);
 }
 
@@ -308,11 +331,16 @@ mail_params(ClSession *s, const char *params)
             continue;
         if (g_ascii_strncasecmp(w, "SIZE=", 5) == 0) {
             guint64 n = 0;
-            if (!g_ascii_string_to_unsigned(w + 5, 10, 0, G_MAXINT64, &n, NULL)) {
-                reply(s, 501, "5.5.4", "Bad SIZE parameter");
-                return false;
+            g_autoptr(GError) bad = NULL;
+            if (!g_ascii_string_to_unsigned(w + 5, 10, 0, G_MAXINT64, &n, &bad)) {
+                if (!g_error_matches(bad, G_NUMBER_PARSER_ERROR,
+                                     G_NUMBER_PARSER_ERROR_OUT_OF_BOUNDS)) {
+                    reply(s, 501, "5.5.4", "Bad SIZE parameter");
+                    return false;
+                }
+                n = G_MAXUINT64; /* a number, just too large */
             }
-            if ((gint64)n > s->config.max_message_bytes) {
+            if (n > (guint64)s->config.max_message_bytes) {
                 reply(s, 552, "5.3.4",
                       "Message too large: contactlog accepts at most %" G_GINT64_FORMAT " bytes",
                       s->config.max_message_bytes);
@@ -442,7 +470,7 @@ add_trace(ClSession *s)
         s->config.protocol == CL_PROTOCOL_LMTP ? "LMTP" : "ESMTP", s->config.id,
         s->messages + 1, date);
     g_byte_array_append(s->data, (const guint8 *)line, strlen(line));
-    s->stored = s->size = (gint64)strlen(line);
+    s->stored = s->size = s->trace_len = (gint64)strlen(line);
 }
 
 static void
@@ -566,24 +594,29 @@ command(ClSession *s, char *line)
 
 /* ---- message data ---------------------------------------------------------------- */
 
-/* Keeps message bytes: in memory up to the session's share, then in a spool
- * file; past the maximum only counted, so the reply can say how large it was
- * and the client is not cut off mid-message. */
+/* Keeps message bytes (`wire` of them as sent): in memory up to the
+ * session's share, then in a spool file; past the maximum only counted, so
+ * the reply can say how large it was and the client is not cut off. */
 static void
-keep(ClSession *s, const char *bytes, gsize len)
+keep(ClSession *s, const char *bytes, gsize len, gsize wire)
 {
-    s->size += len;
-    gint64 room = s->config.max_message_bytes - s->stored;
-    if (room <= 0 || s->spool_errno != 0)
+    /* The limit is on the bytes as sent, CRLF counted as two, as SIZE counts
+     * them (RFC 1870); our Received line does not count. */
+    s->size += wire;
+    if (s->too_large || s->spool_errno != 0)
         return;
-    len = MIN((gint64)len, room);
-    if (s->spool_fd < 0 && s->stored + (gint64)len > (gint64)s->config.memory_bytes) {
+    if (s->size - s->trace_len > s->config.max_message_bytes) {
+        s->too_large = true;
+        return;
+    }
+    if (s->spool_fd < 0 && s->stored + (gint64)len > s->config.memory_bytes + s->trace_len) {
         g_autoptr(GError) error = NULL;
         s->spool_fd = s->hooks.spool_file(s->user, &s->spool_path, &error);
         if (s->spool_fd < 0) {
-            g_warning("session id=%s event=spool-failed error=\"%s\"", s->config.id,
+            int e = errno;
+            g_warning("event=spool-failed session=%s error=\"%s\"", s->config.id,
                       error->message);
-            s->spool_errno = ENOSPC;
+            s->spool_errno = e ? e : EIO;
             return;
         }
         if (!cl_write_all(s->spool_fd, s->data->data, s->data->len)) {
@@ -609,7 +642,7 @@ data_end(ClSession *s)
     s->messages++;
     if (s->spool_errno != 0) {
         /* Not a decision about the mail: the MTA keeps it and retries. */
-        g_warning("session id=%s event=spool-failed error=\"%s\"", s->config.id,
+        g_warning("event=spool-failed session=%s error=\"%s\"", s->config.id,
                   g_strerror(s->spool_errno));
         reply(s, 451, "4.3.0", "Cannot spool the message now (%s), try again later",
               g_strerror(s->spool_errno));
@@ -622,7 +655,8 @@ data_end(ClSession *s)
     }
     ClRawMessage *raw = g_new0(ClRawMessage, 1);
     raw->stored = s->stored;
-    raw->size = s->size;
+    /* size > stored is what says "too large" to the pipeline. */
+    raw->size = s->too_large ? MAX(s->size, s->stored + 1) : s->stored;
     raw->origin = g_strdup_printf("%s:%s.%u", s->config.protocol == CL_PROTOCOL_LMTP ? "lmtp"
                                                                                   : "smtp",
                                   s->config.id, s->messages);
@@ -664,8 +698,11 @@ data_feed(ClSession *s, const char *buf, gsize len)
                 s->dstate = D_DOT_CR;
                 i++;
             } else if (c == '\n') {
-                data_end(s);
-                return i + 1;
+                /* ".<LF>" is no end of data: only <CRLF>.<CRLF> is (RFC 5321
+                 * §4.1.1.4). Ending at a bare LF would let a sender hide a
+                 * second transaction in one message ("SMTP smuggling"). */
+                keep(s, ".", 1, 1);
+                s->dstate = D_TEXT;
             } else {
                 s->dstate = D_TEXT;
             }
@@ -680,11 +717,11 @@ data_feed(ClSession *s, const char *buf, gsize len)
         case D_CR:
             s->dstate = D_TEXT;
             if (c == '\n') {
-                keep(s, "\n", 1); /* CRLF is stored as LF, like mail from a pipe */
+                keep(s, "\n", 1, 2); /* CRLF is stored as LF, like mail from a pipe */
                 s->dstate = D_BOL;
                 i++;
             } else {
-                keep(s, "\r", 1);
+                keep(s, "\r", 1, 1);
             }
             break;
         case D_TEXT: {
@@ -692,11 +729,12 @@ data_feed(ClSession *s, const char *buf, gsize len)
             while (j < len && buf[j] != '\r' && buf[j] != '\n')
                 j++;
             if (j > i)
-                keep(s, buf + i, j - i);
+                keep(s, buf + i, j - i, j - i);
             if (j < len) {
                 if (buf[j] == '\n') {
-                    keep(s, "\n", 1); /* a bare LF ends a line too, as Postfix reads it */
-                    s->dstate = D_BOL;
+                    /* A bare LF is kept, but it starts no line: a dot after it
+                     * neither ends the data nor is unstuffed (no smuggling). */
+                    keep(s, "\n", 1, 1);
                 } else {
                     s->dstate = D_CR;
                 }
@@ -727,7 +765,15 @@ cl_session_feed(ClSession *s, const char *buf, gsize len)
     gsize used = 0;
     while (used < len && s->state != ST_WAITING && s->state != ST_DONE) {
         if (s->state == ST_DATA) {
-            used += data_feed(s, buf + used, len - used);
+            gsize n = data_feed(s, buf + used, len - used);
+            used += n;
+            /* Data counts as progress by the kilobyte: a byte now and then
+             * does not keep a session alive (slowloris). */
+            s->data_credit += n;
+            if (s->data_credit >= 1024 || s->state != ST_DATA) {
+                s->progress++;
+                s->data_credit = 0;
+            }
             continue;
         }
         const char *nl = memchr(buf + used, '\n', len - used);
@@ -755,6 +801,7 @@ cl_session_feed(ClSession *s, const char *buf, gsize len)
             } else {
                 command(s, s->line->str);
             }
+            s->progress++;
         }
         g_string_truncate(s->line, 0);
         s->line_too_long = false;

@@ -215,11 +215,18 @@ reject(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, const ClMessage 
 {
     bool keep_raw = strcmp(reason, "too-large") != 0;
     char hash[CL_HASH_HEX_LEN] = "";
-    if (keep_raw && !store_raw(p, raw, hash, error))
-        return NULL;
     /* The same mail refused again (an import run twice, an MTA retrying) is
-     * answered the same, and recorded once. */
-    int known = keep_raw ? cl_store_rejection_known(p->store, hash, error) : 0;
+     * answered the same, and recorded (and kept) once: known by its
+     * Message-ID and sender first, else by its bytes. */
+    const char *sender = msg && msg->from ? msg->from->address : (env ? env->sender : NULL);
+    int known = msg && msg->message_id
+                    ? cl_store_rejection_known(p->store, NULL, msg->message_id, sender, error)
+                    : 0;
+    if (known == 0 && keep_raw) {
+        if (!store_raw(p, raw, hash, error))
+            return NULL;
+        known = cl_store_rejection_known(p->store, hash, NULL, NULL, error);
+    }
     if (known < 0)
         return NULL;
     g_autofree char *envj = envelope_json(env);
@@ -227,7 +234,7 @@ reject(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, const ClMessage 
         .tenant_id = tenant ? tenant->id : 0,
         .reason = reason,
         .message = message,
-        .sender = msg && msg->from ? msg->from->address : (env ? env->sender : NULL),
+        .sender = sender,
         .envelope_json = envj,
         .subject = msg ? msg->subject : NULL,
         .message_id = msg ? msg->message_id : NULL,
@@ -566,7 +573,7 @@ process(ClPipeline *p, ClPrepared *prep, const ClEnvelope *env, GError **error)
         g_autofree char *msg = g_strdup_printf(
             "The message is %" G_GINT64_FORMAT " bytes; contactlog accepts at most %" G_GINT64_FORMAT
             " bytes.",
-            raw->size, raw->stored);
+            raw->size, MAX(raw->stored, p->config->max_message_bytes));
         return reject(p, raw, env, prep->msg, NULL, "too-large", msg, error);
     }
     if (prep->msg == NULL) {

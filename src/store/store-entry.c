@@ -862,12 +862,21 @@ cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntr
 }
 
 int
-cl_store_rejection_known(ClStore *store, const char *raw_hash, GError **error)
+cl_store_rejection_known(ClStore *store, const char *raw_hash, const char *message_id,
+                         const char *sender, GError **error)
 {
-    ClDbStmt *s = cl_db_prepare(store->db, "SELECT 1 FROM rejections WHERE raw_hash = ?", error);
+    /* The same bytes, or the same Message-ID from the same sender: mail that
+     * came over LMTP twice differs in its Received line. */
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "SELECT EXISTS (SELECT 1 FROM rejections WHERE raw_hash = ?1) OR "
+                                "EXISTS (SELECT 1 FROM rejections WHERE ?2 IS NOT NULL AND "
+                                "message_id = ?2 AND sender IS ?3)",
+                                error);
     if (s == NULL)
         return -1;
     cl_db_bind_text(s, 1, raw_hash);
+    cl_db_bind_text(s, 2, message_id);
+    cl_db_bind_text(s, 3, sender);
     gint64 found = cl_db_one_int64(s, 0, error);
     return found < 0 ? -1 : found == 1;
 }

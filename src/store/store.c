@@ -256,6 +256,21 @@ cl_store_tmp_dir(ClStore *store)
     return store->tmp_dir;
 }
 
+guint
+cl_store_tmp_clean(ClStore *store)
+{
+    g_autoptr(GDir) dir = g_dir_open(store->tmp_dir, 0, NULL);
+    guint removed = 0;
+    for (const char *name; dir && (name = g_dir_read_name(dir)) != NULL;) {
+        if (!g_str_has_prefix(name, "spool-"))
+            continue;
+        g_autofree char *path = g_build_filename(store->tmp_dir, name, NULL);
+        if (unlink(path) == 0)
+            removed++;
+    }
+    return removed;
+}
+
 int
 cl_store_tmp_file(ClStore *store, char **path_out, GError **error)
 {

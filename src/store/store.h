@@ -147,6 +147,14 @@ guint cl_store_fail_after(ClStore *store, guint n);
 /* Spool directory for streams (tmp/, same file system). */
 const char *cl_store_tmp_dir(ClStore *store);
 
+/*
+ * Removes the spool files in tmp/ that a killed process left behind; returns
+ * how many. Safe while other processes spool: a spool file is only read
+ * through the descriptor of the process that wrote it, which keeps an
+ * unlinked file readable.
+ */
+guint cl_store_tmp_clean(ClStore *store);
+
 /* Creates a new spool file; returns its fd (read-write) and path. */
 int cl_store_tmp_file(ClStore *store, char **path_out, GError **error);
 
@@ -200,8 +208,11 @@ gint64 cl_store_entry_find_message_id(ClStore *store, gint64 tenant_id, const ch
  */
 bool cl_store_entry_insert(ClStore *store, ClEntry *entry, GError **error);
 
-/* 1 when a rejection of the same original message (raw hash) is recorded, 0 when not, -1 on error. */
-int cl_store_rejection_known(ClStore *store, const char *raw_hash, GError **error);
+/* 1 when a rejection of the same original message is recorded — the same raw
+ * hash, or the same Message-ID from the same sender (either may be NULL) —,
+ * 0 when not, -1 on error. */
+int cl_store_rejection_known(ClStore *store, const char *raw_hash, const char *message_id,
+                             const char *sender, GError **error);
 bool cl_store_rejection_insert(ClStore *store, const ClRejection *rejection, GError **error);
 
 /* ---- master data ------------------------------------------------------------------------ */

@@ -485,10 +485,12 @@ class Dialog:
         return [self.reply() for _ in range(n)]
 
     def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        # the file from makefile() holds the socket open too
+        for part in (self.file, self.sock):
+            try:
+                part.close()
+            except OSError:
+                pass
 
 
 def dot_stuff(message):

@@ -416,6 +416,139 @@ with smtplib.LMTP(*LMTP) as c:
     t.eq(c.sendmail(ANNA, [DROP], msg("after-kill")), {}, "after a restart, mail is accepted again")
 srv.stop()
 
+# ---- what a breaker found ------------------------------------------------------------------------
+srv = Server(t, d, ["--lmtp", f"127.0.0.1:{free_port()}", "--max-message-size", "2000"],
+             env={"CONTACTLOG_IDLE_TIMEOUT": "2"}).start()
+LMTP = srv.address("lmtp")
+before = set(entries_by_mid(d))
+# SMTP smuggling: a bare LF before the dot does not end the data, so a second transaction
+# hidden in the message is text of the first, not a forged mail
+dlg = Dialog(LMTP)
+dlg.reply()
+dlg.send("LHLO x\r\nMAIL FROM:<outsider@evil.example>\r\nRCPT TO:<crm@contactlog.example>\r\nDATA\r\n")
+dlg.replies(4)
+dlg.send(b"From: <anna.berg@alpha-agentur.example>\r\nMessage-ID: <outer@serve.test>\r\nSubject: outer\r\n\r\n"
+         b"hello\n.\nMAIL FROM:<anna.berg@alpha-agentur.example>\r\nRCPT TO:<crm@contactlog.example>\r\nDATA\r\n"
+         b"From: <anna.berg@alpha-agentur.example>\r\nMessage-ID: <smuggled@serve.test>\r\nSubject: SMUGGLED\r\n\r\n"
+         b"forged\r\n.\r\nNOOP\r\n")
+reps = dlg.replies(2)
+same([c for c, _ in reps], [250, 250], "smuggling: one reply for the message, then the NOOP", detail=reps)
+after = set(entries_by_mid(d)) - before
+same(sorted(after), ["<outer@serve.test>"], "smuggling: one entry; the hidden mail is not captured")
+dlg.close()
+# the size limit is the client's bytes as sent (CRLF counts two, as in SIZE), not our Received line
+wire = (b"From: Anna Berg <anna.berg@alpha-agentur.example>\r\nSubject: Lead 11111 genau\r\n"
+        b"Message-ID: <exact-size@serve.test>\r\n\r\n")
+while len(wire) + 62 <= 2000:
+    wire += b"x" * 60 + b"\r\n"
+wire += b"y" * (2000 - len(wire) - 2) + b"\r\n"
+stored_len = len(wire)  # 2000 bytes as sent, CRLF and all: what SIZE counts
+with smtplib.LMTP(*LMTP) as c:
+    try:
+        t.eq(c.sendmail(ANNA, [DROP], wire), {}, f"a message of exactly the limit ({stored_len} bytes) is accepted")
+    except smtplib.SMTPException as x:
+        t.fail(f"a message of exactly the limit is accepted: {x}")
+with smtplib.LMTP(*LMTP) as c:
+    try:
+        c.sendmail(ANNA, [DROP], wire.replace(b"genau", b"genau!"))
+        t.fail("one byte over the limit is refused")
+    except smtplib.SMTPSenderRefused as x:
+        t.eq(x.smtp_code, 552, "one byte over the limit: 552 at MAIL (SIZE)")
+# the same refused mail twice over LMTP is recorded once
+refused = msg("refused-twice", sender="nobody@alpha-agentur.example")
+n_before = len(t.rejected(d))
+for _ in range(2):
+    with smtplib.LMTP(*LMTP) as c:
+        try:
+            c.sendmail("nobody@alpha-agentur.example", [DROP], refused)
+        except smtplib.SMTPDataError:
+            pass
+t.eq(len(t.rejected(d)) - n_before, 1, "the same refused mail over LMTP twice: recorded once")
+# "crm"@ is crm@
+dlg = Dialog(LMTP)
+dlg.reply()
+dlg.send('LHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<"crm"@contactlog.example>\r\n')
+same([c for c, _ in dlg.replies(3)], [250, 250, 250], 'RCPT TO:<"crm"@…> is the drop address')
+dlg.close()
+# slowloris: a byte every 0.5 s does not keep a session past the idle timeout
+import select  # noqa: E402
+slow = socket.create_connection(LMTP)
+slow.recv(4096)  # greeting
+t0 = time.monotonic()
+got = b""
+while time.monotonic() - t0 < 15 and not got:
+    try:
+        slow.send(b"N")
+    except OSError:
+        break
+    ready, _, _ = select.select([slow], [], [], 0.5)
+    if ready:
+        got = slow.recv(4096)
+t.ok(got.startswith(b"421 4.4.2") and time.monotonic() - t0 < 10,
+     "a byte every half second: closed with 421 4.4.2 after the idle timeout",
+     got=(got[:80], round(time.monotonic() - t0, 1)))
+slow.close()
+srv.stop()
+
+# a Unix socket path longer than sun_path: refused at start, not cut
+long_path = "unix:" + os.path.join(t.tmpdir("long"), "x" * 120 + ".sock")
+r = t.run(["serve", "--lmtp", long_path], data_dir=d, timeout=30)
+t.ok(r.rc == 78 and "longer than" in r.err, "a socket path of more than 107 bytes: exit 78 with the reason", r)
+
+# spool files of a killed server are removed at the next start
+spool = os.path.join(d, "tmp", "spool-stale1")
+with open(spool, "w") as f:
+    f.write("x")
+srv = Server(t, d, ["--lmtp", f"127.0.0.1:{free_port()}"]).start()
+t.ok(not os.path.exists(spool), "a stale spool file in tmp/ is removed at start")
+srv.stop()
+
+# out of file descriptors: waiting clients get 421, and the server does not spin
+import resource  # noqa: E402
+
+
+def low_files():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+
+port = free_port()
+argv = [t.binary, "serve", "--data-dir", d, "--lmtp", f"127.0.0.1:{port}"]
+logf = open(os.path.join(t.tmpdir("emfile"), "serve.log"), "wb")
+p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=logf, env=t.env, preexec_fn=low_files)
+p.stdout.readline()
+held, codes = [], []
+for _ in range(100):
+    try:
+        c = Dialog(("127.0.0.1", port), timeout=3)
+        held.append(c)
+    except OSError:
+        break
+for c in held:
+    try:
+        codes.append(c.reply()[0])
+    except OSError:
+        codes.append(None)
+t.ok(220 in codes and 421 in codes, "out of descriptors: the first sessions are greeted, later ones get 421",
+     got=sorted(set(codes), key=str))
+for c in held:
+    c.close()
+noop = None
+for _ in range(20):  # the listener resumes 100 ms after a pause, the sessions close meanwhile
+    time.sleep(0.3)
+    try:
+        with smtplib.LMTP("127.0.0.1", port) as c:
+            noop = c.noop()[0]
+            break
+    except smtplib.SMTPConnectError:
+        continue
+t.eq(noop, 250, "out of descriptors: serving again once sessions are closed")
+p.terminate()
+p.wait(30)
+logf.close()
+with open(logf.name, errors="replace") as f:
+    paused = f.read().count("event=accept-paused")
+t.ok(0 < paused < 200, "out of descriptors: accepting pauses instead of spinning", got=paused)
+
 # ---- a full disk: 451 4.3.0, and accepted once there is room again ---------------------------------
 mnt = t.tmpdir("small-disk")
 mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", mnt],

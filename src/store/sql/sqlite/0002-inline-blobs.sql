@@ -5,3 +5,7 @@ CREATE TABLE blob_data (
     hash TEXT PRIMARY KEY,
     data BLOB NOT NULL
 );
+
+-- A refused mail is recorded once: over LMTP the same mail differs in its Received line,
+-- so it is recognised by its Message-ID (and sender) too.
+CREATE INDEX rejections_message_id ON rejections (message_id);
