@@ -686,6 +686,57 @@ parse_stream(GMimeStream *stream, GError **error)
     return message_from_mime(mime);
 }
 
+/* Counts lines that start with "--", across calls: *state is 0 inside a line,
+ * 1 at a line start, 2 after a line's first '-' (start with 1). Stops
+ * counting past the limit. */
+static guint
+count_boundaries(const guint8 *data, gsize len, int *state, guint count)
+{
+    for (gsize i = 0; i < len && count <= CL_MAX_MIME_BOUNDARIES; i++) {
+        if (data[i] == '\n')
+            *state = 1;
+        else if (data[i] == '-' && *state == 1)
+            *state = 2;
+        else if (data[i] == '-' && *state == 2) {
+            count++;
+            *state = 0;
+        } else
+            *state = 0;
+    }
+    return count;
+}
+
+static bool
+too_many_parts(guint count, GError **error)
+{
+    if (count <= CL_MAX_MIME_BOUNDARIES)
+        return false;
+    g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
+                "the message has more than %d MIME parts", CL_MAX_MIME_BOUNDARIES);
+    return true;
+}
+
+/* The same for a byte range of a file, read in blocks. */
+static bool
+fd_too_many_parts(int fd, gint64 offset, gint64 length, GError **error)
+{
+    if (length < 3 * CL_MAX_MIME_BOUNDARIES)
+        return false;
+    g_autofree guint8 *buf = g_malloc(64 * 1024);
+    guint count = 0;
+    int state = 1;
+    for (gint64 done = 0; done < length && count <= CL_MAX_MIME_BOUNDARIES;) {
+        ssize_t n = pread(fd, buf, MIN(64 * 1024, length - done), offset + done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false; /* the parser will say what is wrong */
+        count = count_boundaries(buf, (gsize)n, &state, count);
+        done += n;
+    }
+    return too_many_parts(count, error);
+}
+
 ClMessage *
 cl_parse_message_fd(int fd, gint64 offset, gint64 length, GError **error)
 {
@@ -698,6 +749,8 @@ cl_parse_message_fd(int fd, gint64 offset, gint64 length, GError **error)
      * calls); large mail is read in blocks, so the pages of a 40 MB attachment
      * do not all count against our memory at once. The stream owns (and closes)
      * its descriptor: give it a copy of ours. */
+    if (fd_too_many_parts(fd, offset, length, error))
+        return NULL;
     int own = dup(fd);
     GMimeStream *mapped = NULL;
     if (own >= 0 && length <= CL_MAP_MAX_BYTES)
@@ -723,6 +776,9 @@ cl_parse_message_bytes(GByteArray *bytes, GError **error)
         g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "the message is empty");
         return NULL;
     }
+    int state = 1;
+    if (too_many_parts(count_boundaries(bytes->data, bytes->len, &state, 0), error))
+        return NULL;
     /* The parser keeps the stream, and the stream the bytes; the message holds
      * its own reference so they outlive every part. */
     g_autoptr(GMimeStream) stream = g_mime_stream_mem_new_with_byte_array(bytes);

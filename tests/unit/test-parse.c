@@ -339,11 +339,53 @@ test_bytes_parse(void)
     g_byte_array_unref(empty);
 }
 
+/* A multipart mail with n tiny attachments. */
+static GByteArray *
+many_parts(guint n)
+{
+    GString *m = g_string_new("From: a@b.example\nSubject: viele Teile\nMIME-Version: 1.0\n"
+                              "Content-Type: multipart/mixed; boundary=\"--b\"\n\ntext\n");
+    for (guint i = 0; i < n; i++)
+        g_string_append_printf(m, "----b\nContent-Type: text/plain; name=\"%u.txt\"\n"
+                                  "Content-Disposition: attachment\n\n%u\n", i, i);
+    g_string_append(m, "----b--\n");
+    gsize len = m->len;
+    return g_byte_array_new_take((guint8 *)g_string_free(m, FALSE), len);
+}
+
+static void
+test_too_many_parts(void)
+{
+    /* Under the limit: parsed (attachments capped at CL_MAX_ATTACHMENTS). */
+    g_autoptr(GByteArray) ok = many_parts(CL_MAX_MIME_BOUNDARIES - 10);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ClMessage) msg = cl_parse_message_bytes(ok, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(msg);
+    /* Over it: refused before GMime builds a part for each, in memory and from a file. */
+    g_autoptr(GByteArray) bad = many_parts(CL_MAX_MIME_BOUNDARIES + 10);
+    g_autoptr(ClMessage) none = cl_parse_message_bytes(bad, &error);
+    g_assert_null(none);
+    g_assert_error(error, CL_ERROR, CL_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, "MIME parts"));
+    g_clear_error(&error);
+    g_autofree char *path = NULL;
+    int fd = g_file_open_tmp("test-parse-XXXXXX", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_true(cl_write_all(fd, bad->data, bad->len));
+    g_autoptr(ClMessage) none_fd = cl_parse_message_fd(fd, 0, bad->len, &error);
+    g_assert_null(none_fd);
+    g_assert_error(error, CL_ERROR, CL_ERROR_INVALID);
+    close(fd);
+    unlink(path);
+}
+
 int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     cl_parse_init();
+    g_test_add_func("/parse/too-many-parts", test_too_many_parts);
     g_test_add_func("/parse/subjects", test_subjects);
     g_test_add_func("/parse/raw-headers-part-charset", test_part_charset_for_raw_headers);
     g_test_add_func("/parse/addresses", test_addresses);
