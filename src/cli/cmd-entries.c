@@ -219,8 +219,8 @@ cmd_show(int argc, char **argv)
             return EXIT_NOINPUT;
         }
         if (attachment > (gint)e->attachments->len) {
-            fprintf(stderr, "contactlog show: entry %" G_GINT64_FORMAT " has %u attachments\n", id,
-                    e->attachments->len);
+            fprintf(stderr, "contactlog show: entry %" G_GINT64_FORMAT " has %u attachment%s\n",
+                    id, e->attachments->len, e->attachments->len == 1 ? "" : "s");
             return EXIT_NOINPUT;
         }
         hash = raw ? e->raw_hash : ((ClEntryAttachment *)e->attachments->pdata[attachment - 1])->hash;

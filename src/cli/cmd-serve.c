@@ -38,10 +38,11 @@ cmd_serve(int argc, char **argv)
     g_autofree char *hostname = NULL;
     GOptionEntry entries[] = {
         { "lmtp", 0, 0, G_OPTION_ARG_STRING_ARRAY, &lmtp,
-          "LMTP listener, HOST:PORT or unix:PATH (repeatable; default: server.lmtp, "
-          "unix:lmtp.sock in the data directory)", "ADDR" },
+          "LMTP listener, HOST:PORT or unix:PATH (repeatable; replaces server.lmtp, "
+          "default unix:lmtp.sock in the data directory)", "ADDR" },
         { "smtp", 0, 0, G_OPTION_ARG_STRING_ARRAY, &smtp,
-          "SMTP listener for setups without a front MTA (repeatable)", "ADDR" },
+          "SMTP listener for setups without a front MTA (repeatable; replaces server.smtp)",
+          "ADDR" },
         { "max-message-size", 0, 0, G_OPTION_ARG_STRING, &max_size,
           "announced in SIZE; larger mail is rejected (default 50M)", "SIZE" },
         { "hostname", 0, 0, G_OPTION_ARG_STRING, &hostname, "name in greetings", "NAME" },
@@ -59,13 +60,12 @@ cmd_serve(int argc, char **argv)
     if (argc > 1)
         return cli_usage("serve", "unexpected argument \"%s\"", argv[1]);
     g_autoptr(GPtrArray) overrides = g_ptr_array_new_with_free_func(g_free);
-    if (lmtp != NULL || smtp != NULL) {
-        /* Listeners on the command line replace the configured ones. */
-        g_autofree char *l = lmtp ? g_strjoinv(",", lmtp) : g_strdup("");
-        g_autofree char *s = smtp ? g_strjoinv(",", smtp) : g_strdup("");
-        add_override(overrides, "server.lmtp", l);
-        add_override(overrides, "server.smtp", s);
-    }
+    /* Listeners on the command line replace the configured ones of their
+     * protocol: --smtp alone keeps the configured LMTP listener. */
+    g_autofree char *l = lmtp ? g_strjoinv(",", lmtp) : NULL;
+    g_autofree char *s = smtp ? g_strjoinv(",", smtp) : NULL;
+    add_override(overrides, "server.lmtp", l);
+    add_override(overrides, "server.smtp", s);
     add_override(overrides, "limits.max_message_bytes", max_size);
     add_override(overrides, "server.hostname", hostname);
     add_override(overrides, "log.level", log_level);

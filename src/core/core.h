@@ -138,6 +138,7 @@ typedef struct {
     gint64 size;       /* bytes offered by the source */
     char *spool_path;  /* spool file to remove when done, or NULL */
     char *origin;      /* "stdin", "file.eml", "box.mbox#12" */
+    gint64 limit;      /* the size limit the source applied; 0 when not known */
     GByteArray *data;  /* the stored bytes, after cl_raw_message_load(); else NULL */
     char hash[CL_HASH_HEX_LEN]; /* BLAKE2b of the stored bytes once loaded, else "" */
 } ClRawMessage;

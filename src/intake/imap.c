@@ -797,6 +797,7 @@ cl_imap_source_fetch(ClImapSource *s, ClStore *store, guint32 uid, GError **erro
     raw->fd = -1;
     raw->data = g_byte_array_new();
     raw->origin = cl_imap_source_origin(s, uid);
+    raw->limit = s->max_bytes;
     Sink sink = { .store = store, .raw = raw };
     g_autofree char *url = g_strdup_printf("%s;UIDVALIDITY=%u/;UID=%u", s->mailbox_url,
                                            s->uidvalidity, uid);

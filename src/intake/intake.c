@@ -20,6 +20,7 @@ cl_intake_spool(ClStore *store, int src_fd, gint64 max_bytes, const char *origin
 {
     g_autoptr(ClRawMessage) raw = g_new0(ClRawMessage, 1);
     raw->origin = g_strdup(origin);
+    raw->limit = max_bytes;
     raw->fd = cl_store_tmp_file(store, &raw->spool_path, error);
     if (raw->fd < 0)
         return NULL;
@@ -69,6 +70,7 @@ cl_intake_open(const char *path, gint64 offset, gint64 length, gint64 max_bytes,
     raw->offset = offset;
     raw->size = length;
     raw->stored = MIN(length, max_bytes);
+    raw->limit = max_bytes;
     raw->origin = g_strdup(origin);
     return raw;
 }

@@ -655,6 +655,7 @@ data_end(ClSession *s)
     }
     ClRawMessage *raw = g_new0(ClRawMessage, 1);
     raw->stored = s->stored;
+    raw->limit = s->config.max_message_bytes;
     /* size > stored is what says "too large" to the pipeline. */
     raw->size = s->too_large ? MAX(s->size, s->stored + 1) : s->stored;
     raw->origin = g_strdup_printf("%s:%s.%u", s->config.protocol == CL_PROTOCOL_LMTP ? "lmtp"

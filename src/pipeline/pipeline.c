@@ -573,7 +573,7 @@ process(ClPipeline *p, ClPrepared *prep, const ClEnvelope *env, GError **error)
         g_autofree char *msg = g_strdup_printf(
             "The message is %" G_GINT64_FORMAT " bytes; contactlog accepts at most %" G_GINT64_FORMAT
             " bytes.",
-            raw->size, MAX(raw->stored, p->config->max_message_bytes));
+            raw->size, raw->limit > 0 ? raw->limit : MAX(raw->stored, p->config->max_message_bytes));
         return reject(p, raw, env, prep->msg, NULL, "too-large", msg, error);
     }
     if (prep->msg == NULL) {
