@@ -6,17 +6,21 @@
  */
 #include <stdio.h>
 
+#include "api/api.h"
 #include "cli.h"
 #include "intake/intake.h"
 
 static void
 print_ready(ClServer *server, void *data)
 {
-    (void)data;
+    ClApi *api = data;
     /* One line on stdout once every listener accepts: scripts wait for it. */
     g_auto(GStrv) listeners = cl_server_listeners(server);
     g_autofree char *joined = g_strjoinv(", ", listeners);
-    printf("contactlog serve: listening: %s\n", joined);
+    g_auto(GStrv) http = api ? cl_api_listeners(api) : NULL;
+    g_autofree char *http_joined = http && http[0] ? g_strjoinv(", ", http) : NULL;
+    printf("contactlog serve: listening: %s%s%s\n", joined, http_joined ? ", " : "",
+           http_joined ? http_joined : "");
     fflush(stdout);
 }
 
@@ -33,6 +37,7 @@ cmd_serve(int argc, char **argv)
 {
     g_auto(GStrv) lmtp = NULL;
     g_auto(GStrv) smtp = NULL;
+    g_auto(GStrv) http = NULL;
     g_autofree char *max_size = NULL;
     g_autofree char *log_level = NULL;
     g_autofree char *hostname = NULL;
@@ -42,6 +47,9 @@ cmd_serve(int argc, char **argv)
           "default unix:lmtp.sock in the data directory)", "ADDR" },
         { "smtp", 0, 0, G_OPTION_ARG_STRING_ARRAY, &smtp,
           "SMTP listener for setups without a front MTA (repeatable; replaces server.smtp)",
+          "ADDR" },
+        { "http", 0, 0, G_OPTION_ARG_STRING_ARRAY, &http,
+          "HTTP listener for the API and the web UI, HOST:PORT (repeatable; replaces http.listen)",
           "ADDR" },
         { "max-message-size", 0, 0, G_OPTION_ARG_STRING, &max_size,
           "announced in SIZE; larger mail is rejected (default 50M)", "SIZE" },
@@ -66,6 +74,8 @@ cmd_serve(int argc, char **argv)
     g_autofree char *s = smtp ? g_strjoinv(",", smtp) : NULL;
     add_override(overrides, "server.lmtp", l);
     add_override(overrides, "server.smtp", s);
+    g_autofree char *h = http ? g_strjoinv(",", http) : NULL;
+    add_override(overrides, "http.listen", h);
     add_override(overrides, "limits.max_message_bytes", max_size);
     add_override(overrides, "server.hostname", hostname);
     add_override(overrides, "log.level", log_level);
@@ -86,5 +96,16 @@ cmd_serve(int argc, char **argv)
         cl_server_new(config, cli_common.config_file, (char **)overrides->pdata, &error);
     if (server == NULL)
         return cli_fail("serve", error);
-    return cl_server_run(server, print_ready, NULL) ? EXIT_OK : EXIT_TEMPFAIL;
+    /* The HTTP API serves on threads of its own beside the mail server; on
+     * SIGTERM both stop taking new work and finish what is in flight. */
+    g_autoptr(ClApi) api = NULL;
+    if (config->http_listen[0] != NULL) {
+        api = cl_api_new(config, &error);
+        if (api == NULL)
+            return cli_fail("serve", error);
+    }
+    bool ok = cl_server_run(server, print_ready, api);
+    if (api != NULL)
+        cl_api_quiesce(api);
+    return ok ? EXIT_OK : EXIT_TEMPFAIL;
 }

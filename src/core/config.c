@@ -52,6 +52,26 @@ static const struct {
     { "server", "commit_batch", "CONTACTLOG_COMMIT_BATCH", CONF_UINT, "64",
       "messages of concurrent sessions committed together at most (group commit)",
       G_STRUCT_OFFSET(ClConfig, commit_batch) },
+    { "http", "listen", "CONTACTLOG_HTTP", CONF_LIST, "",
+      "HTTP listeners of `serve` (API and web UI): HOST:PORT, comma-separated; empty for none",
+      G_STRUCT_OFFSET(ClConfig, http_listen) },
+    { "http", "threads", "CONTACTLOG_HTTP_THREADS", CONF_UINT, "4",
+      "threads answering HTTP requests, each with its own database connection",
+      G_STRUCT_OFFSET(ClConfig, http_threads) },
+    { "http", "max_upload_bytes", "CONTACTLOG_HTTP_MAX_UPLOAD", CONF_SIZE, "25M",
+      "largest request body with attachments (413 above); JSON bodies are limited to 1M",
+      G_STRUCT_OFFSET(ClConfig, http_max_upload) },
+    { "http", "session_timeout", "CONTACTLOG_SESSION_TIMEOUT", CONF_UINT, "43200",
+      "seconds a login stays valid without being used", G_STRUCT_OFFSET(ClConfig, session_timeout) },
+    { "http", "secure_cookies", "CONTACTLOG_SECURE_COOKIES", CONF_BOOL, "false",
+      "mark the session cookie Secure (set when a TLS proxy is in front)",
+      G_STRUCT_OFFSET(ClConfig, secure_cookies) },
+    { "http", "trust_proxy", "CONTACTLOG_TRUST_PROXY", CONF_BOOL, "false",
+      "take the client address from X-Forwarded-For and TLS from X-Forwarded-Proto "
+      "(only behind a reverse proxy that sets them)", G_STRUCT_OFFSET(ClConfig, trust_proxy) },
+    { "http", "web_root", "CONTACTLOG_WEB_ROOT", CONF_STRING, "",
+      "directory of the web UI's files (empty: the one installed with contactlog)",
+      G_STRUCT_OFFSET(ClConfig, web_root) },
     { "log", "level", "CONTACTLOG_LOG_LEVEL", CONF_STRING, "info",
       "what `serve` logs: debug, info, message or warning", G_STRUCT_OFFSET(ClConfig, log_level) },
 };
@@ -220,7 +240,24 @@ cl_config_free(ClConfig *config)
     g_strfreev(config->smtp_listen);
     g_free(config->hostname);
     g_free(config->log_level);
+    g_strfreev(config->http_listen);
+    g_free(config->web_root);
     g_free(config);
+}
+
+ClConfig *
+cl_config_copy(const ClConfig *c)
+{
+    ClConfig *n = g_new0(ClConfig, 1);
+    *n = *c;
+    n->data_dir = g_strdup(c->data_dir);
+    n->lmtp_listen = g_strdupv(c->lmtp_listen);
+    n->smtp_listen = g_strdupv(c->smtp_listen);
+    n->hostname = g_strdup(c->hostname);
+    n->log_level = g_strdup(c->log_level);
+    n->http_listen = g_strdupv(c->http_listen);
+    n->web_root = g_strdup(c->web_root);
+    return n;
 }
 
 bool

@@ -104,6 +104,40 @@ cl_hash_hex(const void *data, gsize len, char out[CL_HASH_HEX_LEN])
     sodium_bin2hex(out, CL_HASH_HEX_LEN, digest, sizeof digest);
 }
 
+char *
+cl_password_hash(const char *password, GError **error)
+{
+    char hash[crypto_pwhash_STRBYTES];
+    if (sodium_init() < 0 ||
+        crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "out of memory hashing a password");
+        return NULL;
+    }
+    return g_strdup(hash);
+}
+
+bool
+cl_password_verify(const char *hash, const char *password)
+{
+    if (hash == NULL || password == NULL || sodium_init() < 0)
+        return false;
+    return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+}
+
+char *
+cl_random_token(gsize bytes)
+{
+    if (sodium_init() < 0)
+        g_error("libsodium cannot start");
+    g_autofree guint8 *buf = g_malloc(bytes);
+    randombytes_buf(buf, bytes);
+    gsize len = sodium_base64_ENCODED_LEN(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    char *out = g_malloc(len);
+    sodium_bin2base64(out, len, buf, bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return out;
+}
+
 ClReason *
 cl_reason_new(const char *field, const char *rule, const char *detail)
 {

@@ -11,6 +11,7 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #define CL_VERSION_STRING "0.1.0"
 
@@ -97,6 +98,18 @@ bool cl_set_add(GHashTable *set, char *key);
 /* Content address of blobs: lower-case hex BLAKE2b-256 (libsodium), 64 characters + NUL. */
 #define CL_HASH_HEX_LEN 65
 void cl_hash_hex(const void *data, gsize len, char out[CL_HASH_HEX_LEN]);
+
+/* ---- secrets --------------------------------------------------------------------- */
+
+/* An argon2id hash of a password (libsodium's string form, with its
+ * parameters). Errors: CL_ERROR_TEMPFAIL when memory for hashing is missing. */
+char *cl_password_hash(const char *password, GError **error);
+/* Does the password match the hash? Takes as long as hashing does. */
+bool cl_password_verify(const char *hash, const char *password);
+/* `bytes` random bytes (libsodium), base64url without padding. */
+char *cl_random_token(gsize bytes);
+/* A secret's hash for storage: hex BLAKE2b-256 (CL_HASH_HEX_LEN). */
+#define cl_secret_hash(text, out) cl_hash_hex((text), strlen(text), (out))
 
 /* ---- reasons --------------------------------------------------------------------- */
 
@@ -192,6 +205,14 @@ typedef struct {
     guint shutdown_timeout;      /* seconds */
     guint commit_batch;
     char *log_level;             /* "debug", "info", "message", "warning" */
+    /* serve: the HTTP API */
+    char **http_listen;          /* "HOST:PORT"; never NULL */
+    guint http_threads;
+    gint64 http_max_upload;      /* request bodies with attachments */
+    guint session_timeout;       /* seconds a login stays valid unused */
+    bool secure_cookies;
+    bool trust_proxy;            /* X-Forwarded-For / -Proto are the client's */
+    char *web_root;              /* "" for the installed one */
 } ClConfig;
 
 /* "a, b;c d" → {"a", "b", "c", "d", NULL}; empty text gives an empty list. */
@@ -204,6 +225,8 @@ char **cl_config_split_list(const char *text);
  */
 ClConfig *cl_config_load(const char *data_dir, const char *file, GError **error);
 void cl_config_free(ClConfig *config);
+/* A deep copy. */
+ClConfig *cl_config_copy(const ClConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClConfig, cl_config_free)
 
 /*
@@ -219,6 +242,17 @@ gint64 cl_parse_size(const char *text);
 
 /* Prints the configuration keys with defaults and help, as a key file. */
 char *cl_config_defaults_text(void);
+
+/* ---- metrics (metrics.c) ------------------------------------------------------------
+ *
+ * Counters and histograms of the process for GET /metrics (Prometheus text
+ * format). name: "contactlog_…"; labels: the inside of {…}, already escaped
+ * ("reason=\"unknown-sender\""), or NULL. Thread-safe.
+ */
+void cl_metrics_describe(const char *name, const char *help, bool histogram);
+void cl_metrics_count(const char *name, const char *labels, guint64 n);
+void cl_metrics_observe(const char *name, const char *labels, double value);
+char *cl_metrics_text(void);
 
 /* ---- the CRM directory (read-only view for route/ and match/) -------------------------- */
 

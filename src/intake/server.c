@@ -500,7 +500,10 @@ log_job(const Job *job, const ClReply *reply)
 {
     Conn *c = job->conn;
     double ms = (g_get_monotonic_time() - job->started) / 1000.0;
+    const char *proto = protocol_name(c->protocol);
     if (job->result == NULL) {
+        g_autofree char *labels = g_strdup_printf("source=\"%s\",status=\"tempfail\"", proto);
+        cl_metrics_count("contactlog_mails_total", labels, 1);
         g_warning("event=tempfail session=%s proto=%s bytes=%" G_GINT64_FORMAT
                   " reply=%d ms=%.2f error=\"%s\"",
                   c->id, protocol_name(c->protocol), job->bytes, reply->code, ms,
@@ -508,6 +511,12 @@ log_job(const Job *job, const ClReply *reply)
         return;
     }
     const ClResult *r = job->result;
+    g_autofree char *labels =
+        r->status == CL_RESULT_REJECTED
+            ? g_strdup_printf("source=\"%s\",status=\"rejected\",reason=\"%s\"", proto, r->reason)
+            : g_strdup_printf("source=\"%s\",status=\"%s\"", proto,
+                              cl_result_status_name(r->status));
+    cl_metrics_count("contactlog_mails_total", labels, 1);
     g_autofree char *tenant = cl_log_value(r->tenant_key);
     g_autofree char *user = cl_log_value(r->user_key);
     if (r->status == CL_RESULT_REJECTED)
@@ -911,25 +920,12 @@ add_signal(ClServer *srv, int signum, GSourceFunc func)
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 
-static ClConfig *
-config_copy(const ClConfig *c)
-{
-    ClConfig *n = g_new0(ClConfig, 1);
-    *n = *c;
-    n->data_dir = g_strdup(c->data_dir);
-    n->lmtp_listen = g_strdupv(c->lmtp_listen);
-    n->smtp_listen = g_strdupv(c->smtp_listen);
-    n->hostname = g_strdup(c->hostname);
-    n->log_level = g_strdup(c->log_level);
-    return n;
-}
-
 ClServer *
 cl_server_new(const ClConfig *config, const char *config_file, char **overrides,
               GError **error)
 {
     g_autoptr(ClServer) srv = g_new0(ClServer, 1);
-    srv->base = config_copy(config);
+    srv->base = cl_config_copy(config);
     srv->current = srv->base;
     srv->config_file = g_strdup(config_file);
     srv->overrides = g_strdupv(overrides);
@@ -975,6 +971,8 @@ cl_server_new(const ClConfig *config, const char *config_file, char **overrides,
             g_ptr_array_add(srv->listeners, l);
         }
     }
+    cl_metrics_describe("contactlog_mails_total",
+                        "mail received, by source, result and reason of rejection", false);
     if (srv->listeners->len == 0) {
         g_set_error(error, CL_ERROR, CL_ERROR_CONFIG,
                     "no listener: give --lmtp or --smtp, or server.lmtp in the configuration");

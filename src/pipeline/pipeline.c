@@ -40,6 +40,8 @@ struct ClPipeline {
     GHashTable *routes;      /* sender → ClRoute, for the current batch */
     gint64 settings_tenant;  /* whose settings are cached for the current batch, 0: none */
     ClTenantSettings settings;
+    gint64 only_tenant;      /* cl_pipeline_restrict(): 0 = any */
+    gint64 only_user;
 };
 
 const char *
@@ -207,6 +209,17 @@ store_raw(ClPipeline *p, ClRawMessage *raw, char hash[CL_HASH_HEX_LEN], GError *
         return cl_store_blob_put_data(p->store, raw->data->data, raw->data->len, hash, error);
     }
     return cl_store_blob_put_fd(p->store, raw->fd, raw->offset, raw->stored, hash, error);
+}
+
+/* A refusal that is answered to the uploader and recorded nowhere (restricted pipelines). */
+static ClResult *
+refuse(const char *reason, const char *message)
+{
+    ClResult *r = g_new0(ClResult, 1);
+    r->status = CL_RESULT_REJECTED;
+    r->reason = reason;
+    r->message = g_strdup(message);
+    return r;
 }
 
 static ClResult *
@@ -456,7 +469,10 @@ accept(ClPipeline *p, ClRawMessage *raw, ClMessage *msg, GPtrArray *decoded, ClR
     if (!store_attachments(p, msg, decoded, e, error) || !store_raw(p, raw, hash, error))
         return NULL;
     e->raw_hash = g_strdup(hash);
-    if (!cl_store_entry_insert(p->store, e, error))
+    e->index_text = msg->text; /* borrowed for the insert: searched, and its preview kept */
+    bool inserted = cl_store_entry_insert(p->store, e, error);
+    e->index_text = NULL;
+    if (!inserted)
         return NULL;
 
     ClResult *r = g_new0(ClResult, 1);
@@ -574,6 +590,8 @@ process(ClPipeline *p, ClPrepared *prep, const ClEnvelope *env, GError **error)
             "The message is %" G_GINT64_FORMAT " bytes; contactlog accepts at most %" G_GINT64_FORMAT
             " bytes.",
             raw->size, raw->limit > 0 ? raw->limit : MAX(raw->stored, p->config->max_message_bytes));
+        if (p->only_tenant)
+            return refuse("too-large", msg);
         return reject(p, raw, env, prep->msg, NULL, "too-large", msg, error);
     }
     if (prep->msg == NULL) {
@@ -583,12 +601,35 @@ process(ClPipeline *p, ClPrepared *prep, const ClEnvelope *env, GError **error)
         }
         g_autofree char *text = g_strdup_printf("The message cannot be read: %s.",
                                                 prep->parse_error->message);
+        if (p->only_tenant)
+            return refuse("malformed", text);
         return reject(p, raw, env, NULL, NULL, "malformed", text, error);
     }
     ClMessage *msg = prep->msg;
     ClRoute *route = route_cached(p, msg->from ? msg->from->address : NULL, error);
     if (route == NULL)
         return NULL;
+    if (p->only_tenant) {
+        /* An upload: the mail must be one of the uploader's organisation (and,
+         * unless they may upload for colleagues, their own). Another tenant's
+         * sender is answered as unknown: which domains are customers of this
+         * service is nobody's business. */
+        ClResult *refused = NULL;
+        if (!route->accepted || route->tenant->id != p->only_tenant) {
+            g_autofree char *text = g_strdup_printf(
+                "The sender %s is not a user of your organisation.",
+                msg->from ? msg->from->address : "(none)");
+            refused = refuse("unknown-sender", text);
+        } else if (p->only_user && route->user->id != p->only_user) {
+            refused = refuse("forbidden", "The message was sent by a colleague; only an admin "
+                                          "may upload mail of other users.");
+        }
+        if (refused != NULL) {
+            if (!p->in_batch || msg->from == NULL)
+                cl_route_free(route);
+            return refused;
+        }
+    }
     ClResult *r = route->accepted
                       ? accept(p, raw, msg, prep->decoded, route, prep->addresses, error)
                       : reject(p, raw, env, msg, route->tenant, route->reason, route->message,
@@ -596,6 +637,13 @@ process(ClPipeline *p, ClPrepared *prep, const ClEnvelope *env, GError **error)
     if (!p->in_batch || msg->from == NULL)
         cl_route_free(route); /* not cached: this call owns it */
     return r;
+}
+
+void
+cl_pipeline_restrict(ClPipeline *p, gint64 tenant_id, gint64 user_id)
+{
+    p->only_tenant = tenant_id;
+    p->only_user = user_id;
 }
 
 ClResult *

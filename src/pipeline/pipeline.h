@@ -43,6 +43,14 @@ void cl_pipeline_free(ClPipeline *pipeline);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClPipeline, cl_pipeline_free)
 
 /*
+ * Uploads (the HTTP API): only mail whose sender is a user of tenant_id (and
+ * user_id, unless 0) is captured; anything else, and mail that is malformed or
+ * too large, is answered as rejected (reason "unknown-sender", "forbidden",
+ * "malformed", "too-large") without a rejection record: the uploader is told.
+ */
+void cl_pipeline_restrict(ClPipeline *pipeline, gint64 tenant_id, gint64 user_id);
+
+/*
  * Processes one spooled message (raw: transfer none; its spool file is adopted
  * as a blob or left for cl_raw_message_free to remove). Decisions — rejected,
  * duplicate — are results, not errors.

@@ -56,6 +56,24 @@ stmt_free(ClDbStmt *s)
     g_free(s);
 }
 
+/* cl_fold(text): NFC and Unicode case folding (cl_text_fold), so that SQL can
+ * compare names as the matcher does ("MÜLLER" and "müller"). */
+static void
+sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *text = (const char *)sqlite3_value_text(argv[0]);
+    if (text == NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    char *folded = cl_text_fold(text);
+    if (folded == NULL)
+        sqlite3_result_null(ctx);
+    else
+        sqlite3_result_text(ctx, folded, -1, g_free);
+}
+
 ClDb *
 cl_db_open_sqlite(const char *path, bool sync, GError **error)
 {
@@ -76,6 +94,8 @@ cl_db_open_sqlite(const char *path, bool sync, GError **error)
         return NULL;
     }
     sqlite3_busy_timeout(db->handle, BUSY_TIMEOUT_MS);
+    sqlite3_create_function(db->handle, "cl_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                            sql_fold, NULL, NULL);
     sqlite3_extended_result_codes(db->handle, 1);
     db->cache = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
                                       (GDestroyNotify)stmt_free);
@@ -211,6 +231,16 @@ cl_db_bind_strings(ClDbStmt *s, int index, const char *const *values, gsize max)
     char *text = json_dumps(list, JSON_COMPACT);
     json_decref(list);
     sqlite3_bind_text(s->stmt, index, text, -1, free);
+}
+
+void
+cl_db_bind_int64s(ClDbStmt *s, int index, const gint64 *values, gsize n)
+{
+    GString *text = g_string_new("[");
+    for (gsize i = 0; i < n; i++)
+        g_string_append_printf(text, "%s%" G_GINT64_FORMAT, i ? "," : "", values[i]);
+    g_string_append_c(text, ']');
+    sqlite3_bind_text(s->stmt, index, g_string_free(text, FALSE), -1, g_free);
 }
 
 int

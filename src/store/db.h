@@ -43,6 +43,9 @@ void cl_db_bind_blob(ClDbStmt *stmt, int index, const void *data, gsize len);
  * "… = one of ?" lookups; SQLite's SQL reads it with json_each(?). */
 void cl_db_bind_strings(ClDbStmt *stmt, int index, const char *const *values, gsize max);
 
+/* A list of numbers as one parameter: json_each(?) in SQLite's SQL. */
+void cl_db_bind_int64s(ClDbStmt *stmt, int index, const gint64 *values, gsize n);
+
 /* 1: a row is ready; 0: done; -1: error set. */
 int cl_db_step(ClDbStmt *stmt, GError **error);
 

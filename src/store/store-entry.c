@@ -5,6 +5,7 @@
  */
 #include "store-private.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *state_names[] = { "pending", "saved", "discarded" };
@@ -55,8 +56,8 @@ parse_name(const char *text, const char **names, gsize n)
     return 0;
 }
 
-static void
-attachment_free(ClEntryAttachment *a)
+void
+cl_entry_attachment_free(ClEntryAttachment *a)
 {
     if (a == NULL)
         return;
@@ -74,7 +75,7 @@ cl_entry_new(void)
     e->notify = cl_item_array_new();
     e->candidates = cl_item_array_new();
     e->reasons = g_ptr_array_new_with_free_func((GDestroyNotify)cl_reason_free);
-    e->attachments = g_ptr_array_new_with_free_func((GDestroyNotify)attachment_free);
+    e->attachments = g_ptr_array_new_with_free_func((GDestroyNotify)cl_entry_attachment_free);
     e->channel = CL_CHANNEL_EMAIL;
     e->version = 1;
     return e;
@@ -104,6 +105,8 @@ cl_entry_free(ClEntry *e)
     g_free(e->in_reply_to);
     g_free(e->addresses_json);
     g_free(e->raw_hash);
+    g_free(e->preview);
+    g_free(e->index_text);
     g_free(e);
 }
 
@@ -193,6 +196,36 @@ load_reasons(ClEntry *e, const char *json)
                                                   json_string_value(json_object_get(r, "detail"))));
 }
 
+static bool insert_attachments(ClStore *store, const ClEntry *e, GPtrArray *list,
+                               gint64 first, GError **error);
+
+/* The names of an entry's contact persons, as manual entries are indexed for search. */
+static char *
+contact_names(GPtrArray *contacts)
+{
+    if (contacts->len == 0)
+        return NULL;
+    GString *out = g_string_new(NULL);
+    for (guint i = 0; i < contacts->len; i++) {
+        ClItem *c = g_ptr_array_index(contacts, i);
+        g_string_append_printf(out, "%s%s", out->len ? "; " : "", c->name ? c->name : c->key);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* Notifies the users of an entry that is saved now (not its author, nobody twice). */
+static bool
+notify_users(ClStore *store, gint64 tenant_id, gint64 entry_id, GPtrArray *users, gint64 skip,
+             gint64 actor, GError **error)
+{
+    for (guint k = 0; k < users->len; k++) {
+        gint64 uid = ((ClItem *)g_ptr_array_index(users, k))->id;
+        if (uid != skip && !store_notify(store, tenant_id, entry_id, uid, "notify", actor, error))
+            return false;
+    }
+    return true;
+}
+
 bool
 cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
 {
@@ -202,8 +235,9 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
         "INSERT INTO entries (tenant_id, state, origin, channel, contact_time, created_at,"
         " updated_at, author_id, company_id, lead_id, project_id, followup, subject, body,"
         " body_from_html, forwarded, message_id, content_hash, in_reply_to, addresses,"
-        " candidates, reasons, raw_hash, raw_size) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-        " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        " candidates, reasons, raw_hash, raw_size, preview, followup_done, search_names)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         error);
     if (s == NULL)
         return false;
@@ -213,6 +247,10 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
     e->updated_at = now;
     g_autofree char *cands = candidates_json(e->candidates);
     g_autofree char *reasons = reasons_json(e->reasons);
+    const char *text = e->from_mail ? e->index_text : e->body;
+    g_free(e->preview);
+    e->preview = store_preview(text);
+    g_autofree char *names = e->from_mail ? NULL : contact_names(e->contacts);
     int i = 1;
     cl_db_bind_int64(s, i++, e->tenant_id);
     cl_db_bind_text(s, i++, cl_entry_state_name(e->state));
@@ -241,6 +279,9 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
         cl_db_bind_int64(s, i++, e->raw_size);
     else
         cl_db_bind_null(s, i++);
+    cl_db_bind_text(s, i++, e->preview);
+    cl_db_bind_int64(s, i++, e->followup_done);
+    cl_db_bind_text(s, i++, names);
     e->id = cl_db_one_int64(s, -1, error);
     if (e->id < 0)
         return false;
@@ -272,9 +313,33 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
         if (!cl_db_run(n, error))
             return false;
     }
-    for (guint k = 0; k < e->attachments->len; k++) {
-        ClEntryAttachment *a = g_ptr_array_index(e->attachments, k);
-        ClDbStmt *n = cl_db_prepare(db,
+    if (!insert_attachments(store, e, e->attachments, 0, error))
+        return false;
+    /* The search index, in the same transaction: what is committed is found. */
+    g_autofree char *addresses = e->from_mail ? store_mail_addresses_text(e->addresses_json)
+                                              : g_strdup(names);
+    if (!store_index(store, "", e->id, e->subject, text, addresses, error))
+        return false;
+    /* Notifications (issue 5): the author learns of captured mail; the users
+     * to notify, once the entry is saved. */
+    if (e->from_mail &&
+        !store_notify(store, e->tenant_id, e->id, item_id(e->author), "captured", 0, error))
+        return false;
+    if (e->state == CL_ENTRY_SAVED &&
+        !notify_users(store, e->tenant_id, e->id, e->notify, item_id(e->author),
+                      item_id(e->author), error))
+        return false;
+    return true;
+}
+
+/* Appends attachment records (positions from `first`); sets their ids. */
+static bool
+insert_attachments(ClStore *store, const ClEntry *e, GPtrArray *list, gint64 first,
+                   GError **error)
+{
+    for (guint k = 0; k < list->len; k++) {
+        ClEntryAttachment *a = g_ptr_array_index(list, k);
+        ClDbStmt *n = cl_db_prepare(store->db,
                                     "INSERT INTO attachments (tenant_id, entry_id, position, name,"
                                     " content_type, size, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
                                     " RETURNING id",
@@ -283,7 +348,7 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
             return false;
         cl_db_bind_int64(n, 1, e->tenant_id);
         cl_db_bind_int64(n, 2, e->id);
-        cl_db_bind_int64(n, 3, k);
+        cl_db_bind_int64(n, 3, first + k);
         cl_db_bind_text(n, 4, a->name);
         cl_db_bind_text(n, 5, a->content_type);
         cl_db_bind_int64(n, 6, a->size);
@@ -431,22 +496,19 @@ store_item_by_id(ClStore *store, ClItemKind kind, gint64 id, GError **error)
 
 /* ---- reading entries ------------------------------------------------------------------ */
 
-#define ENTRY_COLUMNS                                                                          \
-    "e.id, e.tenant_id, t.key, e.state, e.origin, e.channel, e.contact_time, e.created_at,"   \
-    " e.updated_at, e.author_id, e.company_id, e.lead_id, e.project_id, e.followup,"          \
-    " e.subject, e.body, e.body_from_html, e.forwarded, e.message_id, e.in_reply_to,"         \
-    " e.addresses, e.candidates, e.raw_hash, e.raw_size, e.version, e.reasons"
-
-static ClItem *
-optional_item(ClStore *store, ClItemKind kind, gint64 id, GError **error, bool *ok)
-{
-    if (id <= 0)
-        return NULL;
-    ClItem *item = store_item_by_id(store, kind, id, error);
-    if (item == NULL)
-        *ok = false;
-    return item;
-}
+/* One statement reads an entry with the names of its author, company, lead and
+ * project; ENTRY_BODY is its text (NULL in lists, which show the preview). */
+#define ENTRY_SELECT(body)                                                                     \
+    "SELECT e.id, e.tenant_id, t.key, e.state, e.origin, e.channel, e.contact_time,"          \
+    " e.created_at, e.updated_at, e.author_id, u.key, u.name, e.company_id, c.key, c.name,"    \
+    " e.lead_id, l.number, l.name, l.company_id, e.project_id, p.key, p.name, p.company_id,"   \
+    " e.followup, e.followup_done, e.subject, e.preview, e.body_from_html, e.forwarded,"       \
+    " e.message_id, e.in_reply_to, e.addresses, e.candidates, e.raw_hash, e.raw_size,"         \
+    " e.version, e.reasons, " body                                                             \
+    " FROM entries e JOIN tenants t ON t.id = e.tenant_id JOIN users u ON u.id = e.author_id" \
+    " LEFT JOIN companies c ON c.id = e.company_id LEFT JOIN leads l ON l.id = e.lead_id"      \
+    " LEFT JOIN projects p ON p.id = e.project_id"
+#define ENTRY_LIST ENTRY_SELECT("NULL")
 
 static bool
 load_candidates(ClEntry *e, const char *json)
@@ -472,10 +534,27 @@ load_candidates(ClEntry *e, const char *json)
     return true;
 }
 
-static ClEntry *
-row_entry(ClStore *store, ClDbStmt *s, GError **error)
+/* A record named in a row: columns id, key, name (and company id when company_col >= 0). */
+static ClItem *
+row_ref(ClDbStmt *s, int col, ClItemKind kind, const ClEntry *e, int company_col)
 {
-    g_autoptr(ClEntry) e = cl_entry_new();
+    if (cl_db_column_is_null(s, col))
+        return NULL;
+    ClItem *item = cl_item_new(kind, cl_db_column_int64(s, col), e->tenant_id,
+                               cl_db_column_text(s, col + 1));
+    item->name = g_strdup(cl_db_column_text(s, col + 2));
+    item->tenant_key = g_strdup(e->tenant_key);
+    if (kind == CL_ITEM_COMPANY)
+        item->company_id = item->id;
+    else if (company_col >= 0)
+        item->company_id = cl_db_column_int64(s, company_col);
+    return item;
+}
+
+static ClEntry *
+row_entry(ClDbStmt *s)
+{
+    ClEntry *e = cl_entry_new();
     e->id = cl_db_column_int64(s, 0);
     e->tenant_id = cl_db_column_int64(s, 1);
     e->tenant_key = g_strdup(cl_db_column_text(s, 2));
@@ -485,130 +564,144 @@ row_entry(ClStore *store, ClDbStmt *s, GError **error)
     e->contact_time = cl_db_column_int64(s, 6);
     e->created_at = cl_db_column_int64(s, 7);
     e->updated_at = cl_db_column_int64(s, 8);
-    gint64 author = cl_db_column_int64(s, 9), company = cl_db_column_int64(s, 10);
-    gint64 lead = cl_db_column_int64(s, 11), project = cl_db_column_int64(s, 12);
-    e->followup = g_strdup(cl_db_column_text(s, 13));
-    e->subject = g_strdup(cl_db_column_text(s, 14));
-    e->body = g_strdup(cl_db_column_text(s, 15));
-    e->body_from_html = cl_db_column_int64(s, 16) != 0;
-    e->forwarded = cl_db_column_int64(s, 17) != 0;
-    e->message_id = g_strdup(cl_db_column_text(s, 18));
-    e->in_reply_to = g_strdup(cl_db_column_text(s, 19));
-    e->addresses_json = g_strdup(cl_db_column_text(s, 20));
-    g_autofree char *cands = g_strdup(cl_db_column_text(s, 21));
-    e->raw_hash = g_strdup(cl_db_column_text(s, 22));
-    e->raw_size = cl_db_column_int64(s, 23);
-    e->version = cl_db_column_int64(s, 24);
-    load_candidates(e, cands);
-    load_reasons(e, cl_db_column_text(s, 25));
-    /* The statement is not touched below: the caller stepped it to the end. */
-    bool ok = true;
-    e->author = optional_item(store, CL_ITEM_USER, author, error, &ok);
-    if (ok)
-        e->company = optional_item(store, CL_ITEM_COMPANY, company, error, &ok);
-    if (ok)
-        e->lead = optional_item(store, CL_ITEM_LEAD, lead, error, &ok);
-    if (ok)
-        e->project = optional_item(store, CL_ITEM_PROJECT, project, error, &ok);
-    return ok ? g_steal_pointer(&e) : NULL;
+    e->author = row_ref(s, 9, CL_ITEM_USER, e, -1);
+    e->company = row_ref(s, 12, CL_ITEM_COMPANY, e, -1);
+    e->lead = row_ref(s, 15, CL_ITEM_LEAD, e, 18);
+    e->project = row_ref(s, 19, CL_ITEM_PROJECT, e, 22);
+    if (e->lead && e->company && e->lead->company_id == e->company->id)
+        e->lead->company_key = g_strdup(e->company->key);
+    if (e->project && e->company && e->project->company_id == e->company->id)
+        e->project->company_key = g_strdup(e->company->key);
+    e->followup = g_strdup(cl_db_column_text(s, 23));
+    e->followup_done = cl_db_column_int64(s, 24) != 0;
+    e->subject = g_strdup(cl_db_column_text(s, 25));
+    e->preview = g_strdup(cl_db_column_text(s, 26));
+    e->body_from_html = cl_db_column_int64(s, 27) != 0;
+    e->forwarded = cl_db_column_int64(s, 28) != 0;
+    e->message_id = g_strdup(cl_db_column_text(s, 29));
+    e->in_reply_to = g_strdup(cl_db_column_text(s, 30));
+    e->addresses_json = g_strdup(cl_db_column_text(s, 31));
+    load_candidates(e, cl_db_column_text(s, 32));
+    e->raw_hash = g_strdup(cl_db_column_text(s, 33));
+    e->raw_size = cl_db_column_int64(s, 34);
+    e->version = cl_db_column_int64(s, 35);
+    load_reasons(e, cl_db_column_text(s, 36));
+    e->body = g_strdup(cl_db_column_text(s, 37));
+    return e;
 }
 
+/* Contacts, users to notify and attachments of several entries: three queries. */
 static bool
-load_details(ClStore *store, ClEntry *e, GError **error)
+load_details(ClStore *store, GPtrArray *entries, GError **error)
 {
+    if (entries->len == 0)
+        return true;
     ClDb *db = store->db;
+    g_autofree gint64 *ids = g_new(gint64, entries->len);
+    g_autoptr(GHashTable) by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+    for (guint i = 0; i < entries->len; i++) {
+        ClEntry *e = g_ptr_array_index(entries, i);
+        ids[i] = e->id;
+        g_hash_table_insert(by_id, &e->id, e);
+    }
     ClDbStmt *s = cl_db_prepare(db,
-                                "SELECT contact_id FROM entry_contacts WHERE entry_id = ?"
-                                " ORDER BY position",
+                                "SELECT ec.entry_id, c.id, c.key, c.name, c.company_id"
+                                " FROM entry_contacts ec JOIN contacts c ON c.id = ec.contact_id"
+                                " WHERE ec.entry_id IN (SELECT value FROM json_each(?))"
+                                " ORDER BY ec.entry_id, ec.position",
                                 error);
     if (s == NULL)
         return false;
-    cl_db_bind_int64(s, 1, e->id);
-    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
+    cl_db_bind_int64s(s, 1, ids, entries->len);
     int rc;
     while ((rc = cl_db_step(s, error)) == 1) {
         gint64 id = cl_db_column_int64(s, 0);
-        g_array_append_val(ids, id);
-    }
-    if (rc < 0)
-        return false;
-    for (guint i = 0; i < ids->len; i++) {
-        ClItem *c = store_item_by_id(store, CL_ITEM_CONTACT, g_array_index(ids, gint64, i), error);
-        if (c == NULL)
-            return false;
+        ClEntry *e = g_hash_table_lookup(by_id, &id);
+        ClItem *c = row_ref(s, 1, CL_ITEM_CONTACT, e, 4);
+        if (e->company && c->company_id == e->company->id)
+            c->company_key = g_strdup(e->company->key);
         g_ptr_array_add(e->contacts, c);
     }
-    g_array_set_size(ids, 0);
-    s = cl_db_prepare(db, "SELECT user_id FROM entry_notify WHERE entry_id = ? ORDER BY user_id",
+    if (rc < 0)
+        return false;
+    s = cl_db_prepare(db,
+                      "SELECT n.entry_id, u.id, u.key, u.name FROM entry_notify n"
+                      " JOIN users u ON u.id = n.user_id"
+                      " WHERE n.entry_id IN (SELECT value FROM json_each(?))"
+                      " ORDER BY n.entry_id, u.name, u.id",
                       error);
     if (s == NULL)
         return false;
-    cl_db_bind_int64(s, 1, e->id);
+    cl_db_bind_int64s(s, 1, ids, entries->len);
     while ((rc = cl_db_step(s, error)) == 1) {
         gint64 id = cl_db_column_int64(s, 0);
-        g_array_append_val(ids, id);
+        ClEntry *e = g_hash_table_lookup(by_id, &id);
+        g_ptr_array_add(e->notify, row_ref(s, 1, CL_ITEM_USER, e, -1));
     }
     if (rc < 0)
         return false;
-    for (guint i = 0; i < ids->len; i++) {
-        ClItem *u = store_item_by_id(store, CL_ITEM_USER, g_array_index(ids, gint64, i), error);
-        if (u == NULL)
-            return false;
-        g_ptr_array_add(e->notify, u);
-    }
     s = cl_db_prepare(db,
-                      "SELECT id, name, content_type, size, hash FROM attachments"
-                      " WHERE entry_id = ? ORDER BY position",
+                      "SELECT entry_id, id, name, content_type, size, hash FROM attachments"
+                      " WHERE entry_id IN (SELECT value FROM json_each(?))"
+                      " ORDER BY entry_id, position",
                       error);
     if (s == NULL)
         return false;
-    cl_db_bind_int64(s, 1, e->id);
+    cl_db_bind_int64s(s, 1, ids, entries->len);
     while ((rc = cl_db_step(s, error)) == 1) {
+        gint64 id = cl_db_column_int64(s, 0);
+        ClEntry *e = g_hash_table_lookup(by_id, &id);
         ClEntryAttachment *a = g_new0(ClEntryAttachment, 1);
-        a->id = cl_db_column_int64(s, 0);
-        a->name = g_strdup(cl_db_column_text(s, 1));
-        a->content_type = g_strdup(cl_db_column_text(s, 2));
-        a->size = cl_db_column_int64(s, 3);
-        a->hash = g_strdup(cl_db_column_text(s, 4));
+        a->id = cl_db_column_int64(s, 1);
+        a->name = g_strdup(cl_db_column_text(s, 2));
+        a->content_type = g_strdup(cl_db_column_text(s, 3));
+        a->size = cl_db_column_int64(s, 4);
+        a->hash = g_strdup(cl_db_column_text(s, 5));
         g_ptr_array_add(e->attachments, a);
     }
     return rc == 0;
+}
+
+/* Runs a bound statement of ENTRY_SELECT and loads the details of its rows. */
+static GPtrArray *
+collect_entries(ClStore *store, ClDbStmt *s, GError **error)
+{
+    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)cl_entry_free);
+    int rc;
+    while ((rc = cl_db_step(s, error)) == 1)
+        g_ptr_array_add(out, row_entry(s));
+    if (rc < 0 || !load_details(store, out, error))
+        return NULL;
+    return g_steal_pointer(&out);
 }
 
 ClEntry *
 cl_store_entry_get(ClStore *store, gint64 tenant_id, gint64 id, GError **error)
 {
     ClDbStmt *s = cl_db_prepare(store->db,
-                                "SELECT " ENTRY_COLUMNS " FROM entries e"
-                                " JOIN tenants t ON t.id = e.tenant_id"
+                                ENTRY_SELECT("e.body")
                                 " WHERE e.id = ?1 AND (?2 = 0 OR e.tenant_id = ?2)",
                                 error);
     if (s == NULL)
         return NULL;
     cl_db_bind_int64(s, 1, id);
     cl_db_bind_int64(s, 2, tenant_id);
-    int rc = cl_db_step(s, error);
-    if (rc < 0)
+    g_autoptr(GPtrArray) list = collect_entries(store, s, error);
+    if (list == NULL)
         return NULL;
-    if (rc == 0) {
+    if (list->len == 0) {
         g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no entry %" G_GINT64_FORMAT, id);
         return NULL;
     }
-    /* Read the row's columns before any other statement runs. */
-    g_autoptr(ClEntry) e = NULL;
-    {
-        g_autoptr(GError) local = NULL;
-        e = row_entry(store, s, &local);
-        while (cl_db_step(s, NULL) == 1)
-            ;
-        if (e == NULL) {
-            g_propagate_error(error, g_steal_pointer(&local));
-            return NULL;
-        }
-    }
-    if (!load_details(store, e, error))
-        return NULL;
-    return g_steal_pointer(&e);
+    return g_ptr_array_steal_index(list, 0);
+}
+
+bool
+cl_entry_visible(const ClEntry *e, gint64 user_id)
+{
+    if (e->author && e->author->id == user_id)
+        return true;
+    return e->state == CL_ENTRY_SAVED && (e->company || e->lead || e->project);
 }
 
 GPtrArray *
@@ -616,8 +709,8 @@ cl_store_entries_list(ClStore *store, const ClEntryQuery *q, GError **error)
 {
     /* Newest first by contact time, then id; every form walks one index of
      * 0001-initial.sql. The cursor is an entry: the page continues after it. */
-    gint64 before_time = G_MAXINT64;
-    if (q->before_id) {
+    gint64 before_time = q->before_time ? q->before_time : G_MAXINT64;
+    if (q->before_id && !q->before_time) {
         ClDbStmt *c = cl_db_prepare(store->db,
                                     "SELECT contact_time FROM entries WHERE tenant_id = ? AND id = ?",
                                     error);
@@ -641,25 +734,33 @@ cl_store_entries_list(ClStore *store, const ClEntryQuery *q, GError **error)
                " ORDER BY e.contact_time DESC, e.id DESC LIMIT ?4"
     const char *sql;
     gint64 owner;
-    if (q->author_id && !q->own_history) {
-        sql = "SELECT e.id FROM entries e WHERE e.tenant_id = ?1 AND e.author_id = ?2"
+    if (q->search) {
+        /* Visible to the viewer (cl_entry_visible): their own entries, and
+         * saved ones of a company, lead or project. */
+        sql = ENTRY_LIST " JOIN entry_search ON entry_search.rowid = e.id"
+              " WHERE entry_search MATCH ?6 AND e.tenant_id = ?1 AND e.state != 'discarded'"
+              " AND (e.author_id = ?2 OR (e.state = 'saved' AND (e.company_id IS NOT NULL"
+              " OR e.lead_id IS NOT NULL OR e.project_id IS NOT NULL)))" CURSOR;
+        owner = q->viewer_id;
+    } else if (q->author_id && !q->own_history) {
+        sql = ENTRY_LIST " WHERE e.tenant_id = ?1 AND e.author_id = ?2"
               " AND e.state = 'pending'" CURSOR;
         owner = q->author_id;
     } else if (q->own_history) {
-        sql = "SELECT e.id FROM entries e WHERE e.tenant_id = ?1 AND e.author_id = ?2"
+        sql = ENTRY_LIST " WHERE e.tenant_id = ?1 AND e.author_id = ?2"
               " AND e.state = 'saved' AND e.company_id IS NULL AND e.lead_id IS NULL"
               " AND e.project_id IS NULL" CURSOR;
         owner = q->author_id;
     } else if (q->lead_id) {
-        sql = "SELECT e.id FROM entries e WHERE e.tenant_id = ?1 AND e.lead_id = ?2"
+        sql = ENTRY_LIST " WHERE e.tenant_id = ?1 AND e.lead_id = ?2"
               " AND e.state = 'saved'" CURSOR;
         owner = q->lead_id;
     } else if (q->project_id) {
-        sql = "SELECT e.id FROM entries e WHERE e.tenant_id = ?1 AND e.project_id = ?2"
+        sql = ENTRY_LIST " WHERE e.tenant_id = ?1 AND e.project_id = ?2"
               " AND e.state = 'saved'" CURSOR;
         owner = q->project_id;
     } else {
-        sql = "SELECT e.id FROM entries e WHERE e.tenant_id = ?1 AND e.company_id = ?2"
+        sql = ENTRY_LIST " WHERE e.tenant_id = ?1 AND e.company_id = ?2"
               " AND e.state = 'saved'" CURSOR;
         owner = q->company_id;
     }
@@ -672,39 +773,94 @@ cl_store_entries_list(ClStore *store, const ClEntryQuery *q, GError **error)
     cl_db_bind_int64(s, 3, q->before_id);
     cl_db_bind_int64(s, 4, q->limit ? q->limit : 50);
     cl_db_bind_int64(s, 5, before_time);
-    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
-    int rc;
-    while ((rc = cl_db_step(s, error)) == 1) {
-        gint64 id = cl_db_column_int64(s, 0);
-        g_array_append_val(ids, id);
-    }
-    if (rc < 0)
-        return NULL;
-    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)cl_entry_free);
-    for (guint i = 0; i < ids->len; i++) {
-        ClEntry *e = cl_store_entry_get(store, q->tenant_id, g_array_index(ids, gint64, i), error);
-        if (e == NULL)
-            return NULL;
-        g_ptr_array_add(out, e);
-    }
-    return g_steal_pointer(&out);
+    if (q->search)
+        cl_db_bind_text(s, 6, q->search);
+    return collect_entries(store, s, error);
 }
 
-/* ---- review ------------------------------------------------------------------------------ */
+GPtrArray *
+cl_store_followups(ClStore *store, gint64 tenant_id, gint64 user_id, const char *from,
+                   const char *to, bool include_done, guint limit, GError **error)
+{
+#define FOLLOWUPS(done)                                                                        \
+    ENTRY_LIST " WHERE e.tenant_id = ?1 AND e.author_id = ?2 AND e.followup IS NOT NULL" done  \
+    " AND e.state != 'discarded' AND (?3 IS NULL OR e.followup >= ?3)"                         \
+    " AND (?4 IS NULL OR e.followup <= ?4) ORDER BY e.followup, e.contact_time, e.id LIMIT ?5"
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                include_done ? FOLLOWUPS("")
+                                             : FOLLOWUPS(" AND e.followup_done = 0"),
+                                error);
+#undef FOLLOWUPS
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_int64(s, 2, user_id);
+    cl_db_bind_text(s, 3, from);
+    cl_db_bind_text(s, 4, to);
+    cl_db_bind_int64(s, 5, limit ? limit : 200);
+    return collect_entries(store, s, error);
+}
+
+ClItem *
+cl_store_item_get(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 id, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autoptr(ClItem) item = id > 0 ? store_item_by_id(store, kind, id, &local) : NULL;
+    if (item != NULL && item->tenant_id == tenant_id)
+        return g_steal_pointer(&item);
+    if (local != NULL && !g_error_matches(local, CL_ERROR, CL_ERROR_NOT_FOUND)) {
+        g_propagate_error(error, g_steal_pointer(&local));
+        return NULL;
+    }
+    /* Another tenant's record is as unknown as one that does not exist. */
+    g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no %s with id %" G_GINT64_FORMAT,
+                cl_item_kind_name(kind), id);
+    return NULL;
+}
+
+ClEntryAttachment *
+cl_store_attachment_get(ClStore *store, gint64 tenant_id, gint64 entry_id, gint64 attachment_id,
+                        GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "SELECT id, name, content_type, size, hash FROM attachments"
+                                " WHERE tenant_id = ? AND entry_id = ? AND id = ?",
+                                error);
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_int64(s, 2, entry_id);
+    cl_db_bind_int64(s, 3, attachment_id);
+    int rc = cl_db_step(s, error);
+    if (rc < 0)
+        return NULL;
+    if (rc == 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "entry %" G_GINT64_FORMAT
+                    " has no attachment %" G_GINT64_FORMAT, entry_id, attachment_id);
+        return NULL;
+    }
+    ClEntryAttachment *a = g_new0(ClEntryAttachment, 1);
+    a->id = cl_db_column_int64(s, 0);
+    a->name = g_strdup(cl_db_column_text(s, 1));
+    a->content_type = g_strdup(cl_db_column_text(s, 2));
+    a->size = cl_db_column_int64(s, 3);
+    a->hash = g_strdup(cl_db_column_text(s, 4));
+    while (cl_db_step(s, NULL) == 1)
+        ;
+    return a;
+}
+
+/* ---- review and edits ------------------------------------------------------------------ */
 
 static bool
 check_record(ClStore *store, ClItemKind kind, gint64 id, gint64 tenant_id, gint64 company_id,
              GError **error)
 {
-    g_autoptr(ClItem) item = store_item_by_id(store, kind, id, error);
+    g_autoptr(ClItem) item = cl_store_item_get(store, kind, tenant_id, id, error);
     if (item == NULL)
         return false;
-    if (item->tenant_id != tenant_id) {
-        g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no %s with id %" G_GINT64_FORMAT,
-                    cl_item_kind_name(kind), id);
-        return false;
-    }
-    if (company_id && kind != CL_ITEM_COMPANY && item->company_id != company_id) {
+    if (company_id && kind != CL_ITEM_COMPANY && kind != CL_ITEM_USER &&
+        item->company_id != company_id) {
         g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
                     "%s %s belongs to company %s, not to the entry's company",
                     cl_item_kind_name(kind), item->key, item->company_key ? item->company_key : "?");
@@ -713,16 +869,78 @@ check_record(ClStore *store, ClItemKind kind, gint64 id, gint64 tenant_id, gint6
     return true;
 }
 
+static bool
+blank(const char *text)
+{
+    for (; *text; text++)
+        if (!g_ascii_isspace(*text))
+            return false;
+    return true;
+}
+
 bool
-cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c,
-                       GError **error)
+cl_date_valid(const char *text)
+{
+    if (text == NULL || strlen(text) != 10 || text[4] != '-' || text[7] != '-')
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !g_ascii_isdigit(text[i]))
+            return false;
+    return g_date_valid_dmy((GDateDay)atoi(text + 8), (GDateMonth)atoi(text + 5),
+                            (GDateYear)atoi(text));
+}
+
+/* Replaces a list of ids of an entry: contacts in order (insert_sql binds the
+ * position fourth), users to notify (three parameters). */
+static bool
+replace_links(ClStore *store, const char *delete_sql, const char *insert_sql, bool positions,
+              gint64 tenant_id, gint64 entry_id, const GPtrArray *ids, GError **error)
+{
+    ClDbStmt *del = cl_db_prepare(store->db, delete_sql, error);
+    if (del == NULL)
+        return false;
+    cl_db_bind_int64(del, 1, entry_id);
+    if (!cl_db_run(del, error))
+        return false;
+    for (guint i = 0; i < ids->len; i++) {
+        ClDbStmt *ins = cl_db_prepare(store->db, insert_sql, error);
+        if (ins == NULL)
+            return false;
+        cl_db_bind_int64(ins, 1, tenant_id);
+        cl_db_bind_int64(ins, 2, entry_id);
+        cl_db_bind_int64(ins, 3, *(gint64 *)g_ptr_array_index(ids, i));
+        if (positions)
+            cl_db_bind_int64(ins, 4, i);
+        if (!cl_db_run(ins, error))
+            return false;
+    }
+    return true;
+}
+
+static bool
+in_items(GPtrArray *items, gint64 id)
+{
+    for (guint i = 0; i < items->len; i++)
+        if (((ClItem *)g_ptr_array_index(items, i))->id == id)
+            return true;
+    return false;
+}
+
+/*
+ * The review (confirm: a pending entry is saved) and edits (any entry but a
+ * discarded one): every change is checked against the tenant and the entry's
+ * company first, then written in one UPDATE that also moves the version on.
+ */
+static bool
+apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c, bool confirm,
+             GError **error)
 {
     g_autoptr(ClEntry) e = cl_store_entry_get(store, tenant_id, id, error);
     if (e == NULL)
         return false;
-    if (e->state != CL_ENTRY_PENDING) {
-        g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT, "entry %" G_GINT64_FORMAT " is %s, not pending",
-                    id, cl_entry_state_name(e->state));
+    if (confirm ? e->state != CL_ENTRY_PENDING : e->state == CL_ENTRY_DISCARDED) {
+        g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT, "entry %" G_GINT64_FORMAT " is %s%s", id,
+                    cl_entry_state_name(e->state), confirm ? ", not pending" : "");
         return false;
     }
     if (c->version && c->version != e->version) {
@@ -731,17 +949,49 @@ cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntr
                     id, e->version);
         return false;
     }
-    gint64 company = c->company_id ? c->company_id : item_id(e->company);
+    if (e->from_mail && (c->body || c->subject)) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
+                    "the subject and text of captured mail are the mail's own");
+        return false;
+    }
+    if (c->subject && blank(c->subject)) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "the subject must not be empty");
+        return false;
+    }
+    if (c->followup && *c->followup && !cl_date_valid(c->followup)) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
+                    "the follow-up date must be a date YYYY-MM-DD, not \"%s\"", c->followup);
+        return false;
+    }
+    if (c->channel > CL_CHANNEL_OTHER) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "unknown channel");
+        return false;
+    }
+    gint64 company = c->company_id ? (c->company_id < 0 ? 0 : c->company_id) : item_id(e->company);
     gint64 lead = c->lead_id ? (c->lead_id < 0 ? 0 : c->lead_id) : item_id(e->lead);
     gint64 project = c->project_id ? (c->project_id < 0 ? 0 : c->project_id) : item_id(e->project);
     if (c->lead_id > 0 && !c->project_id)
         project = 0; /* an entry belongs to a lead or a project, not both */
     if (c->project_id > 0 && !c->lead_id)
         lead = 0;
+    if (lead && project) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
+                    "an entry belongs to a lead or a project, not to both");
+        return false;
+    }
+    /* Contacts without a company bring the primary contact's (DESIGN §2 rule 4). */
+    if (!company && !lead && !project && c->contact_ids != NULL && c->contact_ids->len > 0) {
+        g_autoptr(ClItem) first = cl_store_item_get(
+            store, CL_ITEM_CONTACT, tenant_id, *(gint64 *)g_ptr_array_index(c->contact_ids, 0),
+            error);
+        if (first == NULL)
+            return false;
+        company = first->company_id;
+    }
     /* A chosen lead/project without a company brings its company along. */
     if (!company && (lead || project)) {
-        g_autoptr(ClItem) r = store_item_by_id(store, lead ? CL_ITEM_LEAD : CL_ITEM_PROJECT,
-                                               lead ? lead : project, error);
+        g_autoptr(ClItem) r = cl_store_item_get(store, lead ? CL_ITEM_LEAD : CL_ITEM_PROJECT,
+                                                tenant_id, lead ? lead : project, error);
         if (r == NULL)
             return false;
         company = r->company_id;
@@ -752,15 +1002,16 @@ cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntr
      * reviewer did not name again: its contacts, its lead or project. */
     g_autoptr(GPtrArray) kept = NULL;
     const GPtrArray *contact_ids = c->contact_ids;
-    if (c->company_id && c->company_id != item_id(e->company)) {
+    if (company != item_id(e->company)) {
         if (contact_ids == NULL) {
             kept = g_ptr_array_new_with_free_func(g_free);
             for (guint i = 0; i < e->contacts->len; i++) {
                 ClItem *ct = g_ptr_array_index(e->contacts, i);
-                if (ct->company_id == company)
+                if (company && ct->company_id == company)
                     g_ptr_array_add(kept, g_memdup2(&ct->id, sizeof ct->id));
             }
-            contact_ids = kept;
+            if (kept->len != e->contacts->len)
+                contact_ids = kept;
         }
         if (c->lead_id == 0 && e->lead && e->lead->company_id != company)
             lead = 0;
@@ -778,26 +1029,72 @@ cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntr
             if (!check_record(store, CL_ITEM_CONTACT, cid, e->tenant_id, company, error))
                 return false;
         }
-        ClDbStmt *del = cl_db_prepare(db, "DELETE FROM entry_contacts WHERE entry_id = ?", error);
-        if (del == NULL)
+        if (!replace_links(store, "DELETE FROM entry_contacts WHERE entry_id = ?",
+                           "INSERT INTO entry_contacts (tenant_id, entry_id, contact_id, position)"
+                           " VALUES (?, ?, ?, ?)",
+                           true, e->tenant_id, id, contact_ids, error))
             return false;
-        cl_db_bind_int64(del, 1, id);
-        if (!cl_db_run(del, error))
+    }
+    if (c->notify_ids != NULL) {
+        for (guint i = 0; i < c->notify_ids->len; i++)
+            if (!check_record(store, CL_ITEM_USER, *(gint64 *)g_ptr_array_index(c->notify_ids, i),
+                              e->tenant_id, 0, error))
+                return false;
+        if (!replace_links(store, "DELETE FROM entry_notify WHERE entry_id = ?",
+                           "INSERT OR IGNORE INTO entry_notify (tenant_id, entry_id, user_id)"
+                           " VALUES (?, ?, ?)",
+                           false, e->tenant_id, id, c->notify_ids, error))
             return false;
-        for (guint i = 0; i < contact_ids->len; i++) {
-            ClDbStmt *ins = cl_db_prepare(db,
-                                          "INSERT INTO entry_contacts (tenant_id, entry_id,"
-                                          " position, contact_id) VALUES (?, ?, ?, ?)",
-                                          error);
-            if (ins == NULL)
-                return false;
-            cl_db_bind_int64(ins, 1, e->tenant_id);
-            cl_db_bind_int64(ins, 2, id);
-            cl_db_bind_int64(ins, 3, i);
-            cl_db_bind_int64(ins, 4, *(gint64 *)g_ptr_array_index(contact_ids, i));
-            if (!cl_db_run(ins, error))
-                return false;
+    }
+    /* Users to notify hear of the entry once it is saved: all of them when the
+     * review saves it, those new to the list when a saved entry is edited. */
+    ClEntryState state = confirm ? CL_ENTRY_SAVED : e->state;
+    if (state == CL_ENTRY_SAVED) {
+        gint64 actor = c->actor_id ? c->actor_id : item_id(e->author);
+        if (c->notify_ids != NULL) {
+            for (guint i = 0; i < c->notify_ids->len; i++) {
+                gint64 uid = *(gint64 *)g_ptr_array_index(c->notify_ids, i);
+                if ((confirm || !in_items(e->notify, uid)) && uid != actor &&
+                    !store_notify(store, e->tenant_id, id, uid, "notify", actor, error))
+                    return false;
+            }
+        } else if (confirm && !notify_users(store, e->tenant_id, id, e->notify, actor, actor,
+                                            error)) {
+            return false;
         }
+    }
+    if (c->remove_attachments != NULL) {
+        for (guint i = 0; i < c->remove_attachments->len; i++) {
+            ClDbStmt *del = cl_db_prepare(db,
+                                          "DELETE FROM attachments WHERE tenant_id = ?"
+                                          " AND entry_id = ? AND id = ?",
+                                          error);
+            if (del == NULL)
+                return false;
+            cl_db_bind_int64(del, 1, e->tenant_id);
+            cl_db_bind_int64(del, 2, id);
+            cl_db_bind_int64(del, 3, g_array_index(c->remove_attachments, gint64, i));
+            if (!cl_db_run(del, error))
+                return false;
+            if (cl_db_changes(db) != 1) {
+                g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND,
+                            "entry %" G_GINT64_FORMAT " has no attachment %" G_GINT64_FORMAT, id,
+                            g_array_index(c->remove_attachments, gint64, i));
+                return false;
+            }
+        }
+    }
+    if (c->add_attachments != NULL && c->add_attachments->len > 0) {
+        ClDbStmt *m = cl_db_prepare(db,
+                                    "SELECT coalesce(max(position) + 1, 0) FROM attachments"
+                                    " WHERE entry_id = ?",
+                                    error);
+        if (m == NULL)
+            return false;
+        cl_db_bind_int64(m, 1, id);
+        gint64 first = cl_db_one_int64(m, 0, error);
+        if (first < 0 || !insert_attachments(store, e, c->add_attachments, first, error))
+            return false;
     }
     /* What the reviewer changed is a reason too: the automatic ones stay as
      * they were, so that both can be seen. */
@@ -811,8 +1108,10 @@ cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntr
         { "lead", CL_ITEM_LEAD, e->lead, lead },
         { "project", CL_ITEM_PROJECT, e->project, project },
     };
+    bool reasons_changed = false;
     for (gsize i = 0; i < G_N_ELEMENTS(changes); i++) {
-        if (item_id(changes[i].old) == changes[i].now)
+        /* Reasons explain what capture chose: a manual entry has none. */
+        if (item_id(changes[i].old) == changes[i].now || !e->from_mail)
             continue;
         g_autoptr(ClItem) now = changes[i].now
                                     ? store_item_by_id(store, changes[i].kind, changes[i].now, error)
@@ -824,33 +1123,82 @@ cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntr
                                              changes[i].old->key)
                            : g_strdup(now ? now->key : "none");
         g_ptr_array_add(e->reasons, cl_reason_new(changes[i].field, "review", detail));
+        reasons_changed = true;
     }
+    g_autoptr(GPtrArray) new_contacts = cl_item_array_new();
     if (contact_ids != NULL) {
         GString *keys = g_string_new(NULL);
         for (guint i = 0; i < contact_ids->len; i++) {
-            g_autoptr(ClItem) ct = store_item_by_id(
-                store, CL_ITEM_CONTACT, *(gint64 *)g_ptr_array_index(contact_ids, i), NULL);
+            ClItem *ct = store_item_by_id(store, CL_ITEM_CONTACT,
+                                          *(gint64 *)g_ptr_array_index(contact_ids, i), NULL);
             g_string_append_printf(keys, "%s%s", keys->len ? ", " : "", ct ? ct->key : "?");
+            if (ct)
+                g_ptr_array_add(new_contacts, ct);
         }
         g_autofree char *detail = g_string_free(keys, FALSE);
-        g_ptr_array_add(e->reasons, cl_reason_new("contact", "review", *detail ? detail : "none"));
+        if (e->from_mail) {
+            g_ptr_array_add(e->reasons,
+                            cl_reason_new("contact", "review", *detail ? detail : "none"));
+            reasons_changed = true;
+        }
     }
-    g_autofree char *reasons = reasons_json(e->reasons);
-    ClDbStmt *up = cl_db_prepare(db,
-                                 "UPDATE entries SET state = 'saved', company_id = ?,"
-                                 " lead_id = ?, project_id = ?, channel = ?, updated_at = ?,"
-                                 " version = version + 1, reasons = ? WHERE id = ? AND version = ?",
-                                 error);
+    /* A manual entry is indexed with its subject, text and contact names:
+     * when one of them changes, the old words go and the new ones come. */
+    g_autofree char *names = NULL;
+    bool reindex = !e->from_mail && (c->subject || c->body || contact_ids);
+    if (reindex) {
+        ClDbStmt *old = cl_db_prepare(db, "SELECT search_names FROM entries WHERE id = ?", error);
+        if (old == NULL)
+            return false;
+        cl_db_bind_int64(old, 1, id);
+        if (cl_db_step(old, error) < 0)
+            return false;
+        g_autofree char *old_names = g_strdup(cl_db_column_text(old, 0));
+        while (cl_db_step(old, NULL) == 1)
+            ;
+        names = contact_ids ? contact_names(new_contacts) : g_strdup(old_names);
+        if (!store_index(store, "delete", id, e->subject, e->body, old_names, error) ||
+            !store_index(store, "", id, c->subject ? c->subject : e->subject,
+                         c->body ? c->body : e->body, names, error))
+            return false;
+    }
+    g_autofree char *reasons = reasons_changed ? reasons_json(e->reasons) : NULL;
+    g_autofree char *preview = c->body ? store_preview(c->body) : NULL;
+    ClDbStmt *up = cl_db_prepare(
+        db,
+        "UPDATE entries SET state = ?1, company_id = ?2, lead_id = ?3, project_id = ?4,"
+        " channel = ?5, updated_at = ?6, version = version + 1, reasons = coalesce(?7, reasons),"
+        " subject = coalesce(?8, subject), body = CASE WHEN ?12 THEN ?9 ELSE body END,"
+        " preview = CASE WHEN ?12 THEN ?10 ELSE preview END,"
+        " contact_time = coalesce(?11, contact_time),"
+        " followup = CASE WHEN ?13 IS NULL THEN followup WHEN ?13 = '' THEN NULL ELSE ?13 END,"
+        " followup_done = CASE ?14 WHEN 1 THEN 1 WHEN -1 THEN 0 ELSE followup_done END,"
+        " search_names = CASE WHEN ?15 THEN ?16 ELSE search_names END"
+        " WHERE id = ?17 AND version = ?18",
+        error);
     if (up == NULL)
         return false;
-    bind_id(up, 1, company);
-    bind_id(up, 2, lead);
-    bind_id(up, 3, project);
-    cl_db_bind_text(up, 4, cl_channel_name(c->channel >= 0 ? (ClChannel)c->channel : e->channel));
-    cl_db_bind_int64(up, 5, g_get_real_time() / G_USEC_PER_SEC);
-    cl_db_bind_text(up, 6, reasons);
-    cl_db_bind_int64(up, 7, id);
-    cl_db_bind_int64(up, 8, e->version);
+    cl_db_bind_text(up, 1, cl_entry_state_name(state));
+    bind_id(up, 2, company);
+    bind_id(up, 3, lead);
+    bind_id(up, 4, project);
+    cl_db_bind_text(up, 5, cl_channel_name(c->channel >= 0 ? (ClChannel)c->channel : e->channel));
+    cl_db_bind_int64(up, 6, g_get_real_time() / G_USEC_PER_SEC);
+    cl_db_bind_text(up, 7, reasons);
+    cl_db_bind_text(up, 8, c->subject);
+    cl_db_bind_text(up, 9, c->body);
+    cl_db_bind_text(up, 10, preview);
+    if (c->contact_time)
+        cl_db_bind_int64(up, 11, c->contact_time);
+    else
+        cl_db_bind_null(up, 11);
+    cl_db_bind_int64(up, 12, c->body != NULL);
+    cl_db_bind_text(up, 13, c->followup);
+    cl_db_bind_int64(up, 14, c->followup_done);
+    cl_db_bind_int64(up, 15, reindex);
+    cl_db_bind_text(up, 16, names);
+    cl_db_bind_int64(up, 17, id);
+    cl_db_bind_int64(up, 18, e->version);
     if (!cl_db_run(up, error))
         return false;
     if (cl_db_changes(db) != 1) {
@@ -859,6 +1207,91 @@ cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntr
         return false;
     }
     return true;
+}
+
+bool
+cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c,
+                       GError **error)
+{
+    return apply_change(store, tenant_id, id, c, true, error);
+}
+
+bool
+cl_store_entry_update(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c,
+                      GError **error)
+{
+    return apply_change(store, tenant_id, id, c, false, error);
+}
+
+bool
+cl_store_entry_discard(ClStore *store, gint64 tenant_id, gint64 id, gint64 version,
+                       GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "UPDATE entries SET state = 'discarded', version = version + 1,"
+                                " updated_at = ?4 WHERE tenant_id = ?1 AND id = ?2"
+                                " AND state = 'pending' AND (?3 = 0 OR version = ?3)",
+                                error);
+    if (s == NULL)
+        return false;
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_int64(s, 2, id);
+    cl_db_bind_int64(s, 3, version);
+    cl_db_bind_int64(s, 4, g_get_real_time() / G_USEC_PER_SEC);
+    if (!cl_db_run(s, error))
+        return false;
+    if (cl_db_changes(store->db) == 1)
+        return true;
+    /* Why not: it does not exist, it is not pending, or someone changed it. */
+    g_autoptr(ClEntry) e = cl_store_entry_get(store, tenant_id, id, error);
+    if (e == NULL)
+        return false;
+    if (e->state != CL_ENTRY_PENDING)
+        g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT, "entry %" G_GINT64_FORMAT
+                    " is %s, not pending", id, cl_entry_state_name(e->state));
+    else
+        g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT, "entry %" G_GINT64_FORMAT
+                    " was changed meanwhile (version %" G_GINT64_FORMAT ")", id, e->version);
+    return false;
+}
+
+bool
+cl_store_entry_delete(ClStore *store, gint64 tenant_id, gint64 id, gint64 version,
+                      const char *mail_text, GError **error)
+{
+    g_autoptr(ClEntry) e = cl_store_entry_get(store, tenant_id, id, error);
+    if (e == NULL)
+        return false;
+    if (version && version != e->version) {
+        g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT, "entry %" G_GINT64_FORMAT
+                    " was changed meanwhile (version %" G_GINT64_FORMAT ")", id, e->version);
+        return false;
+    }
+    ClDbStmt *n = cl_db_prepare(store->db, "SELECT search_names FROM entries WHERE id = ?", error);
+    if (n == NULL)
+        return false;
+    cl_db_bind_int64(n, 1, id);
+    if (cl_db_step(n, error) < 0)
+        return false;
+    g_autofree char *names = g_strdup(cl_db_column_text(n, 0));
+    while (cl_db_step(n, NULL) == 1)
+        ;
+    g_autofree char *addresses = e->from_mail ? store_mail_addresses_text(e->addresses_json)
+                                              : g_steal_pointer(&names);
+    /* Captured mail without its text (an unreadable original) leaves its text's
+     * words in the index; they name a row that no longer exists, so no search
+     * shows them. */
+    if ((!e->from_mail || mail_text != NULL) &&
+        !store_index(store, "delete", id, e->subject, e->from_mail ? mail_text : e->body,
+                     addresses, error))
+        return false;
+    ClDbStmt *s = cl_db_prepare(store->db, "DELETE FROM entries WHERE tenant_id = ? AND id = ?",
+                                error);
+    if (s == NULL)
+        return false;
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_int64(s, 2, id);
+    return cl_db_run(s, error);
 }
 
 int

@@ -15,12 +15,16 @@ typedef struct {
     ClStore *store;
     ClLoadStats *stats;
     GString *path; /* JSON path of the value being read, for error messages */
+    gint64 last_id; /* the record the last load_*() wrote */
 } Load;
 
 static bool
 invalid(Load *l, GError **error, const char *what)
 {
-    g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "%s: %s", l->path->str, what);
+    if (l->path->len)
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "%s: %s", l->path->str, what);
+    else
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "%s", what);
     return false;
 }
 
@@ -284,18 +288,12 @@ password_hash(Load *l, gint64 user_id, const char *password, char **hash_out, GE
     g_autofree char *old = rc == 1 ? g_strdup(cl_db_column_text(s, 0)) : NULL;
     while (rc == 1 && cl_db_step(s, NULL) == 1)
         ;
-    if (old != NULL && crypto_pwhash_str_verify(old, password, strlen(password)) == 0) {
+    if (old != NULL && cl_password_verify(old, password)) {
         *hash_out = g_steal_pointer(&old);
         return true;
     }
-    char hash[crypto_pwhash_STRBYTES];
-    if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-        g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL, "out of memory hashing a password");
-        return false;
-    }
-    *hash_out = g_strdup(hash);
-    return true;
+    *hash_out = cl_password_hash(password, error);
+    return *hash_out != NULL;
 }
 
 static bool
@@ -320,6 +318,7 @@ load_user(Load *l, gint64 tenant_id, json_t *u, GError **error)
                          values, 2, &change, error);
     if (id < 0)
         return false;
+    l->last_id = id;
     g_autofree char *hash = NULL;
     if (!password_hash(l, id, password, &hash, error))
         return false;
@@ -366,6 +365,7 @@ load_contact(Load *l, gint64 tenant_id, gint64 company_id, json_t *c, GError **e
                          tenant_id, key, values, 3, &change, error);
     if (id < 0)
         return false;
+    l->last_id = id;
     json_t *emails = get_array(l, c, "emails", error);
     bool changed = false;
     if (emails == NULL ||
@@ -400,6 +400,7 @@ load_lead(Load *l, gint64 tenant_id, gint64 company_id, json_t *d, GError **erro
                          tenant_id, number, values, 4, &change, error);
     if (id < 0)
         return false;
+    l->last_id = id;
     count(l, change);
     return true;
 }
@@ -427,6 +428,7 @@ load_project(Load *l, gint64 tenant_id, gint64 company_id, json_t *p, GError **e
                          tenant_id, key, values, 4, &change, error);
     if (id < 0)
         return false;
+    l->last_id = id;
     json_t *offers = get_array(l, p, "offers", error);
     bool changed = false;
     if (offers == NULL ||
@@ -476,6 +478,7 @@ load_company(Load *l, gint64 tenant_id, gint64 unused, json_t *c, GError **error
                          1, &change, error);
     if (id < 0)
         return false;
+    l->last_id = id;
     json_t *domains = get_array(l, c, "domains", error);
     bool changed = false;
     if (domains == NULL ||
@@ -532,6 +535,7 @@ load_tenant(Load *l, gint64 unused1, gint64 unused2, json_t *t, GError **error)
                          0, key, values, 3, &change, error);
     if (id < 0)
         return false;
+    l->last_id = id;
     json_t *domains = get_array(l, t, "domains", error);
     bool changed = false;
     if (domains == NULL ||
@@ -602,6 +606,556 @@ cl_store_load_masterdata(ClStore *store, const char *path, ClLoadStats *stats, G
     }
     if (!ok && error && *error)
         g_prefix_error(error, "%s: ", path);
+    g_string_free(l.path, TRUE);
+    return ok;
+}
+
+/* ---- records for the HTTP API ------------------------------------------------------------
+ *
+ * Reading shows a record as the API does; writing goes through the loader
+ * above, so that a record made in the web UI is checked, folded and indexed
+ * exactly as one loaded from a file: the record's current fields, the changed
+ * ones laid over them, loaded by key.
+ */
+
+static json_t *
+strings_json(ClStore *store, const char *sql, gint64 owner, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db, sql, error);
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_int64(s, 1, owner);
+    g_autoptr(json_t) out = json_array();
+    int rc;
+    while ((rc = cl_db_step(s, error)) == 1)
+        json_array_append_new(out, json_string(cl_db_column_text(s, 0)));
+    return rc < 0 ? NULL : g_steal_pointer(&out);
+}
+
+static const struct {
+    const char *table;
+    const char *select;  /* ?1 tenant, ?2 id */
+    const char *list;    /* ?1 tenant, ?2 folded query or NULL, ?3 company or 0, ?4 limit, ?5 offset */
+    const char *strings; /* domains, addresses or offers of ?1 */
+    const char *strings_field;
+} records[] = {
+    [CL_ITEM_COMPANY] = {
+        "companies",
+        "SELECT r.id, r.key, r.name FROM companies r WHERE r.tenant_id = ?1 AND r.id = ?2",
+        "SELECT r.id FROM companies r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.id = ?3) AND (?2 IS NULL"
+        " OR instr(cl_fold(r.name), ?2) OR instr(cl_fold(r.key), ?2) OR EXISTS (SELECT 1 FROM"
+        " company_domains d WHERE d.company_id = r.id AND instr(d.domain, ?2)))"
+        " ORDER BY r.name COLLATE NOCASE, r.id LIMIT ?4 OFFSET ?5",
+        "SELECT domain FROM company_domains WHERE company_id = ? ORDER BY domain", "domains" },
+    [CL_ITEM_CONTACT] = {
+        "contacts",
+        "SELECT r.id, r.key, r.name, r.phone, c.id, c.key, c.name FROM contacts r"
+        " JOIN companies c ON c.id = r.company_id WHERE r.tenant_id = ?1 AND r.id = ?2",
+        "SELECT r.id FROM contacts r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.company_id = ?3)"
+        " AND (?2 IS NULL OR instr(cl_fold(r.name), ?2) OR instr(cl_fold(r.key), ?2) OR EXISTS"
+        " (SELECT 1 FROM contact_addresses a WHERE a.contact_id = r.id AND instr(a.address, ?2)))"
+        " ORDER BY r.name COLLATE NOCASE, r.id LIMIT ?4 OFFSET ?5",
+        "SELECT display FROM contact_addresses WHERE contact_id = ? ORDER BY position", "emails" },
+    [CL_ITEM_LEAD] = {
+        "leads",
+        "SELECT r.id, r.number, r.name, r.status, c.id, c.key, c.name FROM leads r"
+        " JOIN companies c ON c.id = r.company_id WHERE r.tenant_id = ?1 AND r.id = ?2",
+        "SELECT r.id FROM leads r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.company_id = ?3)"
+        " AND (?2 IS NULL OR instr(cl_fold(r.name), ?2) OR instr(r.number, ?2))"
+        " ORDER BY r.name COLLATE NOCASE, r.id LIMIT ?4 OFFSET ?5",
+        NULL, NULL },
+    [CL_ITEM_PROJECT] = {
+        "projects",
+        "SELECT r.id, r.key, r.number, r.name, c.id, c.key, c.name FROM projects r"
+        " JOIN companies c ON c.id = r.company_id WHERE r.tenant_id = ?1 AND r.id = ?2",
+        "SELECT r.id FROM projects r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.company_id = ?3)"
+        " AND (?2 IS NULL OR instr(cl_fold(r.name), ?2) OR instr(cl_fold(r.key), ?2)"
+        " OR instr(coalesce(r.number, ''), ?2) OR EXISTS (SELECT 1 FROM project_offers o"
+        " WHERE o.project_id = r.id AND instr(o.number, ?2)))"
+        " ORDER BY r.name COLLATE NOCASE, r.id LIMIT ?4 OFFSET ?5",
+        "SELECT number FROM project_offers WHERE project_id = ? ORDER BY number", "offers" },
+    [CL_ITEM_USER] = {
+        "users",
+        "SELECT r.id, r.key, r.name, r.role, r.active, r.locale FROM users r"
+        " WHERE r.tenant_id = ?1 AND r.id = ?2",
+        "SELECT r.id FROM users r WHERE r.tenant_id = ?1 AND ?3 = 0 AND (?2 IS NULL"
+        " OR instr(cl_fold(r.name), ?2) OR instr(cl_fold(r.key), ?2) OR EXISTS (SELECT 1 FROM"
+        " user_addresses a WHERE a.user_id = r.id AND instr(a.address, ?2)))"
+        " ORDER BY r.name COLLATE NOCASE, r.id LIMIT ?4 OFFSET ?5",
+        "SELECT display FROM user_addresses WHERE user_id = ? ORDER BY position", "emails" },
+};
+
+static bool
+record_kind_ok(ClItemKind kind)
+{
+    return kind == CL_ITEM_COMPANY || kind == CL_ITEM_CONTACT || kind == CL_ITEM_LEAD ||
+           kind == CL_ITEM_PROJECT || kind == CL_ITEM_USER;
+}
+
+json_t *
+cl_store_record_json(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 id, GError **error)
+{
+    g_return_val_if_fail(record_kind_ok(kind), NULL);
+    ClDbStmt *s = cl_db_prepare(store->db, records[kind].select, error);
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_int64(s, 2, id);
+    int rc = cl_db_step(s, error);
+    if (rc < 0)
+        return NULL;
+    if (rc == 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no %s with id %" G_GINT64_FORMAT,
+                    cl_item_kind_name(kind), id);
+        return NULL;
+    }
+    g_autoptr(json_t) o = json_object();
+    json_object_set_new(o, "id", json_integer(cl_db_column_int64(s, 0)));
+    switch (kind) {
+    case CL_ITEM_COMPANY:
+        json_object_set_new(o, "key", store_text_json(cl_db_column_text(s, 1)));
+        json_object_set_new(o, "name", store_text_json(cl_db_column_text(s, 2)));
+        break;
+    case CL_ITEM_CONTACT:
+        json_object_set_new(o, "key", store_text_json(cl_db_column_text(s, 1)));
+        json_object_set_new(o, "name", store_text_json(cl_db_column_text(s, 2)));
+        json_object_set_new(o, "phone", store_text_json(cl_db_column_text(s, 3)));
+        json_object_set_new(o, "company", store_ref_json(s, 4));
+        break;
+    case CL_ITEM_LEAD:
+        json_object_set_new(o, "number", store_text_json(cl_db_column_text(s, 1)));
+        json_object_set_new(o, "name", store_text_json(cl_db_column_text(s, 2)));
+        json_object_set_new(o, "status", store_text_json(cl_db_column_text(s, 3)));
+        json_object_set_new(o, "company", store_ref_json(s, 4));
+        break;
+    case CL_ITEM_PROJECT:
+        json_object_set_new(o, "key", store_text_json(cl_db_column_text(s, 1)));
+        json_object_set_new(o, "number", store_text_json(cl_db_column_text(s, 2)));
+        json_object_set_new(o, "name", store_text_json(cl_db_column_text(s, 3)));
+        json_object_set_new(o, "company", store_ref_json(s, 4));
+        break;
+    case CL_ITEM_USER:
+        json_object_set_new(o, "key", store_text_json(cl_db_column_text(s, 1)));
+        json_object_set_new(o, "name", store_text_json(cl_db_column_text(s, 2)));
+        json_object_set_new(o, "role", store_text_json(cl_db_column_text(s, 3)));
+        json_object_set_new(o, "active", json_boolean(cl_db_column_int64(s, 4)));
+        json_object_set_new(o, "locale", store_text_json(cl_db_column_text(s, 5)));
+        break;
+    default:
+        break;
+    }
+    while (cl_db_step(s, NULL) == 1)
+        ;
+    if (records[kind].strings != NULL) {
+        json_t *list = strings_json(store, records[kind].strings, id, error);
+        if (list == NULL)
+            return NULL;
+        json_object_set_new(o, records[kind].strings_field, list);
+    }
+    return g_steal_pointer(&o);
+}
+
+json_t *
+cl_store_records_json(ClStore *store, ClItemKind kind, const ClRecordQuery *q, GError **error)
+{
+    g_return_val_if_fail(record_kind_ok(kind), NULL);
+    ClDbStmt *s = cl_db_prepare(store->db, records[kind].list, error);
+    if (s == NULL)
+        return NULL;
+    guint limit = q->limit ? q->limit : 50;
+    g_autofree char *folded = q->query && *q->query ? cl_text_fold(q->query) : NULL;
+    cl_db_bind_int64(s, 1, q->tenant_id);
+    cl_db_bind_text(s, 2, folded);
+    cl_db_bind_int64(s, 3, q->company_id);
+    cl_db_bind_int64(s, 4, (gint64)limit + 1);
+    cl_db_bind_int64(s, 5, q->offset);
+    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
+    int rc;
+    while ((rc = cl_db_step(s, error)) == 1) {
+        gint64 id = cl_db_column_int64(s, 0);
+        g_array_append_val(ids, id);
+    }
+    if (rc < 0)
+        return NULL;
+    g_autoptr(json_t) items = json_array();
+    for (guint i = 0; i < ids->len && i < limit; i++) {
+        json_t *o = cl_store_record_json(store, kind, q->tenant_id, g_array_index(ids, gint64, i),
+                                         error);
+        if (o == NULL)
+            return NULL;
+        json_array_append_new(items, o);
+    }
+    return json_pack("{s:o, s:o}", "items", g_steal_pointer(&items), "next_offset",
+                     ids->len > limit ? json_integer(q->offset + limit) : json_null());
+}
+
+/* A key for a record made without one: the name's letters and digits, umlauts
+ * spelled out ("Bäckerei Sommer" → "baeckerei-sommer"), made unique. */
+static char *
+make_key(ClStore *store, ClItemKind kind, gint64 tenant_id, const char *name, GError **error)
+{
+    GString *slug = g_string_new(NULL);
+    g_autofree char *folded = cl_text_fold(name ? name : "");
+    for (const char *p = folded; p && *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        const char *spelled = c == 0xe4 ? "ae" : c == 0xf6 ? "oe" : c == 0xfc ? "ue"
+                            : c == 0xdf ? "ss" : NULL;
+        if (spelled) {
+            g_string_append(slug, spelled);
+        } else if (c < 128 && g_ascii_isalnum((char)c)) {
+            g_string_append_c(slug, (char)c);
+        } else if (g_unichar_isalnum(c)) {
+            /* other letters: their base letter where there is one (é → e) */
+            gunichar d[4];
+            gsize n = g_unichar_fully_decompose(c, FALSE, d, 4);
+            if (n > 0 && d[0] < 128 && g_ascii_isalnum((char)d[0]))
+                g_string_append_c(slug, (char)d[0]);
+        } else if (slug->len && slug->str[slug->len - 1] != '-') {
+            g_string_append_c(slug, '-');
+        }
+        if (slug->len >= 40)
+            break;
+    }
+    while (slug->len && slug->str[slug->len - 1] == '-')
+        g_string_truncate(slug, slug->len - 1);
+    if (slug->len == 0)
+        g_string_append(slug, cl_item_kind_name(kind));
+    g_autofree char *base = g_string_free(slug, FALSE);
+    for (guint n = 1; n < 1000; n++) {
+        g_autofree char *key = n == 1 ? g_strdup(base) : g_strdup_printf("%s-%u", base, n);
+        g_autoptr(GError) local = NULL;
+        g_autoptr(ClItem) taken = cl_store_find(store, kind, tenant_id, key, &local);
+        if (taken == NULL && g_error_matches(local, CL_ERROR, CL_ERROR_NOT_FOUND))
+            return g_steal_pointer(&key);
+        if (taken == NULL) {
+            g_propagate_error(error, g_steal_pointer(&local));
+            return NULL;
+        }
+    }
+    g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT, "no free key for \"%s\"", base);
+    return NULL;
+}
+
+static char *
+next_lead_number(ClStore *store, gint64 tenant_id, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "SELECT max(CAST(number AS INTEGER)) FROM leads"
+                                " WHERE tenant_id = ? AND length(number) < 18",
+                                error);
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_int64(s, 1, tenant_id);
+    gint64 max = cl_db_one_int64(s, 0, error);
+    if (max < 0)
+        return NULL;
+    return g_strdup_printf("%" G_GINT64_FORMAT, MAX(max + 1, 10001));
+}
+
+/* The fields each kind takes, and whether it is read as the loader reads it. */
+static bool
+check_fields(ClItemKind kind, json_t *fields, GError **error)
+{
+    static const char *allowed[][8] = {
+        [CL_ITEM_COMPANY] = { "key", "name", "domains" },
+        [CL_ITEM_CONTACT] = { "key", "name", "phone", "emails", "company" },
+        [CL_ITEM_LEAD] = { "number", "name", "status", "company" },
+        [CL_ITEM_PROJECT] = { "key", "number", "name", "offers", "company" },
+        [CL_ITEM_USER] = { "key", "name", "role", "emails", "password", "active", "locale" },
+    };
+    if (!json_is_object(fields)) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "the body must be a JSON object");
+        return false;
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(fields, name, v) {
+        bool ok = strcmp(name, "id") == 0;
+        for (gsize i = 0; !ok && i < 8 && allowed[kind][i]; i++)
+            ok = strcmp(allowed[kind][i], name) == 0;
+        if (!ok) {
+            g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "a %s has no field \"%s\"",
+                        cl_item_kind_name(kind), name);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Renames a record's key (or a lead's number) when the fields change it. */
+static bool
+rename_key(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 id, const char *old_key,
+           const char *new_key, GError **error)
+{
+    if (new_key == NULL || g_strcmp0(old_key, new_key) == 0)
+        return true;
+    static const char *sql[] = {
+        [CL_ITEM_COMPANY] = "UPDATE companies SET key = ? WHERE tenant_id = ? AND id = ?",
+        [CL_ITEM_CONTACT] = "UPDATE contacts SET key = ? WHERE tenant_id = ? AND id = ?",
+        [CL_ITEM_LEAD] = "UPDATE leads SET number = ? WHERE tenant_id = ? AND id = ?",
+        [CL_ITEM_PROJECT] = "UPDATE projects SET key = ? WHERE tenant_id = ? AND id = ?",
+        [CL_ITEM_USER] = "UPDATE users SET key = ? WHERE tenant_id = ? AND id = ?",
+    };
+    if (*new_key == '\0' || (kind == CL_ITEM_LEAD && !digits_only(new_key))) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
+                    kind == CL_ITEM_LEAD ? "a lead number must be made of the digits 0-9 only"
+                                         : "the key must not be empty");
+        return false;
+    }
+    ClDbStmt *s = cl_db_prepare(store->db, sql[kind], error);
+    if (s == NULL)
+        return false;
+    cl_db_bind_text(s, 1, new_key);
+    cl_db_bind_int64(s, 2, tenant_id);
+    cl_db_bind_int64(s, 3, id);
+    g_autoptr(GError) local = NULL;
+    if (!cl_db_run(s, &local)) {
+        if (g_error_matches(local, CL_ERROR, CL_ERROR_CONFLICT))
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT, "%s \"%s\" exists already",
+                        kind == CL_ITEM_LEAD ? "lead number" : "key", new_key);
+        else
+            g_propagate_error(error, g_steal_pointer(&local));
+        return false;
+    }
+    return true;
+}
+
+gint64
+cl_store_record_save(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 id, json_t *fields,
+                     GError **error)
+{
+    g_return_val_if_fail(record_kind_ok(kind), -1);
+    if (!check_fields(kind, fields, error))
+        return -1;
+    const char *key_field = kind == CL_ITEM_LEAD ? "number" : "key";
+    g_autoptr(json_t) obj = NULL;
+    if (id > 0) {
+        obj = cl_store_record_json(store, kind, tenant_id, id, error);
+        if (obj == NULL)
+            return -1;
+    } else {
+        obj = json_object();
+        if (json_object_get(fields, "name") == NULL) {
+            g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "\"name\" is missing");
+            return -1;
+        }
+    }
+    /* The company: an id of the tenant's (for contacts, leads and projects). */
+    gint64 company_id = 0;
+    json_t *company = json_object_get(fields, "company");
+    if (company == NULL)
+        company = json_object_get(obj, "company");
+    if (kind == CL_ITEM_CONTACT || kind == CL_ITEM_LEAD || kind == CL_ITEM_PROJECT) {
+        json_t *cid = json_is_object(company) ? json_object_get(company, "id") : company;
+        if (!json_is_integer(cid)) {
+            g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
+                        "\"company\" must be the id of a company");
+            return -1;
+        }
+        g_autoptr(ClItem) c = cl_store_item_get(store, CL_ITEM_COMPANY, tenant_id,
+                                                json_integer_value(cid), error);
+        if (c == NULL) {
+            g_prefix_error(error, "\"company\": ");
+            return -1;
+        }
+        company_id = c->id;
+    }
+    g_autofree char *old_key = g_strdup(json_string_value(json_object_get(obj, key_field)));
+    json_object_update(obj, fields);
+    json_object_del(obj, "company");
+    json_object_del(obj, "id");
+    /* Keys: given, made from the name, or (leads) the next free number. */
+    json_t *key = json_object_get(obj, key_field);
+    if (key != NULL && !json_is_string(key)) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "\"%s\" must be a string", key_field);
+        return -1;
+    }
+    if (key == NULL || json_string_length(key) == 0) {
+        g_autofree char *made = kind == CL_ITEM_LEAD
+                                    ? next_lead_number(store, tenant_id, error)
+                                    : make_key(store, kind, tenant_id,
+                                               json_string_value(json_object_get(obj, "name")),
+                                               error);
+        if (made == NULL)
+            return -1;
+        json_object_set_new(obj, key_field, json_string(made));
+    } else if (id == 0) {
+        /* A new record must not take over an existing one of the same key. */
+        g_autoptr(GError) local = NULL;
+        g_autoptr(ClItem) taken = cl_store_find(store, kind, tenant_id, json_string_value(key),
+                                                &local);
+        if (taken != NULL || !g_error_matches(local, CL_ERROR, CL_ERROR_NOT_FOUND)) {
+            if (taken != NULL)
+                g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT, "%s \"%s\" exists already",
+                            kind == CL_ITEM_LEAD ? "lead number" : "key",
+                            json_string_value(key));
+            else
+                g_propagate_error(error, g_steal_pointer(&local));
+            return -1;
+        }
+    }
+    json_t *name = json_object_get(obj, "name");
+    if (!json_is_string(name) || json_string_length(name) == 0 ||
+        json_string_length(name) > 500) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
+                    "\"name\" must be a non-empty string of at most 500 bytes");
+        return -1;
+    }
+    if (id > 0 && !rename_key(store, kind, tenant_id, id, old_key,
+                              json_string_value(json_object_get(obj, key_field)), error))
+        return -1;
+    ClLoadStats stats = { 0 };
+    Load l = { .store = store, .stats = &stats, .path = g_string_new(NULL) };
+    bool ok;
+    switch (kind) {
+    case CL_ITEM_COMPANY: {
+        /* Only the company itself: contacts, leads and projects are records of their own. */
+        json_t *c = json_pack("{s:O, s:O, s:O?}", "key", json_object_get(obj, "key"), "name",
+                              name, "domains", json_object_get(obj, "domains"));
+        ok = c != NULL && load_company(&l, tenant_id, 0, c, error);
+        json_decref(c);
+        break;
+    }
+    case CL_ITEM_CONTACT:
+        ok = load_contact(&l, tenant_id, company_id, obj, error);
+        break;
+    case CL_ITEM_LEAD:
+        ok = load_lead(&l, tenant_id, company_id, obj, error);
+        break;
+    case CL_ITEM_PROJECT:
+        ok = load_project(&l, tenant_id, company_id, obj, error);
+        break;
+    default: {
+        json_t *password = json_object_get(obj, "password");
+        if (password != NULL && (!json_is_string(password) || json_string_length(password) < 8)) {
+            g_string_free(l.path, TRUE);
+            g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
+                        "\"password\" must have at least 8 characters");
+            return -1;
+        }
+        ok = load_user(&l, tenant_id, obj, error);
+        json_t *active = json_object_get(obj, "active");
+        json_t *locale = json_object_get(obj, "locale");
+        if (ok && active != NULL && !json_is_boolean(active))
+            ok = invalid(&l, error, "\"active\" must be true or false");
+        if (ok && locale != NULL && !json_is_null(locale) &&
+            !cl_store_user_set_locale(store, tenant_id, l.last_id, json_string_value(locale),
+                                      error))
+            ok = false;
+        if (ok && active != NULL) {
+            ClDbStmt *s = cl_db_prepare(store->db, "UPDATE users SET active = ? WHERE id = ?",
+                                        error);
+            ok = s != NULL;
+            if (ok) {
+                cl_db_bind_int64(s, 1, json_is_true(active));
+                cl_db_bind_int64(s, 2, l.last_id);
+                ok = cl_db_run(s, error);
+            }
+        }
+        if (ok) {
+            /* Nobody could administer a tenant without an active admin. */
+            ClDbStmt *s = cl_db_prepare(store->db,
+                                        "SELECT count(*) FROM users WHERE tenant_id = ?"
+                                        " AND role = 'admin' AND active",
+                                        error);
+            ok = s != NULL;
+            if (ok) {
+                cl_db_bind_int64(s, 1, tenant_id);
+                gint64 admins = cl_db_one_int64(s, 0, error);
+                ok = admins >= 0;
+                if (admins == 0) {
+                    g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT,
+                                "the tenant must keep at least one active admin");
+                    ok = false;
+                }
+            }
+        }
+        break;
+    }
+    }
+    g_string_free(l.path, TRUE);
+    return ok ? l.last_id : -1;
+}
+
+json_t *
+cl_store_tenant_json(ClStore *store, gint64 tenant_id, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "SELECT id, key, name, subject_numbers, auto_save FROM tenants"
+                                " WHERE id = ?",
+                                error);
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_int64(s, 1, tenant_id);
+    int rc = cl_db_step(s, error);
+    if (rc < 0)
+        return NULL;
+    if (rc == 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no tenant %" G_GINT64_FORMAT, tenant_id);
+        return NULL;
+    }
+    g_autoptr(json_t) o = json_pack("{s:I, s:s, s:s, s:{s:s, s:b}}",
+                                    "id", (json_int_t)cl_db_column_int64(s, 0),
+                                    "key", cl_db_column_text(s, 1),
+                                    "name", cl_db_column_text(s, 2),
+                                    "settings", "subject_numbers", cl_db_column_text(s, 3),
+                                    "auto_save", (int)cl_db_column_int64(s, 4));
+    while (cl_db_step(s, NULL) == 1)
+        ;
+    json_t *domains = strings_json(store, "SELECT domain FROM tenant_domains WHERE tenant_id = ?"
+                                          " ORDER BY domain",
+                                   tenant_id, error);
+    if (domains == NULL)
+        return NULL;
+    json_object_set_new(o, "domains", domains);
+    return g_steal_pointer(&o);
+}
+
+bool
+cl_store_tenant_save(ClStore *store, gint64 tenant_id, json_t *fields, GError **error)
+{
+    if (!json_is_object(fields)) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "the body must be a JSON object");
+        return false;
+    }
+    const char *field;
+    json_t *v;
+    json_object_foreach(fields, field, v) {
+        if (strcmp(field, "name") != 0 && strcmp(field, "domains") != 0 &&
+            strcmp(field, "settings") != 0 && strcmp(field, "id") != 0 &&
+            strcmp(field, "key") != 0) {
+            g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "a tenant has no field \"%s\"", field);
+            return false;
+        }
+    }
+    g_autoptr(json_t) obj = cl_store_tenant_json(store, tenant_id, error);
+    if (obj == NULL)
+        return false;
+    json_t *key = json_object_get(fields, "key");
+    if (key != NULL && !json_equal(key, json_object_get(obj, "key"))) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "the tenant's key cannot be changed");
+        return false;
+    }
+    json_t *settings = json_object_get(fields, "settings");
+    if (settings != NULL) {
+        if (!json_is_object(settings)) {
+            g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "\"settings\" must be an object");
+            return false;
+        }
+        json_object_update(json_object_get(obj, "settings"), settings);
+    }
+    if (json_object_get(fields, "name") != NULL)
+        json_object_set(obj, "name", json_object_get(fields, "name"));
+    if (json_object_get(fields, "domains") != NULL)
+        json_object_set(obj, "domains", json_object_get(fields, "domains"));
+    json_t *name = json_object_get(obj, "name");
+    if (!json_is_string(name) || json_string_length(name) == 0) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "\"name\" must be a non-empty string");
+        return false;
+    }
+    ClLoadStats stats = { 0 };
+    Load l = { .store = store, .stats = &stats, .path = g_string_new(NULL) };
+    bool ok = load_tenant(&l, 0, 0, obj, error);
     g_string_free(l.path, TRUE);
     return ok;
 }

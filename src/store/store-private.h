@@ -31,3 +31,21 @@ struct ClStore {
 
 /* store-entry.c */
 ClItem *store_item_by_id(ClStore *store, ClItemKind kind, gint64 id, GError **error);
+
+/* store-search.c */
+/* The first characters of a text for lists, without quoted lines; NULL when empty. */
+char *store_preview(const char *text);
+/* The names and addresses of a mail's addresses JSON (not the envelope), for the index. */
+char *store_mail_addresses_text(const char *addresses_json);
+/* Adds an entry to the search index (op "") or takes it out (op "delete", with
+ * exactly the values it was added with). */
+bool store_index(ClStore *store, const char *op, gint64 id, const char *subject, const char *text,
+                 const char *addresses, GError **error);
+/* A notification for user_id (nothing when 0); actor_id 0: none. */
+bool store_notify(ClStore *store, gint64 tenant_id, gint64 entry_id, gint64 user_id,
+                  const char *kind, gint64 actor_id, GError **error);
+
+/* store-api.c: JSON of the API's shape */
+json_t *store_time_json(gint64 t);       /* ISO 8601 UTC, null for 0 */
+json_t *store_text_json(const char *text); /* null for NULL */
+json_t *store_ref_json(ClDbStmt *s, int col); /* {"id", "key", "name"} of three columns, or null */

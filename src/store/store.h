@@ -77,6 +77,11 @@ typedef struct {
     char *raw_hash;
     gint64 raw_size;
     gint64 version;
+    char *preview;         /* the first characters of the text, for lists */
+    bool followup_done;    /* the follow-up was dealt with: kept, no longer due */
+    char *index_text;      /* insert only: the text of captured mail for the search index
+                            * and the preview (not stored: body stays NULL); NULL for
+                            * manual entries, whose body is indexed */
 } ClEntry;
 
 ClEntry *cl_entry_new(void);
@@ -250,6 +255,9 @@ ClEntry *cl_store_entry_get(ClStore *store, gint64 tenant_id, gint64 id, GError 
 
 typedef struct {
     gint64 tenant_id;     /* required */
+    const char *search;   /* full-text search (cl_store_search_query()): entries of the
+                           * tenant that viewer_id may see; the other filters are unused */
+    gint64 viewer_id;
     gint64 author_id;     /* inbox: pending entries of this user */
     gint64 company_id;    /* history: saved entries of a company / lead / project */
     gint64 lead_id;
@@ -257,27 +265,117 @@ typedef struct {
     bool own_history;     /* saved entries of author_id without company/lead/project */
     guint limit;          /* 0 = 50 */
     gint64 before_id;     /* cursor: entries older than this id (0 = from the newest) */
+    gint64 before_time;   /* the contact time of before_id when the caller knows it
+                           * (an API cursor carries both); 0: looked up */
 } ClEntryQuery;
 
-/* Entries newest first (contact time, then id), without bodies' attachments loaded. */
+/*
+ * Entries newest first (contact time, then id), with contacts, users to notify
+ * and attachments, but without the text (body is NULL, preview set). Four
+ * queries for a page, whatever its length.
+ * Errors: CL_ERROR_NOT_FOUND when before_id names no entry of the tenant;
+ * CL_ERROR_INVALID for a search that is not a valid query.
+ */
 GPtrArray *cl_store_entries_list(ClStore *store, const ClEntryQuery *query, GError **error);
 
+/*
+ * Who may see an entry (DESIGN §1, issue 5): pending and discarded mail and the
+ * user's own history (saved without company, lead or project) only its author;
+ * saved entries of a company, lead or project every user of the tenant. Admins
+ * too see nobody's private items.
+ */
+bool cl_entry_visible(const ClEntry *entry, gint64 user_id);
+
+/*
+ * Turns what a user typed into a full-text query: every word must occur, the
+ * last one may be the start of a word ("angeb" finds "Angebot"); quotes keep
+ * a phrase. NULL when the text has no word.
+ */
+char *cl_store_search_query(const char *text);
+
 typedef struct {
-    gint64 company_id;   /* 0 = keep */
+    gint64 company_id;   /* 0 = keep, -1 = clear (and the lead/project and contacts with it) */
     GPtrArray *contact_ids; /* gint64 *; NULL = keep */
     gint64 lead_id;      /* 0 = keep, -1 = clear */
     gint64 project_id;   /* 0 = keep, -1 = clear */
     int channel;         /* -1 = keep */
     gint64 version;      /* 0 = do not check */
+    /* edits (cl_store_entry_update); 0 / NULL = keep */
+    const char *subject;
+    const char *body;    /* manual entries only */
+    gint64 contact_time;
+    const char *followup; /* YYYY-MM-DD, "" = none */
+    int followup_done;   /* 1 = done, -1 = due again */
+    GPtrArray *notify_ids; /* gint64 *: users to notify; those new to the list are notified */
+    GPtrArray *add_attachments; /* ClEntryAttachment * (blobs already stored): appended */
+    GArray *remove_attachments; /* gint64 attachment ids to remove */
+    gint64 actor_id;     /* who makes the change (notifications name them) */
 } ClEntryChange;
 
+/* A change that keeps everything (channel -1), to fill in. */
+#define CL_ENTRY_CHANGE_INIT { .channel = -1 }
+
 /*
- * Review: saves a pending entry (DESIGN §2 rule 8), applying changes.
+ * Review: saves a pending entry (DESIGN §2 rule 8), applying changes. Users
+ * to notify are notified now.
  * Errors: CL_ERROR_NOT_FOUND; CL_ERROR_CONFLICT when not pending or the version
  * differs; CL_ERROR_INVALID when a changed record belongs to another company.
  */
 bool cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id,
                             const ClEntryChange *change, GError **error);
+
+/*
+ * Edits an entry in any state, as cl_store_entry_confirm() but without saving
+ * a pending one; the search index follows subject and text. body: manual
+ * entries only (CL_ERROR_INVALID for mail, whose text is the original's).
+ */
+bool cl_store_entry_update(ClStore *store, gint64 tenant_id, gint64 id,
+                           const ClEntryChange *change, GError **error);
+
+/* Discards a pending entry: it leaves the inbox, and the same mail arriving
+ * again stays a duplicate. Errors: NOT_FOUND; CONFLICT when not pending or the
+ * version (0: not checked) differs. */
+bool cl_store_entry_discard(ClStore *store, gint64 tenant_id, gint64 id, gint64 version,
+                            GError **error);
+
+/*
+ * Deletes an entry with its contacts, attachments' records and notifications.
+ * mail_text: the text of captured mail as it was indexed (read from the
+ * original), so that it leaves the search index; NULL for manual entries.
+ * The blobs stay in their packs. Errors: NOT_FOUND; CONFLICT when the version
+ * (0: not checked) differs.
+ */
+bool cl_store_entry_delete(ClStore *store, gint64 tenant_id, gint64 id, gint64 version,
+                           const char *mail_text, GError **error);
+
+/*
+ * Follow-ups due ("Wiedervorlagen") of a user's entries from `from` to `to`
+ * (YYYY-MM-DD, inclusive; NULL: open-ended), earliest first, not those done
+ * unless include_done. At most limit (0: 200).
+ */
+GPtrArray *cl_store_followups(ClStore *store, gint64 tenant_id, gint64 user_id, const char *from,
+                              const char *to, bool include_done, guint limit, GError **error);
+
+/* Is the text a valid date YYYY-MM-DD? */
+bool cl_date_valid(const char *text);
+
+/* A record by id, only when it is the tenant's (else CL_ERROR_NOT_FOUND). */
+ClItem *cl_store_item_get(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 id,
+                          GError **error);
+
+/* An attachment of an entry of the tenant. Errors: CL_ERROR_NOT_FOUND. */
+ClEntryAttachment *cl_store_attachment_get(ClStore *store, gint64 tenant_id, gint64 entry_id,
+                                           gint64 attachment_id, GError **error);
+void cl_entry_attachment_free(ClEntryAttachment *attachment);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClEntryAttachment, cl_entry_attachment_free)
+
+/*
+ * Rebuilds the search index and the previews of every entry; text(entry)
+ * gives the text of captured mail (read from its original). For databases
+ * made before the index existed. Inside no transaction: commits in batches.
+ */
+bool cl_store_reindex(ClStore *store, char *(*text)(ClStore *store, ClEntry *entry, void *data),
+                      void *data, guint *count_out, GError **error);
 
 /* Rejected mail, newest first; tenant_id 0 = all. Each row is a JSON object text. */
 GPtrArray *cl_store_rejections_list(ClStore *store, gint64 tenant_id, guint limit,
@@ -285,3 +383,126 @@ GPtrArray *cl_store_rejections_list(ClStore *store, gint64 tenant_id, guint limi
 
 /* All users (tenant_id 0: of every tenant), by tenant then key. tenant_key set. */
 GPtrArray *cl_store_users_list(ClStore *store, gint64 tenant_id, GError **error);
+
+/* ---- users, sessions, tokens, notifications (the HTTP API; store-api.c) ----------------- */
+
+typedef struct {
+    gint64 id;
+    gint64 tenant_id;
+    char *tenant_key;
+    char *tenant_name;
+    char *key;
+    char *name;
+    bool admin;
+    bool active;
+    char *locale;        /* "de" or "en" */
+    char *email;         /* the first address, for display */
+} ClUser;
+
+void cl_user_free(ClUser *user);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClUser, cl_user_free)
+
+/*
+ * Login: the user who has this address (business or private, compared
+ * folded), in whichever tenant; the argon2id hash in *password_hash_out (NULL
+ * when the user has no password). Errors: CL_ERROR_NOT_FOUND when no user or
+ * several users have the address.
+ */
+ClUser *cl_store_user_for_login(ClStore *store, const char *address, char **password_hash_out,
+                                GError **error);
+/* A user of the tenant. Errors: CL_ERROR_NOT_FOUND. */
+ClUser *cl_store_user_get(ClStore *store, gint64 tenant_id, gint64 user_id, GError **error);
+/* The user's argon2id hash in *hash_out (NULL when none). */
+bool cl_store_user_password_hash(ClStore *store, gint64 tenant_id, gint64 user_id,
+                                 char **hash_out, GError **error);
+/* Sets the password hash (cl_password_hash) and ends the user's sessions but keep_session (a
+ * session hash, may be NULL). */
+bool cl_store_user_set_password(ClStore *store, gint64 tenant_id, gint64 user_id,
+                                const char *hash, const char *keep_session, GError **error);
+bool cl_store_user_set_locale(ClStore *store, gint64 tenant_id, gint64 user_id,
+                              const char *locale, GError **error);
+
+/* Sessions, known by the BLAKE2b hash (hex) of the cookie's token. */
+bool cl_store_session_create(ClStore *store, const char *hash, const ClUser *user,
+                             const char *csrf, gint64 expires_at, const char *client,
+                             GError **error);
+/*
+ * The user of a session that has not expired at `now`, its CSRF token and
+ * when it was last seen. Errors: CL_ERROR_NOT_FOUND (no such session, expired,
+ * or the user was deactivated).
+ */
+ClUser *cl_store_session_user(ClStore *store, const char *hash, gint64 now, char **csrf_out,
+                              gint64 *seen_at_out, GError **error);
+/* Moves a session's expiry on (sliding sessions); also removes expired sessions of everyone. */
+bool cl_store_session_touch(ClStore *store, const char *hash, gint64 now, gint64 expires_at,
+                            GError **error);
+bool cl_store_session_delete(ClStore *store, const char *hash, GError **error);
+
+/* Personal API tokens. Returns the new token's id or -1. */
+gint64 cl_store_token_create(ClStore *store, const ClUser *user, const char *name,
+                             const char *hash, const char *prefix, gint64 expires_at,
+                             GError **error);
+/* The user of a token that has not expired; notes when it was used (at most
+ * once a minute). Errors: CL_ERROR_NOT_FOUND. */
+ClUser *cl_store_token_user(ClStore *store, const char *hash, gint64 now, GError **error);
+/* Errors: CL_ERROR_NOT_FOUND when the user has no such token. */
+bool cl_store_token_delete(ClStore *store, gint64 tenant_id, gint64 user_id, gint64 id,
+                           GError **error);
+
+/* jansson's object type: the functions below hand out JSON of the API's shape
+ * (api/ turns it into responses; jansson.h stays inside store/ and api/). */
+typedef struct json_t json_t;
+
+/* [{"id", "name", "prefix", "created", "used", "expires"}] of a user's tokens. */
+json_t *cl_store_tokens_json(ClStore *store, gint64 tenant_id, gint64 user_id, GError **error);
+
+/*
+ * A user's notifications, newest first: [{"id", "kind", "created", "read",
+ * "actor": {…}|null, "entry": {"id", "subject", "company", "lead", "project"}}];
+ * only unread ones when unread_only; before_id: a cursor (0 = from the newest).
+ */
+json_t *cl_store_notifications_json(ClStore *store, gint64 tenant_id, gint64 user_id,
+                                    bool unread_only, gint64 before_id, guint limit,
+                                    GError **error);
+gint64 cl_store_notifications_unread(ClStore *store, gint64 tenant_id, gint64 user_id,
+                                     GError **error);
+/* Marks one (id > 0) or all (id 0) notifications of the user read.
+ * Errors: CL_ERROR_NOT_FOUND when id is not the user's. */
+bool cl_store_notifications_read(ClStore *store, gint64 tenant_id, gint64 user_id, gint64 id,
+                                 GError **error);
+
+/* ---- companies, contacts, leads, projects, users, the tenant (store-masterdata.c) ----- */
+
+typedef struct {
+    gint64 tenant_id;
+    const char *query;  /* a word of the name, key, number, address or domain; NULL: all */
+    gint64 company_id;  /* contacts, leads, projects of one company; 0: all */
+    guint offset;
+    guint limit;        /* 0 = 50 */
+} ClRecordQuery;
+
+/*
+ * One record as the API shows it: company {id, key, name, domains}, contact
+ * {id, key, name, phone, emails, company}, lead {id, number, name, status,
+ * company}, project {id, key, number, name, offers, company}, user {id, key,
+ * name, role, emails, active, locale}. Errors: CL_ERROR_NOT_FOUND.
+ */
+json_t *cl_store_record_json(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 id,
+                             GError **error);
+/* Records by name: {"items": [...], "next_offset": N|null}. */
+json_t *cl_store_records_json(ClStore *store, ClItemKind kind, const ClRecordQuery *query,
+                              GError **error);
+/*
+ * Creates (id 0) or changes a record from fields in the API's shape (those
+ * given replace, others stay; "company" is an id; a missing key is made from
+ * the name, a missing lead number is the next free one). Inside the caller's
+ * transaction. Returns the id or -1.
+ * Errors: CL_ERROR_INVALID naming the field; CL_ERROR_CONFLICT when a key,
+ * address or domain is taken; CL_ERROR_NOT_FOUND.
+ */
+gint64 cl_store_record_save(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 id,
+                            json_t *fields, GError **error);
+/* {"id", "key", "name", "domains", "settings": {"subject_numbers", "auto_save"}} */
+json_t *cl_store_tenant_json(ClStore *store, gint64 tenant_id, GError **error);
+/* Changes name, domains, settings (inside the caller's transaction). */
+bool cl_store_tenant_save(ClStore *store, gint64 tenant_id, json_t *fields, GError **error);
