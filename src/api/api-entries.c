@@ -538,39 +538,56 @@ api_entry_create(Request *r)
         }
     }
     ok = ok && cl_store_entry_insert(store, e, &error) &&
-         cl_store_entry_update(store, e->tenant_id, e->id, &assign, &error) &&
-         cl_store_commit(store, &error);
-    if (!ok) {
-        cl_store_rollback(store);
-        api_reply_error(r, error);
+         cl_store_entry_update(store, e->tenant_id, e->id, &assign, &error);
+    if (api_commit(r, ok, &error))
+        reply_entry(r, e->id, 201);
+}
+
+typedef enum { OP_UPDATE, OP_CONFIRM, OP_DISCARD } Op;
+
+/*
+ * The changes of one entry: the user may change it, the body (JSON, or a
+ * form's "entry" field and files) says what, and one transaction does it.
+ * Answers with the entry as it is afterwards.
+ */
+static void
+change_entry(Request *r, const char *const *fields, Op op, unsigned status)
+{
+    g_autoptr(ClEntry) e = visible_entry(r, true);
+    if (e == NULL)
         return;
+    g_autoptr(json_t) body = request_fields(r);
+    if (body == NULL)
+        return;
+    g_auto(Change) c = { 0 };
+    if (!read_change(r, body, &c, fields))
+        return;
+    if (r->ids[1] > 0) { /* DELETE …/attachments/{id} */
+        c.remove = g_array_new(FALSE, FALSE, sizeof(gint64));
+        g_array_append_val(c.remove, r->ids[1]);
+        c.change.remove_attachments = c.remove;
     }
-    reply_entry(r, e->id, 201);
+    ClStore *store = api_store(r);
+    g_autoptr(GError) error = NULL;
+    bool ok = cl_store_begin(store, &error) && store_files(r, &c, &error);
+    if (ok && op == OP_CONFIRM)
+        ok = cl_store_entry_confirm(store, e->tenant_id, e->id, &c.change, &error);
+    else if (ok && op == OP_DISCARD)
+        ok = cl_store_entry_discard(store, e->tenant_id, e->id, c.change.version, &error);
+    else if (ok)
+        ok = cl_store_entry_update(store, e->tenant_id, e->id, &c.change, &error);
+    if (!api_commit(r, ok, &error))
+        return;
+    if (status == 204)
+        api_reply_empty(r, 204);
+    else
+        reply_entry(r, e->id, status);
 }
 
 void
 api_entry_update(Request *r)
 {
-    g_autoptr(ClEntry) e = visible_entry(r, true);
-    if (e == NULL)
-        return;
-    g_autoptr(json_t) body = api_body_json(r, true);
-    if (body == NULL)
-        return;
-    g_auto(Change) c = { 0 };
-    if (!read_change(r, body, &c, entry_fields))
-        return;
-    ClStore *store = api_store(r);
-    g_autoptr(GError) error = NULL;
-    bool ok = cl_store_begin(store, &error) && store_files(r, &c, &error) &&
-              cl_store_entry_update(store, e->tenant_id, e->id, &c.change, &error) &&
-              cl_store_commit(store, &error);
-    if (!ok) {
-        cl_store_rollback(store);
-        api_reply_error(r, error);
-        return;
-    }
-    reply_entry(r, e->id, 200);
+    change_entry(r, entry_fields, OP_UPDATE, 200);
 }
 
 void
@@ -595,67 +612,24 @@ api_entry_delete(Request *r)
                       local->message);
     }
     bool ok = cl_store_begin(store, &error) &&
-              cl_store_entry_delete(store, e->tenant_id, e->id, version, text, &error) &&
-              cl_store_commit(store, &error);
-    if (!ok) {
-        cl_store_rollback(store);
-        api_reply_error(r, error);
-        return;
-    }
-    api_reply_empty(r, 204);
+              cl_store_entry_delete(store, e->tenant_id, e->id, version, text, &error);
+    if (api_commit(r, ok, &error))
+        api_reply_empty(r, 204);
 }
 
 void
 api_entry_confirm(Request *r)
 {
-    g_autoptr(ClEntry) e = visible_entry(r, true);
-    if (e == NULL)
-        return;
-    g_autoptr(json_t) body = api_body_json(r, true);
-    if (body == NULL)
-        return;
     static const char *const fields[] = { "company", "lead", "project", "contacts", "channel",
                                           "notify", "followup", "version", NULL };
-    g_auto(Change) c = { 0 };
-    if (!read_change(r, body, &c, fields))
-        return;
-    ClStore *store = api_store(r);
-    g_autoptr(GError) error = NULL;
-    bool ok = cl_store_begin(store, &error) &&
-              cl_store_entry_confirm(store, e->tenant_id, e->id, &c.change, &error) &&
-              cl_store_commit(store, &error);
-    if (!ok) {
-        cl_store_rollback(store);
-        api_reply_error(r, error);
-        return;
-    }
-    reply_entry(r, e->id, 200);
+    change_entry(r, fields, OP_CONFIRM, 200);
 }
 
 void
 api_entry_discard(Request *r)
 {
-    g_autoptr(ClEntry) e = visible_entry(r, true);
-    if (e == NULL)
-        return;
-    g_autoptr(json_t) body = api_body_json(r, true);
-    if (body == NULL)
-        return;
     static const char *const fields[] = { "version", NULL };
-    g_auto(Change) c = { 0 };
-    if (!read_change(r, body, &c, fields))
-        return;
-    ClStore *store = api_store(r);
-    g_autoptr(GError) error = NULL;
-    bool ok = cl_store_begin(store, &error) &&
-              cl_store_entry_discard(store, e->tenant_id, e->id, c.change.version, &error) &&
-              cl_store_commit(store, &error);
-    if (!ok) {
-        cl_store_rollback(store);
-        api_reply_error(r, error);
-        return;
-    }
-    reply_entry(r, e->id, 200);
+    change_entry(r, fields, OP_DISCARD, 200);
 }
 
 /* ---- attachments and originals ---------------------------------------------------------------- */
@@ -663,59 +637,19 @@ api_entry_discard(Request *r)
 void
 api_attachment_add(Request *r)
 {
-    g_autoptr(ClEntry) e = visible_entry(r, true);
-    if (e == NULL)
-        return;
-    g_auto(Change) c = { 0 };
-    c.change = (ClEntryChange)CL_ENTRY_CHANGE_INIT;
-    c.change.actor_id = r->user->id;
-    if (r->form == NULL) {
-        g_autoptr(json_t) body = api_body_json(r, true);
-        if (body == NULL)
-            return;
-        static const char *const fields[] = { "attachments", "version", NULL };
-        if (!read_change(r, body, &c, fields))
-            return;
-    }
-    if ((r->uploads == NULL || r->uploads->len == 0) && c.attachments == NULL) {
-        api_reply_problem(r, 422, "invalid", "send the files as multipart/form-data");
+    if ((r->uploads == NULL || r->uploads->len == 0) && r->form != NULL) {
+        api_reply_problem(r, 422, "invalid", "the form has no file");
         return;
     }
-    ClStore *store = api_store(r);
-    g_autoptr(GError) error = NULL;
-    bool ok = cl_store_begin(store, &error) && store_files(r, &c, &error) &&
-              cl_store_entry_update(store, e->tenant_id, e->id, &c.change, &error) &&
-              cl_store_commit(store, &error);
-    if (!ok) {
-        cl_store_rollback(store);
-        api_reply_error(r, error);
-        return;
-    }
-    reply_entry(r, e->id, 201);
+    static const char *const fields[] = { "attachments", "version", NULL };
+    change_entry(r, fields, OP_UPDATE, 201);
 }
 
 void
 api_attachment_delete(Request *r)
 {
-    g_autoptr(ClEntry) e = visible_entry(r, true);
-    if (e == NULL)
-        return;
-    g_autoptr(GArray) remove = g_array_new(FALSE, FALSE, sizeof(gint64));
-    g_array_append_val(remove, r->ids[1]);
-    ClEntryChange change = CL_ENTRY_CHANGE_INIT;
-    change.remove_attachments = remove;
-    change.actor_id = r->user->id;
-    ClStore *store = api_store(r);
-    g_autoptr(GError) error = NULL;
-    bool ok = cl_store_begin(store, &error) &&
-              cl_store_entry_update(store, e->tenant_id, e->id, &change, &error) &&
-              cl_store_commit(store, &error);
-    if (!ok) {
-        cl_store_rollback(store);
-        api_reply_error(r, error);
-        return;
-    }
-    api_reply_empty(r, 204);
+    static const char *const fields[] = { "version", NULL };
+    change_entry(r, fields, OP_UPDATE, 204);
 }
 
 /* Content-Disposition for a download (RFC 6266): an ASCII fallback and the

@@ -100,6 +100,10 @@ void api_reply_error(Request *r, const GError *error);
 /* Answers with an MHD response (transfer full), adding the common headers. */
 void api_reply_response(Request *r, unsigned status, struct MHD_Response *response);
 
+/* Ends the transaction of a change: committed when ok (and the commit works),
+ * else rolled back and answered with *error. true when committed. */
+bool api_commit(Request *r, bool ok, GError **error);
+
 /* The parsed JSON body (transfer full); NULL after answering 400. Objects only when
  * `object`. */
 json_t *api_body_json(Request *r, bool object);

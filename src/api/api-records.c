@@ -62,16 +62,11 @@ save(Request *r, ClItemKind kind, gint64 id)
         return;
     ClStore *store = api_store(r);
     g_autoptr(GError) error = NULL;
-    if (!cl_store_begin(store, &error)) {
-        api_reply_error(r, error);
+    gint64 saved = -1;
+    bool ok = cl_store_begin(store, &error) &&
+              (saved = cl_store_record_save(store, kind, r->user->tenant_id, id, body, &error)) > 0;
+    if (!api_commit(r, ok, &error))
         return;
-    }
-    gint64 saved = cl_store_record_save(store, kind, r->user->tenant_id, id, body, &error);
-    if (saved < 0 || !cl_store_commit(store, &error)) {
-        cl_store_rollback(store);
-        api_reply_error(r, error);
-        return;
-    }
     json_t *o = cl_store_record_json(store, kind, r->user->tenant_id, saved, &error);
     if (o == NULL) {
         api_reply_error(r, error);
@@ -120,14 +115,9 @@ api_admin_tenant_update(Request *r)
     ClStore *store = api_store(r);
     g_autoptr(GError) error = NULL;
     bool ok = cl_store_begin(store, &error) &&
-              cl_store_tenant_save(store, r->user->tenant_id, body, &error) &&
-              cl_store_commit(store, &error);
-    if (!ok) {
-        cl_store_rollback(store);
-        api_reply_error(r, error);
-        return;
-    }
-    api_admin_tenant(r);
+              cl_store_tenant_save(store, r->user->tenant_id, body, &error);
+    if (api_commit(r, ok, &error))
+        api_admin_tenant(r);
 }
 
 void api_admin_users_list(Request *r) { list(r, CL_ITEM_USER); }

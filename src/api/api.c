@@ -254,6 +254,16 @@ api_reply_error(Request *r, const GError *error)
                                     : error->message);
 }
 
+bool
+api_commit(Request *r, bool ok, GError **error)
+{
+    if (ok && cl_store_commit(r->store, error))
+        return true;
+    cl_store_rollback(r->store);
+    api_reply_error(r, *error);
+    return false;
+}
+
 const char *
 api_header(Request *r, const char *name)
 {
@@ -852,6 +862,22 @@ client_address(Request *r)
     return g_strdup(*host ? host : "unknown");
 }
 
+/* A browser's request from another site: its Origin is not this host. Such
+ * requests may not change anything, logging in included (login CSRF). */
+static bool
+cross_origin(Request *r)
+{
+    const char *origin = api_header(r, "Origin");
+    const char *host = api_header(r, MHD_HTTP_HEADER_HOST);
+    const char *forwarded = r->api->config->trust_proxy ? api_header(r, "X-Forwarded-Host") : NULL;
+    if (forwarded != NULL)
+        host = forwarded;
+    if (origin == NULL || strcmp(origin, "null") == 0)
+        return origin != NULL;
+    const char *sep = strstr(origin, "://");
+    return host == NULL || sep == NULL || g_ascii_strcasecmp(sep + 3, host) != 0;
+}
+
 /* The first callback: route, who asks, what body; true when it may go on. */
 static bool
 request_begin(Request *r)
@@ -859,6 +885,12 @@ request_begin(Request *r)
     r->route = find_route(r);
     if (r->route == NULL)
         return false;
+    bool safe = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    if (!safe && cross_origin(r)) {
+        api_reply_problem(r, 403, "cross-origin", "requests from other sites may not change "
+                          "anything here");
+        return false;
+    }
     unsigned auth = r->route->flags & 3;
     if (auth != AUTH_NONE) {
         if (!authenticate(r))

@@ -91,3 +91,6 @@ int cmd_inspect(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
+int cmd_passwd(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_reindex(int argc, char **argv);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "cli.h"
 #include "intake/intake.h"
 
@@ -270,9 +271,13 @@ cmd_demo(int argc, char **argv)
     gboolean serve = FALSE;
     g_autofree char *lmtp = NULL;
     g_autofree char *smtp = NULL;
+    g_autofree char *http = NULL;
     GOptionEntry entries[] = {
         { "serve", 0, 0, G_OPTION_ARG_NONE, &serve,
-          "keep serving afterwards (LMTP and SMTP on loopback) until Ctrl-C", NULL },
+          "keep serving afterwards (LMTP, SMTP, the web UI and API on loopback) until Ctrl-C",
+          NULL },
+        { "http", 0, 0, G_OPTION_ARG_STRING, &http,
+          "with --serve: HTTP listener of the web UI and API (default 127.0.0.1:8080)", "ADDR" },
         { "lmtp", 0, 0, G_OPTION_ARG_STRING, &lmtp,
           "with --serve: LMTP listener (default 127.0.0.1:2424)", "ADDR" },
         { "smtp", 0, 0, G_OPTION_ARG_STRING, &smtp,
@@ -289,8 +294,8 @@ cmd_demo(int argc, char **argv)
         return EXIT_USAGE;
     if (argc > 1)
         return cli_usage("demo", "unexpected argument \"%s\"", argv[1]);
-    if ((lmtp != NULL || smtp != NULL) && !serve)
-        return cli_usage("demo", "--lmtp and --smtp go with --serve");
+    if ((lmtp != NULL || smtp != NULL || http != NULL) && !serve)
+        return cli_usage("demo", "--lmtp, --smtp and --http go with --serve");
     if (cli_common.data_dir == NULL && g_getenv("CONTACTLOG_DATA_DIR") == NULL)
         cli_common.data_dir = g_strdup("contactlog-demo");
     g_autoptr(GError) error = NULL;
@@ -420,17 +425,34 @@ cmd_demo(int argc, char **argv)
            self, config->data_dir, self, config->data_dir, self, config->data_dir, self,
            config->data_dir);
     if (thread != NULL) {
+        /* The web UI and the API beside the mail server. */
+        if (!cl_config_set(config, "http.listen", http ? http : "127.0.0.1:8080", &error))
+            return cli_fail("demo", error);
+        g_autoptr(ClApi) api = cl_api_new(config, &error);
+        if (api == NULL) {
+            cl_server_stop(server);
+            g_thread_join(thread);
+            g_prefix_error(&error, "the web UI cannot start (give another --http HOST:PORT): ");
+            return cli_fail("demo", error);
+        }
         g_auto(GStrv) listeners = cl_server_listeners(server);
         g_autofree char *joined = g_strjoinv(", ", listeners);
-        printf("\n== contactlog is serving: %s\n"
+        g_auto(GStrv) web = cl_api_listeners(api);
+        const char *web_addr = web[0] ? web[0] + 5 : "127.0.0.1:8080"; /* after "http " */
+        printf("\n== contactlog is serving: %s, %s\n"
+               "   Web UI: http://%s/ — log in as lena.hoffmann@nordlicht-agentur.example,\n"
+               "   password change-me-lena (or tobias.brandt@…, mehmet.yilmaz@…, "
+               "svenja.koehler@… with change-me-NAME).\n"
                "   Send a mail as Lena Hoffmann (a demo user), for example with swaks:\n"
                "      swaks --server %s --to %s --from lena.hoffmann@nordlicht-agentur.example "
                "--header 'Subject: Lead 20417 Rückruf'\n"
                "   Ctrl-C stops the server.\n",
-               joined, smtp ? smtp : "127.0.0.1:2525", DROP_ADDRESS);
+               joined, web[0] ? web[0] : "", web_addr, smtp ? smtp : "127.0.0.1:2525",
+               DROP_ADDRESS);
         fflush(stdout);
         cl_log_setup(G_LOG_LEVEL_INFO);
         g_thread_join(thread);
+        cl_api_quiesce(api);
     }
     return EXIT_OK;
 }
