@@ -159,7 +159,12 @@ api_me_update(Request *r)
             return;
         }
     }
-    const char *locale = json_string_value(json_object_get(body, "locale"));
+    json_t *value = json_object_get(body, "locale");
+    const char *locale = json_string_value(value);
+    if (value != NULL && locale == NULL) {
+        api_reply_problem(r, 422, "invalid", "\"locale\" must be \"de\" or \"en\"");
+        return;
+    }
     g_autoptr(GError) error = NULL;
     if (locale != NULL) {
         if (!cl_store_user_set_locale(api_store(r), r->user->tenant_id, r->user->id, locale,
@@ -351,7 +356,11 @@ api_users_list(Request *r)
         return;
     }
     json_t *items = json_array();
-    for (guint i = 0; i < users->len; i++)
-        json_array_append_new(items, api_item_json(g_ptr_array_index(users, i)));
+    for (guint i = 0; i < users->len; i++) {
+        ClItem *u = g_ptr_array_index(users, i);
+        g_autoptr(ClUser) full = cl_store_user_get(api_store(r), u->tenant_id, u->id, NULL);
+        if (full != NULL && full->active)
+            json_array_append_new(items, api_item_json(u));
+    }
     api_reply_json(r, 200, json_pack("{s:o}", "items", items));
 }

@@ -32,13 +32,18 @@ reply_page(Request *r, ClEntryQuery *q)
         !api_query_cursor(r, &q->before_time, &q->before_id))
         return;
     q->limit = (guint)limit;
+    q->raw_json = true;
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) list = cl_store_entries_list(api_store(r), q, &error);
     if (list == NULL) {
         api_reply_error(r, error);
         return;
     }
-    api_reply_json(r, 200, api_page_json(r, list, q->limit));
+    GString *out = g_string_sized_new(1024 + list->len * 1024);
+    g_string_append_c(out, '{');
+    api_page_write(r, out, list, q->limit);
+    g_string_append_c(out, '}');
+    api_reply_text(r, 200, out);
 }
 
 void
@@ -111,10 +116,14 @@ api_followups(Request *r)
         api_reply_error(r, error);
         return;
     }
-    json_t *items = json_array();
-    for (guint i = 0; i < list->len; i++)
-        json_array_append_new(items, api_entry_json(r, g_ptr_array_index(list, i), false));
-    api_reply_json(r, 200, json_pack("{s:o}", "items", items));
+    GString *out = g_string_new("{\"items\":[");
+    for (guint i = 0; i < list->len; i++) {
+        if (i)
+            g_string_append_c(out, ',');
+        api_entry_write(r, out, g_ptr_array_index(list, i), false);
+    }
+    g_string_append(out, "]}");
+    api_reply_text(r, 200, out);
 }
 
 void
@@ -132,15 +141,17 @@ api_search(Request *r)
         return;
     ClEntryQuery q = { .tenant_id = r->user->tenant_id, .search = query,
                        .viewer_id = r->user->id, .limit = (guint)limit,
-                       .before_time = before_time, .before_id = before_id };
+                       .before_time = before_time, .before_id = before_id, .raw_json = true };
     g_autoptr(GError) error = NULL;
     g_autoptr(GPtrArray) list = cl_store_entries_list(api_store(r), &q, &error);
     if (list == NULL) {
         api_reply_error(r, error);
         return;
     }
-    json_t *out = api_page_json(r, list, q.limit);
-    json_object_set_new(out, "query", json_string(text));
+    GString *out = g_string_new("{\"query\":");
+    api_put_string(out, text);
+    g_string_append_c(out, ',');
+    api_page_write(r, out, list, q.limit);
     /* The tenant's records of that name, with the first page. */
     static const struct {
         ClItemKind kind;
@@ -148,21 +159,23 @@ api_search(Request *r)
     } kinds[] = { { CL_ITEM_COMPANY, "companies" }, { CL_ITEM_CONTACT, "contacts" },
                   { CL_ITEM_LEAD, "leads" }, { CL_ITEM_PROJECT, "projects" } };
     for (gsize i = 0; i < G_N_ELEMENTS(kinds); i++) {
-        json_t *records = NULL;
+        g_autoptr(json_t) records = NULL;
         if (before_id == 0) {
             ClRecordQuery rq = { .tenant_id = r->user->tenant_id, .query = text, .limit = 10 };
             records = cl_store_records_json(api_store(r), kinds[i].kind, &rq, &error);
             if (records == NULL) {
-                json_decref(out);
+                g_string_free(out, TRUE);
                 api_reply_error(r, error);
                 return;
             }
         }
-        json_t *items = records ? json_incref(json_object_get(records, "items")) : json_array();
-        json_decref(records);
-        json_object_set_new(out, kinds[i].field, items);
+        g_autofree char *items = records ? json_dumps(json_object_get(records, "items"),
+                                                      JSON_COMPACT | JSON_PRESERVE_ORDER)
+                                         : NULL;
+        g_string_append_printf(out, ",\"%s\":%s", kinds[i].field, items ? items : "[]");
     }
-    api_reply_json(r, 200, out);
+    g_string_append_c(out, '}');
+    api_reply_text(r, 200, out);
 }
 
 /* ---- one entry ------------------------------------------------------------------------------ */
@@ -201,15 +214,20 @@ reply_entry(Request *r, gint64 id, unsigned status)
         api_reply_error(r, error);
         return;
     }
-    api_reply_json(r, status, api_entry_json(r, e, true));
+    GString *out = g_string_new(NULL);
+    api_entry_write(r, out, e, true);
+    api_reply_text(r, status, out);
 }
 
 void
 api_entry_get(Request *r)
 {
     g_autoptr(ClEntry) e = visible_entry(r, false);
-    if (e != NULL)
-        api_reply_json(r, 200, api_entry_json(r, e, true));
+    if (e == NULL)
+        return;
+    GString *out = g_string_new(NULL);
+    api_entry_write(r, out, e, true);
+    api_reply_text(r, 200, out);
 }
 
 /* What a request body may say about an entry, read into a change. */
@@ -493,13 +511,18 @@ static const char *const entry_fields[] = {
 void
 api_entry_create(Request *r)
 {
+    static const char *const fields[] = {
+        "channel", "subject", "text", "contact_time", "company", "lead", "project", "contacts",
+        "notify", "followup", "followup_done", "attachments", NULL,
+    };
     g_autoptr(json_t) body = request_fields(r);
     if (body == NULL)
         return;
     g_auto(Change) c = { 0 };
-    if (!read_change(r, body, &c, entry_fields))
+    if (!read_change(r, body, &c, fields))
         return;
-    if (c.change.subject == NULL || *c.change.subject == '\0' || !c.has_channel) {
+    g_autofree char *subject = g_strstrip(g_strdup(c.change.subject ? c.change.subject : ""));
+    if (*subject == '\0' || !c.has_channel) {
         api_reply_problem(r, 422, "invalid", "a new entry needs \"channel\" and \"subject\"");
         return;
     }
@@ -562,7 +585,20 @@ change_entry(Request *r, const char *const *fields, Op op, unsigned status)
     g_auto(Change) c = { 0 };
     if (!read_change(r, body, &c, fields))
         return;
-    if (r->ids[1] > 0) { /* DELETE …/attachments/{id} */
+    if (op == OP_UPDATE && status == 201 && c.attachments == NULL &&
+        (r->uploads == NULL || r->uploads->len == 0)) { /* POST …/attachments */
+        api_reply_problem(r, 422, "invalid", "give the files (multipart/form-data) or "
+                          "\"attachments\" (JSON with base64 data)");
+        return;
+    }
+    if (r->ids[1] > 0) { /* DELETE …/attachments/{id}: the path names it, so 404 when absent */
+        g_autoptr(GError) missing = NULL;
+        g_autoptr(ClEntryAttachment) a = cl_store_attachment_get(api_store(r), e->tenant_id, e->id,
+                                                                 r->ids[1], &missing);
+        if (a == NULL) {
+            api_reply_error(r, missing);
+            return;
+        }
         c.remove = g_array_new(FALSE, FALSE, sizeof(gint64));
         g_array_append_val(c.remove, r->ids[1]);
         c.change.remove_attachments = c.remove;
@@ -637,10 +673,6 @@ api_entry_discard(Request *r)
 void
 api_attachment_add(Request *r)
 {
-    if ((r->uploads == NULL || r->uploads->len == 0) && r->form != NULL) {
-        api_reply_problem(r, 422, "invalid", "the form has no file");
-        return;
-    }
     static const char *const fields[] = { "attachments", "version", NULL };
     change_entry(r, fields, OP_UPDATE, 201);
 }
@@ -682,10 +714,18 @@ reply_blob(Request *r, const char *hash, const char *name, const char *type)
     }
     g_autofree char *mime = NULL;
     if (type == NULL) {
+        /* The content decides; the name only refines a type the content agrees
+         * with (a .docx is a zip): "bild.png" holding HTML is text/html. */
         guint8 head[SNIFF_BYTES];
         ssize_t n = pread(fd, head, MIN((gint64)sizeof head, size), offset);
-        g_autofree char *guess = g_content_type_guess(name, n > 0 ? head : NULL,
-                                                      n > 0 ? (gsize)n : 0, NULL);
+        gboolean uncertain = FALSE;
+        g_autofree char *by_content = g_content_type_guess(NULL, n > 0 ? head : NULL,
+                                                           n > 0 ? (gsize)n : 0, &uncertain);
+        g_autofree char *by_name = g_content_type_guess(name, NULL, 0, NULL);
+        const char *guess = by_content;
+        if (by_name && by_content && !g_content_type_equals(by_name, by_content) &&
+            g_content_type_is_a(by_name, by_content))
+            guess = by_name;
         mime = guess ? g_content_type_get_mime_type(guess) : NULL;
         type = mime ? mime : "application/octet-stream";
     }
@@ -790,10 +830,16 @@ api_message_upload(Request *r)
     }
     /* An upload of a colleague's mail (admins) lands in their private inbox:
      * the uploader learns where, not what. */
-    json_t *entry = cl_entry_visible(result->entry, r->user->id)
-                        ? api_entry_json(r, result->entry, false)
-                        : json_pack("{s:I}", "id", (json_int_t)result->entry->id);
-    api_reply_json(r, result->status == CL_RESULT_DUPLICATE ? 200 : 201,
-                   json_pack("{s:s, s:o}", "status", cl_result_status_name(result->status),
-                             "entry", entry));
+    GString *out = g_string_new(NULL);
+    g_string_append_printf(out, "{\"status\":\"%s\",\"entry\":",
+                           cl_result_status_name(result->status));
+    /* As stored, with the names of its records (the pipeline's result has keys). */
+    g_autoptr(ClEntry) stored = cl_store_entry_get(api_store(r), r->user->tenant_id,
+                                                   result->entry->id, NULL);
+    if (stored != NULL && cl_entry_visible(stored, r->user->id))
+        api_entry_write(r, out, stored, false);
+    else
+        g_string_append_printf(out, "{\"id\":%" G_GINT64_FORMAT "}", result->entry->id);
+    g_string_append_c(out, '}');
+    api_reply_text(r, result->status == CL_RESULT_DUPLICATE ? 200 : 201, out);
 }

@@ -61,6 +61,8 @@ struct Request {
     unsigned status;
     bool answered;
     char *set_cookie;   /* Set-Cookie of the answer */
+    bool defer;         /* an answer made before the body is read waits for its end */
+    struct MHD_Response *deferred;
     gint64 retry_after; /* seconds, for 429 */
 
     /* who asks */
@@ -135,10 +137,15 @@ json_t *api_time_json(gint64 t);
 json_t *api_text_json(const char *text);
 json_t *api_item_json(const ClItem *item); /* {"id", "key" | "number", "name"} or null */
 json_t *api_user_json(const ClUser *user); /* the logged-in user */
-/* An entry; full: with its text (read from the original for mail). */
-json_t *api_entry_json(Request *r, ClEntry *entry, bool full);
-/* {"items": [entries], "next_cursor": "TIME.ID" | null}; entries: transfer none. */
-json_t *api_page_json(Request *r, GPtrArray *entries, guint limit);
+/* Appends a JSON string (escaped; invalid UTF-8 repaired) or null. */
+void api_put_string(GString *out, const char *s);
+/* Appends an entry as a JSON object; full: with its text (read from the
+ * original for mail) and addresses. */
+void api_entry_write(Request *r, GString *out, ClEntry *entry, bool full);
+/* Appends "items": [entries], "next_cursor": "TIME.ID" | null (members, no braces). */
+void api_page_write(Request *r, GString *out, GPtrArray *entries, guint limit);
+/* Answers with JSON text (transfer full). */
+void api_reply_text(Request *r, unsigned status, GString *json);
 /* The id of a record named in a JSON value: an id, or a key (lead: number) of
  * the tenant; 0 when null. -1 after answering 422 (field named). */
 gint64 api_record_id(Request *r, ClItemKind kind, json_t *value, const char *field);

@@ -33,6 +33,7 @@
 #define THROTTLE_FORGET (15 * 60) /* seconds after which failures are forgotten */
 #define THROTTLE_MAX_WAIT 3600
 #define THROTTLE_MAX_KEYS 100000
+#define DRAIN_MAX (16 * 1024 * 1024) /* bodies read and dropped after an early answer */
 
 typedef struct {
     guint failures;
@@ -174,6 +175,13 @@ api_reply_response(Request *r, unsigned status, struct MHD_Response *response)
         g_snprintf(text, sizeof text, "%" G_GINT64_FORMAT, r->retry_after > 0 ? r->retry_after : 5);
         MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, text);
     }
+    if (r->defer) {
+        /* Answered before the body was read: the body is read and dropped
+         * first, so that a client that sends it all before reading (most do)
+         * gets the answer instead of a broken connection. */
+        r->deferred = response;
+        return;
+    }
     if (MHD_queue_response(r->conn, status, response) != MHD_YES)
         g_debug("event=queue-failed path=%s", r->path);
     MHD_destroy_response(response);
@@ -199,6 +207,13 @@ api_reply_json(Request *r, unsigned status, json_t *body)
     }
     /* jansson allocates with malloc; g_free is free (GLib ≥ 2.46). */
     reply_text(r, status, "application/json", text, strlen(text));
+}
+
+void
+api_reply_text(Request *r, unsigned status, GString *json)
+{
+    gsize len = json->len;
+    reply_text(r, status, "application/json", g_string_free(json, FALSE), len);
 }
 
 void
@@ -305,7 +320,7 @@ api_query_cursor(Request *r, gint64 *time_out, gint64 *id_out)
     const char *dot = strchr(text, '.');
     g_autofree char *t = dot ? g_strndup(text, dot - text) : NULL;
     guint64 time = 0, id = 0;
-    if (dot == NULL || !g_ascii_string_to_unsigned(t, 10, 0, G_MAXINT64, &time, NULL) ||
+    if (dot == NULL || !g_ascii_string_to_unsigned(t, 10, 1, G_MAXINT64, &time, NULL) ||
         !g_ascii_string_to_unsigned(dot + 1, 10, 1, G_MAXINT64, &id, NULL)) {
         api_reply_problem(r, 400, "bad-request",
                           "?cursor= must be the next_cursor of the previous page");
@@ -773,8 +788,8 @@ static void
 body_take(Request *r, const char *data, size_t size)
 {
     r->body_bytes += size;
-    if (r->too_large || r->answered)
-        return;
+    if (r->too_large || r->answered || !(r->route->flags & (BODY_JSON | BODY_FORM | BODY_RAW)))
+        return; /* a body where none is expected is read and ignored */
     if (r->body_bytes > r->body_limit) {
         r->too_large = true;
         if (!(r->route->flags & BODY_RAW)) {
@@ -816,6 +831,7 @@ body_take(Request *r, const char *data, size_t size)
 static void
 request_free(Request *r)
 {
+    g_clear_pointer(&r->deferred, MHD_destroy_response);
     if (r->post)
         MHD_destroy_post_processor(r->post);
     g_clear_pointer(&r->form, g_hash_table_unref);
@@ -944,15 +960,29 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         r->secure = api->config->secure_cookies || g_strcmp0(proto, "https") == 0;
         g_atomic_int_inc(&api->in_flight);
         *con_cls = r;
+        /* A body of known, modest length is read even when the answer is an
+         * error; a larger or unknown one is not waited for (the connection
+         * closes), nor one whose client waits for "100 Continue" first. */
+        const char *length = api_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *expect = api_header(r, MHD_HTTP_HEADER_EXPECT);
+        guint64 n = 0;
+        r->defer = length && g_ascii_string_to_unsigned(length, 10, 1, DRAIN_MAX, &n, NULL) &&
+                   (expect == NULL || g_ascii_strcasecmp(expect, "100-continue") != 0);
         r->store = g_async_queue_pop(api->stores);
-        bool go_on = request_begin(r);
+        request_begin(r);
         g_async_queue_push(api->stores, g_steal_pointer(&r->store));
-        (void)go_on;
+        r->defer = false;
         return MHD_YES;
     }
     if (r->answered) {
-        /* Answered before the body: drop what still comes. */
-        *upload_data_size = 0;
+        /* Answered before the body: drop what still comes, then send the answer. */
+        if (*upload_data_size > 0) {
+            *upload_data_size = 0;
+        } else if (r->deferred != NULL) {
+            if (MHD_queue_response(conn, r->status, r->deferred) != MHD_YES)
+                g_debug("event=queue-failed path=%s", r->path);
+            g_clear_pointer(&r->deferred, MHD_destroy_response);
+        }
         return MHD_YES;
     }
     r->store = g_async_queue_pop(api->stores);

@@ -68,6 +68,24 @@ cl_text_fold(const char *text)
     return g_utf8_casefold(nfc ? nfc : "", -1);
 }
 
+char *
+cl_text_fold_search(const char *text)
+{
+    if (text == NULL || ascii_only(text))
+        return g_ascii_strdown(text ? text : "", -1);
+    g_autofree char *nfd = g_utf8_normalize(text, -1, G_NORMALIZE_DEFAULT);
+    if (nfd == NULL)
+        return NULL;
+    GString *bare = g_string_sized_new(strlen(nfd));
+    for (const char *p = nfd; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        if (!g_unichar_ismark(c))
+            g_string_append_unichar(bare, c);
+    }
+    g_autofree char *text_bare = g_string_free(bare, FALSE);
+    return g_utf8_casefold(text_bare, -1);
+}
+
 GStrv
 cl_text_words(const char *folded, guint max)
 {

@@ -56,8 +56,8 @@ stmt_free(ClDbStmt *s)
     g_free(s);
 }
 
-/* cl_fold(text): NFC and Unicode case folding (cl_text_fold), so that SQL can
- * compare names as the matcher does ("MÜLLER" and "müller"). */
+/* cl_fold(text): case folding without accents (cl_text_fold_search), so that
+ * SQL can find names as people type them ("muller" finds "Müller"). */
 static void
 sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -67,7 +67,7 @@ sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_null(ctx);
         return;
     }
-    char *folded = cl_text_fold(text);
+    char *folded = cl_text_fold_search(text);
     if (folded == NULL)
         sqlite3_result_null(ctx);
     else

@@ -392,13 +392,27 @@ cl_store_tokens_json(ClStore *store, gint64 tenant_id, gint64 user_id, GError **
 
 /* ---- notifications ----------------------------------------------------------------------------- */
 
+/* Only of entries the user may see (cl_entry_visible): a colleague's entry that
+ * went into their own history, or was notified and then moved there, is
+ * nobody else's — not even its subject. ?2 is the user. */
+#define VISIBLE_TO_USER                                                                        \
+    "(e.author_id = ?2 OR (e.state = 'saved' AND (e.company_id IS NOT NULL"                  \
+    " OR e.lead_id IS NOT NULL OR e.project_id IS NOT NULL)))"
+
 /* {"id", "key", "name"} of a record named by three columns, or null. */
 json_t *
 store_ref_json(ClDbStmt *s, int col)
 {
+    return store_ref_json_as(s, col, "key");
+}
+
+/* The same with another name for the key ("number" for leads). */
+json_t *
+store_ref_json_as(ClDbStmt *s, int col, const char *key)
+{
     if (cl_db_column_is_null(s, col))
         return json_null();
-    return json_pack("{s:I, s:o, s:o}", "id", (json_int_t)cl_db_column_int64(s, col), "key",
+    return json_pack("{s:I, s:o, s:o}", "id", (json_int_t)cl_db_column_int64(s, col), key,
                      store_text_json(cl_db_column_text(s, col + 1)), "name",
                      store_text_json(cl_db_column_text(s, col + 2)));
 }
@@ -415,7 +429,7 @@ cl_store_notifications_json(ClStore *store, gint64 tenant_id, gint64 user_id, bo
         " LEFT JOIN users a ON a.id = n.actor_id LEFT JOIN companies c ON c.id = e.company_id"
         " LEFT JOIN leads l ON l.id = e.lead_id LEFT JOIN projects p ON p.id = e.project_id"
         " WHERE n.tenant_id = ?1 AND n.user_id = ?2 AND (?3 = 0 OR n.read_at IS NULL)"
-        " AND (?4 = 0 OR n.id < ?4) ORDER BY n.id DESC LIMIT ?5",
+        " AND (?4 = 0 OR n.id < ?4) AND " VISIBLE_TO_USER " ORDER BY n.id DESC LIMIT ?5",
         error);
     if (s == NULL)
         return NULL;
@@ -432,7 +446,7 @@ cl_store_notifications_json(ClStore *store, gint64 tenant_id, gint64 user_id, bo
                                   "subject", store_text_json(cl_db_column_text(s, 8)),
                                   "state", store_text_json(cl_db_column_text(s, 9)),
                                   "company", store_ref_json(s, 10),
-                                  "lead", store_ref_json(s, 13),
+                                  "lead", store_ref_json_as(s, 13, "number"),
                                   "project", store_ref_json(s, 16));
         json_array_append_new(out, json_pack("{s:I, s:s, s:o, s:o, s:o, s:o}",
                                              "id", (json_int_t)cl_db_column_int64(s, 0),
@@ -449,8 +463,9 @@ gint64
 cl_store_notifications_unread(ClStore *store, gint64 tenant_id, gint64 user_id, GError **error)
 {
     ClDbStmt *s = cl_db_prepare(store->db,
-                                "SELECT count(*) FROM notifications WHERE tenant_id = ?"
-                                " AND user_id = ? AND read_at IS NULL",
+                                "SELECT count(*) FROM notifications n JOIN entries e"
+                                " ON e.id = n.entry_id WHERE n.tenant_id = ?1 AND n.user_id = ?2"
+                                " AND n.read_at IS NULL AND " VISIBLE_TO_USER,
                                 error);
     if (s == NULL)
         return -1;

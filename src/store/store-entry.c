@@ -106,6 +106,8 @@ cl_entry_free(ClEntry *e)
     g_free(e->addresses_json);
     g_free(e->raw_hash);
     g_free(e->preview);
+    g_free(e->reasons_text);
+    g_free(e->candidates_text);
     g_free(e->index_text);
     g_free(e);
 }
@@ -552,7 +554,7 @@ row_ref(ClDbStmt *s, int col, ClItemKind kind, const ClEntry *e, int company_col
 }
 
 static ClEntry *
-row_entry(ClDbStmt *s)
+row_entry(ClDbStmt *s, bool raw_json)
 {
     ClEntry *e = cl_entry_new();
     e->id = cl_db_column_int64(s, 0);
@@ -581,11 +583,17 @@ row_entry(ClDbStmt *s)
     e->message_id = g_strdup(cl_db_column_text(s, 29));
     e->in_reply_to = g_strdup(cl_db_column_text(s, 30));
     e->addresses_json = g_strdup(cl_db_column_text(s, 31));
-    load_candidates(e, cl_db_column_text(s, 32));
+    if (raw_json)
+        e->candidates_text = g_strdup(cl_db_column_text(s, 32));
+    else
+        load_candidates(e, cl_db_column_text(s, 32));
     e->raw_hash = g_strdup(cl_db_column_text(s, 33));
     e->raw_size = cl_db_column_int64(s, 34);
     e->version = cl_db_column_int64(s, 35);
-    load_reasons(e, cl_db_column_text(s, 36));
+    if (raw_json)
+        e->reasons_text = g_strdup(cl_db_column_text(s, 36));
+    else
+        load_reasons(e, cl_db_column_text(s, 36));
     e->body = g_strdup(cl_db_column_text(s, 37));
     return e;
 }
@@ -664,12 +672,12 @@ load_details(ClStore *store, GPtrArray *entries, GError **error)
 
 /* Runs a bound statement of ENTRY_SELECT and loads the details of its rows. */
 static GPtrArray *
-collect_entries(ClStore *store, ClDbStmt *s, GError **error)
+collect_entries(ClStore *store, ClDbStmt *s, bool raw_json, GError **error)
 {
     g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)cl_entry_free);
     int rc;
     while ((rc = cl_db_step(s, error)) == 1)
-        g_ptr_array_add(out, row_entry(s));
+        g_ptr_array_add(out, row_entry(s, raw_json));
     if (rc < 0 || !load_details(store, out, error))
         return NULL;
     return g_steal_pointer(&out);
@@ -686,7 +694,7 @@ cl_store_entry_get(ClStore *store, gint64 tenant_id, gint64 id, GError **error)
         return NULL;
     cl_db_bind_int64(s, 1, id);
     cl_db_bind_int64(s, 2, tenant_id);
-    g_autoptr(GPtrArray) list = collect_entries(store, s, error);
+    g_autoptr(GPtrArray) list = collect_entries(store, s, false, error);
     if (list == NULL)
         return NULL;
     if (list->len == 0) {
@@ -775,7 +783,7 @@ cl_store_entries_list(ClStore *store, const ClEntryQuery *q, GError **error)
     cl_db_bind_int64(s, 5, before_time);
     if (q->search)
         cl_db_bind_text(s, 6, q->search);
-    return collect_entries(store, s, error);
+    return collect_entries(store, s, q->raw_json, error);
 }
 
 GPtrArray *
@@ -798,7 +806,7 @@ cl_store_followups(ClStore *store, gint64 tenant_id, gint64 user_id, const char 
     cl_db_bind_text(s, 3, from);
     cl_db_bind_text(s, 4, to);
     cl_db_bind_int64(s, 5, limit ? limit : 200);
-    return collect_entries(store, s, error);
+    return collect_entries(store, s, false, error);
 }
 
 ClItem *
@@ -1077,7 +1085,8 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
             if (!cl_db_run(del, error))
                 return false;
             if (cl_db_changes(db) != 1) {
-                g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND,
+                /* A change naming what is not there: bad content, the entry is found. */
+                g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
                             "entry %" G_GINT64_FORMAT " has no attachment %" G_GINT64_FORMAT, id,
                             g_array_index(c->remove_attachments, gint64, i));
                 return false;

@@ -16,11 +16,13 @@ typedef struct {
     ClLoadStats *stats;
     GString *path; /* JSON path of the value being read, for error messages */
     gint64 last_id; /* the record the last load_*() wrote */
+    bool failed;    /* invalid() was called: an optional field had the wrong type */
 } Load;
 
 static bool
 invalid(Load *l, GError **error, const char *what)
 {
+    l->failed = true;
     if (l->path->len)
         g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "%s: %s", l->path->str, what);
     else
@@ -305,6 +307,8 @@ load_user(Load *l, gint64 tenant_id, json_t *u, GError **error)
     const char *name = get_string(l, u, "name", false, error);
     const char *role = get_string(l, u, "role", false, error);
     const char *password = get_string(l, u, "password", false, error);
+    if (l->failed)
+        return false;
     if (role == NULL)
         role = "user";
     if (strcmp(role, "admin") != 0 && strcmp(role, "user") != 0)
@@ -354,6 +358,8 @@ load_contact(Load *l, gint64 tenant_id, gint64 company_id, json_t *c, GError **e
         return false;
     const char *name = get_string(l, c, "name", false, error);
     const char *phone = get_string(l, c, "phone", false, error);
+    if (l->failed)
+        return false;
     g_autofree char *company = g_strdup_printf("%" G_GINT64_FORMAT, company_id);
     const char *values[] = { name ? name : key, phone, company };
     int change;
@@ -387,6 +393,8 @@ load_lead(Load *l, gint64 tenant_id, gint64 company_id, json_t *d, GError **erro
     if (name == NULL)
         return false;
     const char *status = get_string(l, d, "status", false, error);
+    if (l->failed)
+        return false;
     g_autofree char *company = g_strdup_printf("%" G_GINT64_FORMAT, company_id);
     g_autofree char *word = cl_text_name_key(name);
     const char *values[] = { name, status ? status : "open", company, word };
@@ -415,6 +423,8 @@ load_project(Load *l, gint64 tenant_id, gint64 company_id, json_t *p, GError **e
     if (name == NULL)
         return false;
     const char *number = get_string(l, p, "number", false, error);
+    if (l->failed)
+        return false;
     g_autofree char *company = g_strdup_printf("%" G_GINT64_FORMAT, company_id);
     g_autofree char *word = cl_text_name_key(name);
     const char *values[] = { name, number, company, word };
@@ -469,6 +479,8 @@ load_company(Load *l, gint64 tenant_id, gint64 unused, json_t *c, GError **error
     if (key == NULL)
         return false;
     const char *name = get_string(l, c, "name", false, error);
+    if (l->failed)
+        return false;
     const char *values[] = { name ? name : key };
     int change;
     gint64 id = sync_row(l, "SELECT id, name FROM companies WHERE tenant_id = ? AND key = ?",
@@ -506,6 +518,8 @@ load_tenant(Load *l, gint64 unused1, gint64 unused2, json_t *t, GError **error)
     if (key == NULL)
         return false;
     const char *name = get_string(l, t, "name", false, error);
+    if (l->failed)
+        return false;
     json_t *settings = json_object_get(t, "settings");
     const char *numbers = "strict";
     const char *auto_save = "0";
@@ -763,7 +777,7 @@ cl_store_records_json(ClStore *store, ClItemKind kind, const ClRecordQuery *q, G
     if (s == NULL)
         return NULL;
     guint limit = q->limit ? q->limit : 50;
-    g_autofree char *folded = q->query && *q->query ? cl_text_fold(q->query) : NULL;
+    g_autofree char *folded = q->query && *q->query ? cl_text_fold_search(q->query) : NULL;
     cl_db_bind_int64(s, 1, q->tenant_id);
     cl_db_bind_text(s, 2, folded);
     cl_db_bind_int64(s, 3, q->company_id);
@@ -920,6 +934,100 @@ rename_key(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 id, const c
     return true;
 }
 
+/*
+ * The addresses a tenant's admin gives a user must be nobody else's: an
+ * address of another tenant's domain, or of a user elsewhere, would take
+ * over that user's mail (rule 2: a private address registered with two
+ * users belongs to neither) and their login. Master-data files, the
+ * operator's tool, may still do what they like.
+ */
+static bool
+user_addresses_free(ClStore *store, gint64 tenant_id, gint64 user_id, json_t *emails,
+                    GError **error)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(emails, i, v) {
+        g_autofree char *folded = cl_address_fold(json_string_value(v));
+        g_autofree char *domain = folded ? cl_address_domain(folded) : NULL;
+        if (folded == NULL)
+            continue; /* the loader says what is wrong with it */
+        /* What the user has already stays (it may come from a master-data file). */
+        ClDbStmt *own = cl_db_prepare(store->db,
+                                      "SELECT count(*) FROM user_addresses WHERE user_id = ?"
+                                      " AND address = ?",
+                                      error);
+        if (own == NULL)
+            return false;
+        cl_db_bind_int64(own, 1, user_id);
+        cl_db_bind_text(own, 2, folded);
+        gint64 has = cl_db_one_int64(own, 0, error);
+        if (has < 0)
+            return false;
+        if (has > 0)
+            continue;
+        ClDbStmt *s = cl_db_prepare(store->db,
+                                    "SELECT EXISTS (SELECT 1 FROM tenant_domains WHERE domain = ?1"
+                                    " AND tenant_id != ?3) OR EXISTS (SELECT 1 FROM user_addresses"
+                                    " WHERE address = ?2 AND user_id != ?4)",
+                                    error);
+        if (s == NULL)
+            return false;
+        cl_db_bind_text(s, 1, domain ? domain : "");
+        cl_db_bind_text(s, 2, folded);
+        cl_db_bind_int64(s, 3, tenant_id);
+        cl_db_bind_int64(s, 4, user_id);
+        gint64 taken = cl_db_one_int64(s, 0, error);
+        if (taken < 0)
+            return false;
+        if (taken) {
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT,
+                        "emails[%zu]: %s is registered elsewhere (another user, or a domain of "
+                        "another organisation)",
+                        i, json_string_value(v));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A company domain made in the API is one company's: the company-domain rule
+ * then names that company and no list of candidates (files may differ). */
+static bool
+company_domains_free(ClStore *store, gint64 tenant_id, gint64 company_id, json_t *domains,
+                     GError **error)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(domains, i, v) {
+        g_autofree char *folded = cl_address_fold(json_string_value(v));
+        if (folded == NULL)
+            continue;
+        ClDbStmt *s = cl_db_prepare(store->db,
+                                    "SELECT c.name FROM company_domains d JOIN companies c"
+                                    " ON c.id = d.company_id WHERE d.tenant_id = ? AND d.domain = ?"
+                                    " AND d.company_id != ?",
+                                    error);
+        if (s == NULL)
+            return false;
+        cl_db_bind_int64(s, 1, tenant_id);
+        cl_db_bind_text(s, 2, folded);
+        cl_db_bind_int64(s, 3, company_id);
+        int rc = cl_db_step(s, error);
+        if (rc < 0)
+            return false;
+        if (rc == 1) {
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT,
+                        "domains[%zu]: %s is already the domain of %s", i, folded,
+                        cl_db_column_text(s, 0));
+            while (cl_db_step(s, NULL) == 1)
+                ;
+            return false;
+        }
+    }
+    return true;
+}
+
 gint64
 cl_store_record_save(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 id, json_t *fields,
                      GError **error)
@@ -952,10 +1060,15 @@ cl_store_record_save(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 i
                         "\"company\" must be the id of a company");
             return -1;
         }
+        g_autoptr(GError) local = NULL;
         g_autoptr(ClItem) c = cl_store_item_get(store, CL_ITEM_COMPANY, tenant_id,
-                                                json_integer_value(cid), error);
+                                                json_integer_value(cid), &local);
         if (c == NULL) {
-            g_prefix_error(error, "\"company\": ");
+            /* A field naming nothing is bad content, not a missing resource. */
+            if (g_error_matches(local, CL_ERROR, CL_ERROR_NOT_FOUND))
+                local->code = CL_ERROR_INVALID;
+            g_prefix_error(&local, "\"company\": ");
+            g_propagate_error(error, g_steal_pointer(&local));
             return -1;
         }
         company_id = c->id;
@@ -1009,6 +1122,10 @@ cl_store_record_save(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 i
     bool ok;
     switch (kind) {
     case CL_ITEM_COMPANY: {
+        if (!company_domains_free(store, tenant_id, id, json_object_get(obj, "domains"), error)) {
+            g_string_free(l.path, TRUE);
+            return -1;
+        }
         /* Only the company itself: contacts, leads and projects are records of their own. */
         json_t *c = json_pack("{s:O, s:O, s:O?}", "key", json_object_get(obj, "key"), "name",
                               name, "domains", json_object_get(obj, "domains"));
@@ -1026,6 +1143,10 @@ cl_store_record_save(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 i
         ok = load_project(&l, tenant_id, company_id, obj, error);
         break;
     default: {
+        if (!user_addresses_free(store, tenant_id, id, json_object_get(obj, "emails"), error)) {
+            g_string_free(l.path, TRUE);
+            return -1;
+        }
         json_t *password = json_object_get(obj, "password");
         if (password != NULL && (!json_is_string(password) || json_string_length(password) < 8)) {
             g_string_free(l.path, TRUE);
@@ -1034,6 +1155,16 @@ cl_store_record_save(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 i
             return -1;
         }
         ok = load_user(&l, tenant_id, obj, error);
+        /* A password the admin sets ends the user's sessions, as the user's own change does. */
+        if (ok && json_object_get(fields, "password") != NULL && id > 0) {
+            ClDbStmt *s = cl_db_prepare(store->db, "DELETE FROM sessions WHERE user_id = ?",
+                                        error);
+            ok = s != NULL;
+            if (ok) {
+                cl_db_bind_int64(s, 1, id);
+                ok = cl_db_run(s, error);
+            }
+        }
         json_t *active = json_object_get(obj, "active");
         json_t *locale = json_object_get(obj, "locale");
         if (ok && active != NULL && !json_is_boolean(active))
@@ -1142,12 +1273,26 @@ cl_store_tenant_save(ClStore *store, gint64 tenant_id, json_t *fields, GError **
             g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "\"settings\" must be an object");
             return false;
         }
+        const char *name;
+        json_t *value;
+        json_object_foreach(settings, name, value) {
+            if (strcmp(name, "subject_numbers") != 0 && strcmp(name, "auto_save") != 0) {
+                g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "there is no setting \"%s\"",
+                            name);
+                return false;
+            }
+        }
         json_object_update(json_object_get(obj, "settings"), settings);
     }
     if (json_object_get(fields, "name") != NULL)
         json_object_set(obj, "name", json_object_get(fields, "name"));
-    if (json_object_get(fields, "domains") != NULL)
-        json_object_set(obj, "domains", json_object_get(fields, "domains"));
+    json_t *domains = json_object_get(fields, "domains");
+    if (domains != NULL && !json_is_array(domains)) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "\"domains\" must be a list");
+        return false;
+    }
+    if (domains != NULL)
+        json_object_set(obj, "domains", domains);
     json_t *name = json_object_get(obj, "name");
     if (!json_is_string(name) || json_string_length(name) == 0) {
         g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "\"name\" must be a non-empty string");

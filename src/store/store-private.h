@@ -49,3 +49,4 @@ bool store_notify(ClStore *store, gint64 tenant_id, gint64 entry_id, gint64 user
 json_t *store_time_json(gint64 t);       /* ISO 8601 UTC, null for 0 */
 json_t *store_text_json(const char *text); /* null for NULL */
 json_t *store_ref_json(ClDbStmt *s, int col); /* {"id", "key", "name"} of three columns, or null */
+json_t *store_ref_json_as(ClDbStmt *s, int col, const char *key); /* with another key name */

@@ -79,6 +79,9 @@ typedef struct {
     gint64 version;
     char *preview;         /* the first characters of the text, for lists */
     bool followup_done;    /* the follow-up was dealt with: kept, no longer due */
+    char *reasons_text;    /* reasons and candidates as stored (JSON), when read with
+                            * raw_json: then reasons and candidates stay empty */
+    char *candidates_text;
     char *index_text;      /* insert only: the text of captured mail for the search index
                             * and the preview (not stored: body stays NULL); NULL for
                             * manual entries, whose body is indexed */
@@ -267,6 +270,8 @@ typedef struct {
     gint64 before_id;     /* cursor: entries older than this id (0 = from the newest) */
     gint64 before_time;   /* the contact time of before_id when the caller knows it
                            * (an API cursor carries both); 0: looked up */
+    bool raw_json;        /* reasons and candidates as stored text (reasons_text,
+                           * candidates_text), not parsed: lists of the API */
 } ClEntryQuery;
 
 /*
