@@ -32,16 +32,14 @@ reply_page(Request *r, ClEntryQuery *q)
         !api_query_cursor(r, &q->before_time, &q->before_id))
         return;
     q->limit = (guint)limit;
-    q->raw_json = true;
     g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) list = cl_store_entries_list(api_store(r), q, &error);
-    if (list == NULL) {
+    GString *out = g_string_sized_new(1024 + q->limit * 1300);
+    g_string_append_c(out, '{');
+    if (!api_page_write(r, out, q, &error)) {
+        g_string_free(out, TRUE);
         api_reply_error(r, error);
         return;
     }
-    GString *out = g_string_sized_new(1024 + list->len * 1024);
-    g_string_append_c(out, '{');
-    api_page_write(r, out, list, q->limit);
     g_string_append_c(out, '}');
     api_reply_text(r, 200, out);
 }
@@ -109,20 +107,17 @@ api_followups(Request *r)
     if (!api_query_int(r, "limit", 200, 1, 500, &limit) ||
         !api_query_int(r, "include_done", 0, 0, 1, &done))
         return;
+    ClEntryQuery q = { .tenant_id = r->user->tenant_id, .author_id = r->user->id,
+                       .followups = true, .followup_from = from, .followup_to = to,
+                       .include_done = done, .limit = (guint)limit };
     g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) list = cl_store_followups(api_store(r), r->user->tenant_id, r->user->id,
-                                                   from, to, done, (guint)limit, &error);
-    if (list == NULL) {
+    GString *out = g_string_new("{");
+    if (!api_page_write(r, out, &q, &error)) {
+        g_string_free(out, TRUE);
         api_reply_error(r, error);
         return;
     }
-    GString *out = g_string_new("{\"items\":[");
-    for (guint i = 0; i < list->len; i++) {
-        if (i)
-            g_string_append_c(out, ',');
-        api_entry_write(r, out, g_ptr_array_index(list, i), false);
-    }
-    g_string_append(out, "]}");
+    g_string_append_c(out, '}');
     api_reply_text(r, 200, out);
 }
 
@@ -141,17 +136,16 @@ api_search(Request *r)
         return;
     ClEntryQuery q = { .tenant_id = r->user->tenant_id, .search = query,
                        .viewer_id = r->user->id, .limit = (guint)limit,
-                       .before_time = before_time, .before_id = before_id, .raw_json = true };
+                       .before_time = before_time, .before_id = before_id };
     g_autoptr(GError) error = NULL;
-    g_autoptr(GPtrArray) list = cl_store_entries_list(api_store(r), &q, &error);
-    if (list == NULL) {
-        api_reply_error(r, error);
-        return;
-    }
     GString *out = g_string_new("{\"query\":");
     api_put_string(out, text);
     g_string_append_c(out, ',');
-    api_page_write(r, out, list, q.limit);
+    if (!api_page_write(r, out, &q, &error)) {
+        g_string_free(out, TRUE);
+        api_reply_error(r, error);
+        return;
+    }
     /* The tenant's records of that name, with the first page. */
     static const struct {
         ClItemKind kind;
@@ -215,7 +209,11 @@ reply_entry(Request *r, gint64 id, unsigned status)
         return;
     }
     GString *out = g_string_new(NULL);
-    api_entry_write(r, out, e, true);
+    if (!api_entry_write(r, out, e, true, &error)) {
+        g_string_free(out, TRUE);
+        api_reply_error(r, error);
+        return;
+    }
     api_reply_text(r, status, out);
 }
 
@@ -225,8 +223,13 @@ api_entry_get(Request *r)
     g_autoptr(ClEntry) e = visible_entry(r, false);
     if (e == NULL)
         return;
+    g_autoptr(GError) error = NULL;
     GString *out = g_string_new(NULL);
-    api_entry_write(r, out, e, true);
+    if (!api_entry_write(r, out, e, true, &error)) {
+        g_string_free(out, TRUE);
+        api_reply_error(r, error);
+        return;
+    }
     api_reply_text(r, 200, out);
 }
 
@@ -837,7 +840,7 @@ api_message_upload(Request *r)
     g_autoptr(ClEntry) stored = cl_store_entry_get(api_store(r), r->user->tenant_id,
                                                    result->entry->id, NULL);
     if (stored != NULL && cl_entry_visible(stored, r->user->id))
-        api_entry_write(r, out, stored, false);
+        api_entry_write(r, out, stored, false, NULL);
     else
         g_string_append_printf(out, "{\"id\":%" G_GINT64_FORMAT "}", result->entry->id);
     g_string_append_c(out, '}');

@@ -92,43 +92,89 @@ api_put_string(GString *out, const char *s)
 }
 
 static void
-put_time(GString *out, gint64 t)
+put_int(GString *out, gint64 v)
 {
-    struct tm tm;
-    time_t tt = (time_t)t;
-    if (t == 0 || gmtime_r(&tt, &tm) == NULL) {
-        g_string_append(out, "null");
-        return;
-    }
-    g_string_append_printf(out, "\"%04d-%02d-%02dT%02d:%02d:%02dZ\"", tm.tm_year + 1900,
-                           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    char buf[24];
+    char *p = buf + sizeof buf;
+    guint64 u = v < 0 ? (guint64)0 - (guint64)v : (guint64)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        *--p = '-';
+    g_string_append_len(out, p, buf + sizeof buf - p);
 }
 
 static void
-put_ref(GString *out, const ClItem *item)
+put_2(GString *out, int v)
 {
-    if (item == NULL) {
+    g_string_append_c(out, (char)('0' + v / 10));
+    g_string_append_c(out, (char)('0' + v % 10));
+}
+
+/* ISO 8601 in UTC ("2026-12-04T10:30:00Z"), or null for 0; the civil date from
+ * days since 1970 (H. Hinnant's algorithm), no time zone code on the way. */
+static void
+put_time(GString *out, gint64 t)
+{
+    if (t == 0) {
         g_string_append(out, "null");
         return;
     }
-    g_string_append_printf(out, "{\"id\":%" G_GINT64_FORMAT ",\"%s\":", item->id,
-                           item->kind == CL_ITEM_LEAD ? "number" : "key");
-    api_put_string(out, item->key);
+    gint64 days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    gint64 secs = t - days * 86400;
+    gint64 z = days + 719468;
+    gint64 era = (z >= 0 ? z : z - 146096) / 146097;
+    gint64 doe = z - era * 146097;
+    gint64 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    gint64 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    gint64 mp = (5 * doy + 2) / 153;
+    int day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    int month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    gint64 year = yoe + era * 400 + (month <= 2);
+    g_string_append_c(out, '"');
+    put_int(out, year);
+    g_string_append_c(out, '-');
+    put_2(out, month);
+    g_string_append_c(out, '-');
+    put_2(out, day);
+    g_string_append_c(out, 'T');
+    put_2(out, (int)(secs / 3600));
+    g_string_append_c(out, ':');
+    put_2(out, (int)(secs / 60 % 60));
+    g_string_append_c(out, ':');
+    put_2(out, (int)(secs % 60));
+    g_string_append(out, "Z\"");
+}
+
+/* {"id", "key" (leads: "number"), "name"} or null. */
+static void
+put_ref(GString *out, gint64 id, const char *key_name, const char *key, const char *name)
+{
+    if (id <= 0) {
+        g_string_append(out, "null");
+        return;
+    }
+    g_string_append(out, "{\"id\":");
+    put_int(out, id);
+    g_string_append(out, ",\"");
+    g_string_append(out, key_name);
+    g_string_append(out, "\":");
+    api_put_string(out, key);
     g_string_append(out, ",\"name\":");
-    api_put_string(out, item->name ? item->name : item->key);
+    api_put_string(out, name ? name : key);
     g_string_append_c(out, '}');
 }
 
 static void
-put_refs(GString *out, GPtrArray *items)
+put_item(GString *out, const ClItem *item)
 {
-    g_string_append_c(out, '[');
-    for (guint i = 0; i < items->len; i++) {
-        if (i)
-            g_string_append_c(out, ',');
-        put_ref(out, g_ptr_array_index(items, i));
-    }
-    g_string_append_c(out, ']');
+    if (item == NULL)
+        g_string_append(out, "null");
+    else
+        put_ref(out, item->id, item->kind == CL_ITEM_LEAD ? "number" : "key", item->key,
+                item->name);
 }
 
 static void
@@ -139,176 +185,193 @@ put_json(GString *out, json_t *v)
     free(text);
 }
 
-/* Candidates are stored by key (or parsed into e->candidates): the API names them
- * with id and name as well. */
+/* Candidates are stored by key: the API names them with id and name as well. */
 static void
-put_candidates(Request *r, GString *out, const ClEntry *e)
+put_candidates(Request *r, GString *out, gint64 tenant_id, const char *stored)
 {
-    g_autoptr(GPtrArray) found = cl_item_array_new();
-    if (e->candidates_text != NULL) {
-        g_autoptr(json_t) obj = json_loads(e->candidates_text, 0, NULL);
-        const char *field;
-        json_t *list;
-        json_object_foreach(obj, field, list) {
-            int kind = cl_item_kind_parse(field);
-            size_t i;
-            json_t *v;
-            json_array_foreach(list, i, v) {
-                if (kind >= 0 && json_is_string(v))
-                    g_ptr_array_add(found, cl_item_new(kind, 0, e->tenant_id, json_string_value(v)));
-            }
-        }
-    } else {
-        for (guint i = 0; i < e->candidates->len; i++)
-            g_ptr_array_add(found, cl_item_copy(g_ptr_array_index(e->candidates, i)));
+    if (stored == NULL) {
+        g_string_append(out, "{}");
+        return;
     }
+    g_autoptr(json_t) obj = json_loads(stored, 0, NULL);
     g_string_append_c(out, '{');
-    static const ClItemKind kinds[] = { CL_ITEM_LEAD, CL_ITEM_PROJECT, CL_ITEM_CONTACT,
-                                        CL_ITEM_COMPANY };
     bool first_field = true;
-    for (gsize k = 0; k < G_N_ELEMENTS(kinds); k++) {
-        bool open = false;
-        for (guint i = 0; i < found->len; i++) {
-            ClItem *c = g_ptr_array_index(found, i);
-            if (c->kind != kinds[k])
-                continue;
-            if (!open) {
-                g_string_append_printf(out, "%s\"%s\":[", first_field ? "" : ",",
-                                       cl_item_kind_name(kinds[k]));
-                first_field = false;
-                open = true;
-            } else {
+    const char *field;
+    json_t *list;
+    json_object_foreach(obj, field, list) {
+        int kind = cl_item_kind_parse(field);
+        if (kind < 0 || !json_is_array(list))
+            continue;
+        g_string_append(out, first_field ? "\"" : ",\"");
+        g_string_append(out, field);
+        g_string_append(out, "\":[");
+        first_field = false;
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v) {
+            if (i)
                 g_string_append_c(out, ',');
-            }
             g_autoptr(GError) error = NULL;
-            g_autoptr(ClItem) item = cl_store_find(api_store(r), c->kind, e->tenant_id, c->key,
-                                                   &error);
-            put_ref(out, item ? item : c);
+            g_autoptr(ClItem) item = cl_store_find(api_store(r), kind, tenant_id,
+                                                   json_string_value(v), &error);
+            if (item != NULL)
+                put_item(out, item);
+            else
+                put_ref(out, 0, "key", NULL, NULL);
         }
-        if (open)
-            g_string_append_c(out, ']');
+        g_string_append_c(out, ']');
     }
     g_string_append_c(out, '}');
 }
 
-static void
-put_reasons(GString *out, const ClEntry *e)
-{
-    if (e->reasons_text != NULL) {
-        /* Stored by the store as [{"field", "rule", "detail"}]: the API's shape. */
-        g_string_append(out, e->reasons_text);
-        return;
-    }
-    g_string_append_c(out, '[');
-    for (guint i = 0; i < e->reasons->len; i++) {
-        ClReason *rs = g_ptr_array_index(e->reasons, i);
-        g_string_append(out, i ? ",{\"field\":" : "{\"field\":");
-        api_put_string(out, rs->field);
-        g_string_append(out, ",\"rule\":");
-        api_put_string(out, rs->rule);
-        g_string_append(out, ",\"detail\":");
-        api_put_string(out, rs->detail);
-        g_string_append_c(out, '}');
-    }
-    g_string_append_c(out, ']');
-}
-
 void
-api_entry_write(Request *r, GString *out, ClEntry *e, bool full)
+api_row_write(Request *r, GString *out, const ClEntryRow *e, ClEntry *full)
 {
-    g_string_append_printf(out, "{\"id\":%" G_GINT64_FORMAT ",\"state\":\"%s\",\"origin\":\"%s\","
-                           "\"channel\":\"%s\",\"contact_time\":",
-                           e->id, cl_entry_state_name(e->state), e->from_mail ? "mail" : "manual",
-                           cl_channel_name(e->channel));
+    g_string_append(out, "{\"id\":");
+    put_int(out, e->id);
+    g_string_append(out, ",\"state\":");
+    api_put_string(out, e->state);
+    g_string_append(out, e->from_mail ? ",\"origin\":\"mail\",\"channel\":"
+                                      : ",\"origin\":\"manual\",\"channel\":");
+    api_put_string(out, e->channel);
+    g_string_append(out, ",\"contact_time\":");
     put_time(out, e->contact_time);
     g_string_append(out, ",\"created\":");
     put_time(out, e->created_at);
     g_string_append(out, ",\"updated\":");
     put_time(out, e->updated_at);
     g_string_append(out, ",\"author\":");
-    put_ref(out, e->author);
+    put_ref(out, e->author_id, "key", e->author_key, e->author_name);
     g_string_append(out, ",\"company\":");
-    put_ref(out, e->company);
+    put_ref(out, e->company_id, "key", e->company_key, e->company_name);
     g_string_append(out, ",\"contacts\":");
-    put_refs(out, e->contacts);
+    g_string_append(out, e->contacts);
     g_string_append(out, ",\"lead\":");
-    put_ref(out, e->lead);
+    put_ref(out, e->lead_id, "number", e->lead_number, e->lead_name);
     g_string_append(out, ",\"project\":");
-    put_ref(out, e->project);
+    put_ref(out, e->project_id, "key", e->project_key, e->project_name);
     g_string_append(out, ",\"followup\":");
     api_put_string(out, e->followup);
-    g_string_append_printf(out, ",\"followup_done\":%s,\"notify\":",
-                           e->followup_done ? "true" : "false");
-    put_refs(out, e->notify);
+    g_string_append(out, e->followup_done ? ",\"followup_done\":true,\"notify\":"
+                                          : ",\"followup_done\":false,\"notify\":");
+    g_string_append(out, e->notify);
     g_string_append(out, ",\"subject\":");
     api_put_string(out, e->subject);
     g_string_append(out, ",\"preview\":");
     api_put_string(out, e->preview);
-    if (full) {
+    if (full != NULL) {
         g_autoptr(GError) error = NULL;
-        if (!cl_pipeline_entry_text(api_store(r), e, &error))
-            g_warning("event=entry-text-failed entry=%" G_GINT64_FORMAT " error=\"%s\"", e->id,
+        if (!cl_pipeline_entry_text(api_store(r), full, &error))
+            g_warning("event=entry-text-failed entry=%" G_GINT64_FORMAT " error=\"%s\"", full->id,
                       error->message);
         g_string_append(out, ",\"text\":");
-        api_put_string(out, e->body);
-        g_string_append_printf(out, ",\"text_from_html\":%s",
-                               e->body_from_html ? "true" : "false");
-        if (e->original_text) {
+        api_put_string(out, full->body);
+        g_string_append(out, full->body_from_html ? ",\"text_from_html\":true"
+                                                  : ",\"text_from_html\":false");
+        if (full->original_text) {
             g_string_append(out, ",\"original_text\":");
-            api_put_string(out, e->original_text);
+            api_put_string(out, full->original_text);
         }
         /* The mail's addresses; not the envelope (the transport's, with the BCC). */
-        g_autoptr(json_t) addresses = e->addresses_json ? json_loads(e->addresses_json, 0, NULL)
-                                                        : NULL;
+        g_autoptr(json_t) addresses =
+            full->addresses_json ? json_loads(full->addresses_json, 0, NULL) : NULL;
         if (addresses != NULL)
             json_object_del(addresses, "envelope");
         g_string_append(out, ",\"addresses\":");
         put_json(out, addresses);
     }
-    g_string_append_printf(out, ",\"forwarded\":%s,\"attachments\":[",
-                           e->forwarded ? "true" : "false");
-    for (guint i = 0; i < e->attachments->len; i++) {
-        ClEntryAttachment *a = g_ptr_array_index(e->attachments, i);
-        g_string_append_printf(out, "%s{\"id\":%" G_GINT64_FORMAT ",\"name\":", i ? "," : "",
-                               a->id);
-        api_put_string(out, a->name);
-        g_string_append(out, ",\"content_type\":");
-        api_put_string(out, a->content_type);
-        g_string_append_printf(out, ",\"size\":%" G_GINT64_FORMAT ",\"url\":\"/api/v1/entries/%"
-                               G_GINT64_FORMAT "/attachments/%" G_GINT64_FORMAT "\"}",
-                               a->size, e->id, a->id);
-    }
-    g_string_append(out, "],\"original_url\":");
-    if (e->raw_hash != NULL)
-        g_string_append_printf(out, "\"/api/v1/entries/%" G_GINT64_FORMAT "/original\"", e->id);
-    else
-        g_string_append(out, "null");
-    g_string_append(out, ",\"reasons\":");
-    put_reasons(out, e);
-    g_string_append(out, ",\"candidates\":");
-    put_candidates(r, out, e);
-    bool author = r->user && e->author && e->author->id == r->user->id;
-    g_string_append_printf(out, ",\"version\":%" G_GINT64_FORMAT ",\"can_edit\":%s}", e->version,
-                           author || (r->user && r->user->admin) ? "true" : "false");
-}
-
-void
-api_page_write(Request *r, GString *out, GPtrArray *entries, guint limit)
-{
-    g_string_append(out, "\"items\":[");
-    for (guint i = 0; i < entries->len; i++) {
-        if (i)
-            g_string_append_c(out, ',');
-        api_entry_write(r, out, g_ptr_array_index(entries, i), false);
-    }
-    g_string_append(out, "],\"next_cursor\":");
-    if (entries->len > 0 && entries->len >= limit) {
-        ClEntry *last = g_ptr_array_index(entries, entries->len - 1);
-        g_string_append_printf(out, "\"%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT "\"",
-                               last->contact_time, last->id);
+    g_string_append(out, e->forwarded ? ",\"forwarded\":true,\"attachments\":"
+                                      : ",\"forwarded\":false,\"attachments\":");
+    g_string_append(out, e->attachments);
+    g_string_append(out, ",\"original_url\":");
+    if (e->has_original) {
+        g_string_append(out, "\"/api/v1/entries/");
+        put_int(out, e->id);
+        g_string_append(out, "/original\"");
     } else {
         g_string_append(out, "null");
     }
+    /* Stored by the store as [{"field", "rule", "detail"}]: the API's shape. */
+    g_string_append(out, ",\"reasons\":");
+    g_string_append(out, e->reasons ? e->reasons : "[]");
+    g_string_append(out, ",\"candidates\":");
+    put_candidates(r, out, e->tenant_id, e->candidates);
+    g_string_append(out, ",\"version\":");
+    put_int(out, e->version);
+    bool may = r->user && (e->author_id == r->user->id || r->user->admin);
+    g_string_append(out, may ? ",\"can_edit\":true}" : ",\"can_edit\":false}");
+}
+
+typedef struct {
+    Request *r;
+    GString *out;
+    guint count;
+    gint64 last_time, last_id;
+} PageWriter;
+
+static void
+page_row(const ClEntryRow *row, void *data)
+{
+    PageWriter *w = data;
+    if (w->count++)
+        g_string_append_c(w->out, ',');
+    api_row_write(w->r, w->out, row, NULL);
+    w->last_time = row->contact_time;
+    w->last_id = row->id;
+}
+
+bool
+api_page_write(Request *r, GString *out, const ClEntryQuery *q, GError **error)
+{
+    PageWriter w = { .r = r, .out = out };
+    g_string_append(out, "\"items\":[");
+    if (!cl_store_entry_rows(api_store(r), q, page_row, &w, error))
+        return false;
+    if (q->followups) { /* by date, all of them: no cursor */
+        g_string_append_c(out, ']');
+        return true;
+    }
+    g_string_append(out, "],\"next_cursor\":");
+    guint limit = q->limit ? q->limit : 50;
+    if (w.count > 0 && w.count >= limit) {
+        g_string_append_c(out, '"');
+        put_int(out, w.last_time);
+        g_string_append_c(out, '.');
+        put_int(out, w.last_id);
+        g_string_append_c(out, '"');
+    } else {
+        g_string_append(out, "null");
+    }
+    return true;
+}
+
+typedef struct {
+    Request *r;
+    GString *out;
+    ClEntry *full;
+    bool found;
+} OneWriter;
+
+static void
+one_row(const ClEntryRow *row, void *data)
+{
+    OneWriter *w = data;
+    w->found = true;
+    api_row_write(w->r, w->out, row, w->full);
+}
+
+bool
+api_entry_write(Request *r, GString *out, ClEntry *entry, bool full, GError **error)
+{
+    ClEntryQuery q = { .tenant_id = entry->tenant_id, .entry_id = entry->id };
+    OneWriter w = { .r = r, .out = out, .full = full ? entry : NULL };
+    if (!cl_store_entry_rows(api_store(r), &q, one_row, &w, error))
+        return false;
+    if (!w.found) {
+        g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no entry %" G_GINT64_FORMAT, entry->id);
+        return false;
+    }
+    return true;
 }
 
 gint64

@@ -139,11 +139,15 @@ json_t *api_item_json(const ClItem *item); /* {"id", "key" | "number", "name"} o
 json_t *api_user_json(const ClUser *user); /* the logged-in user */
 /* Appends a JSON string (escaped; invalid UTF-8 repaired) or null. */
 void api_put_string(GString *out, const char *s);
-/* Appends an entry as a JSON object; full: with its text (read from the
- * original for mail) and addresses. */
-void api_entry_write(Request *r, GString *out, ClEntry *entry, bool full);
-/* Appends "items": [entries], "next_cursor": "TIME.ID" | null (members, no braces). */
-void api_page_write(Request *r, GString *out, GPtrArray *entries, guint limit);
+/* Appends an entry (a row of cl_store_entry_rows) as a JSON object; full (may be
+ * NULL): the same entry read whole, for its text (read from the original for
+ * mail) and addresses. */
+void api_row_write(Request *r, GString *out, const ClEntryRow *row, ClEntry *full);
+/* Appends "items": [the query's entries], "next_cursor": "TIME.ID" | null
+ * (members, no braces; follow-ups, by date, have no cursor). */
+bool api_page_write(Request *r, GString *out, const ClEntryQuery *query, GError **error);
+/* Appends one entry, read again as stored; full: with text and addresses. */
+bool api_entry_write(Request *r, GString *out, ClEntry *entry, bool full, GError **error);
 /* Answers with JSON text (transfer full). */
 void api_reply_text(Request *r, unsigned status, GString *json);
 /* The id of a record named in a JSON value: an id, or a key (lead: number) of

@@ -1012,10 +1012,11 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     cl_metrics_count("contactlog_http_requests_total", labels, 1);
     g_autofree char *hl = g_strdup_printf("route=\"%s\"", route);
     cl_metrics_observe("contactlog_http_request_seconds", hl, seconds);
-    g_info("event=request method=%s route=%s status=%u ms=%.2f user=%s tenant=%s%s", r->method,
-           route, r->status, seconds * 1000, r->user ? r->user->key : "-",
-           r->user ? r->user->tenant_key : "-",
-           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    if (cl_log_enabled(G_LOG_LEVEL_INFO))
+        g_info("event=request method=%s route=%s status=%u ms=%.2f user=%s tenant=%s%s",
+               r->method, route, r->status, seconds * 1000, r->user ? r->user->key : "-",
+               r->user ? r->user->tenant_key : "-",
+               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     request_free(r);
     *con_cls = NULL;
     g_atomic_int_dec_and_test(&api->in_flight);

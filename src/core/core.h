@@ -180,6 +180,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClRawMessage, cl_raw_message_free)
  * split the fields. Messages below `level` are dropped.
  */
 void cl_log_setup(GLogLevelFlags level);
+/* Would a message of this level be written? (GLib formats a message before its
+ * writer drops it: hot paths ask first.) */
+bool cl_log_enabled(GLogLevelFlags level);
 /* "debug", "info", "message", "warning" → the GLib level; -1 when unknown. */
 int cl_log_level_parse(const char *name);
 /* A value for a key=value field: as is when it is one plain word, else in

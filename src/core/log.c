@@ -110,6 +110,12 @@ cl_log_setup(GLogLevelFlags level)
 }
 
 bool
+cl_log_enabled(GLogLevelFlags level)
+{
+    return (level & G_LOG_LEVEL_MASK) <= threshold;
+}
+
+bool
 cl_write_all(int fd, const guint8 *buf, gsize len)
 {
     while (len > 0) {

@@ -712,12 +712,49 @@ cl_entry_visible(const ClEntry *e, gint64 user_id)
     return e->state == CL_ENTRY_SAVED && (e->company || e->lead || e->project);
 }
 
-GPtrArray *
-cl_store_entries_list(ClStore *store, const ClEntryQuery *q, GError **error)
+/*
+ * The ids of a page, in order. Every form walks one index of 0001-initial.sql
+ * (or the search index) from the cursor on: the cursor condition is a row
+ * value comparison of its own statement, without an OR that would keep
+ * SQLite from starting the index range there (a page deep in a long history
+ * cost 10 ms instead of 0.1; bench/http).
+ */
+#define PAGE(where)                                                                            \
+    { "SELECT e.id FROM " where " ORDER BY e.contact_time DESC, e.id DESC LIMIT ?4",          \
+      "SELECT e.id FROM " where " AND (e.contact_time, e.id) < (?5, ?3)"                       \
+      " ORDER BY e.contact_time DESC, e.id DESC LIMIT ?4" }
+typedef enum { PAGE_SEARCH, PAGE_INBOX, PAGE_OWN, PAGE_LEAD, PAGE_PROJECT, PAGE_COMPANY } PageKind;
+static const struct {
+    const char *first, *next;
+} page_sql[] = {
+    /* Visible to the viewer (cl_entry_visible): their own entries, and saved
+     * ones of a company, lead or project. */
+    [PAGE_SEARCH] = PAGE("entry_search JOIN entries e ON e.id = entry_search.rowid"
+                         " WHERE entry_search MATCH ?6 AND e.tenant_id = ?1"
+                         " AND e.state != 'discarded' AND (e.author_id = ?2 OR (e.state = 'saved'"
+                         " AND (e.company_id IS NOT NULL OR e.lead_id IS NOT NULL"
+                         " OR e.project_id IS NOT NULL)))"),
+    [PAGE_INBOX] = PAGE("entries e WHERE e.tenant_id = ?1 AND e.author_id = ?2"
+                        " AND e.state = 'pending'"),
+    [PAGE_OWN] = PAGE("entries e WHERE e.tenant_id = ?1 AND e.author_id = ?2 AND e.state = 'saved'"
+                      " AND e.company_id IS NULL AND e.lead_id IS NULL AND e.project_id IS NULL"),
+    [PAGE_LEAD] = PAGE("entries e WHERE e.tenant_id = ?1 AND e.lead_id = ?2 AND e.state = 'saved'"),
+    [PAGE_PROJECT] = PAGE("entries e WHERE e.tenant_id = ?1 AND e.project_id = ?2"
+                          " AND e.state = 'saved'"),
+    [PAGE_COMPANY] = PAGE("entries e WHERE e.tenant_id = ?1 AND e.company_id = ?2"
+                          " AND e.state = 'saved'"),
+};
+#undef PAGE
+
+static GArray *
+page_ids(ClStore *store, const ClEntryQuery *q, GError **error)
 {
-    /* Newest first by contact time, then id; every form walks one index of
-     * 0001-initial.sql. The cursor is an entry: the page continues after it. */
-    gint64 before_time = q->before_time ? q->before_time : G_MAXINT64;
+    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
+    if (q->entry_id) {
+        g_array_append_val(ids, q->entry_id);
+        return g_steal_pointer(&ids);
+    }
+    gint64 before_time = q->before_time;
     if (q->before_id && !q->before_time) {
         ClDbStmt *c = cl_db_prepare(store->db,
                                     "SELECT contact_time FROM entries WHERE tenant_id = ? AND id = ?",
@@ -738,75 +775,239 @@ cl_store_entries_list(ClStore *store, const ClEntryQuery *q, GError **error)
             return NULL;
         }
     }
-#define CURSOR " AND (?3 = 0 OR (e.contact_time, e.id) < (?5, ?3))" \
-               " ORDER BY e.contact_time DESC, e.id DESC LIMIT ?4"
-    const char *sql;
+    PageKind kind;
     gint64 owner;
     if (q->search) {
-        /* Visible to the viewer (cl_entry_visible): their own entries, and
-         * saved ones of a company, lead or project. */
-        sql = ENTRY_LIST " JOIN entry_search ON entry_search.rowid = e.id"
-              " WHERE entry_search MATCH ?6 AND e.tenant_id = ?1 AND e.state != 'discarded'"
-              " AND (e.author_id = ?2 OR (e.state = 'saved' AND (e.company_id IS NOT NULL"
-              " OR e.lead_id IS NOT NULL OR e.project_id IS NOT NULL)))" CURSOR;
+        kind = PAGE_SEARCH;
         owner = q->viewer_id;
     } else if (q->author_id && !q->own_history) {
-        sql = ENTRY_LIST " WHERE e.tenant_id = ?1 AND e.author_id = ?2"
-              " AND e.state = 'pending'" CURSOR;
+        kind = PAGE_INBOX;
         owner = q->author_id;
     } else if (q->own_history) {
-        sql = ENTRY_LIST " WHERE e.tenant_id = ?1 AND e.author_id = ?2"
-              " AND e.state = 'saved' AND e.company_id IS NULL AND e.lead_id IS NULL"
-              " AND e.project_id IS NULL" CURSOR;
+        kind = PAGE_OWN;
         owner = q->author_id;
     } else if (q->lead_id) {
-        sql = ENTRY_LIST " WHERE e.tenant_id = ?1 AND e.lead_id = ?2"
-              " AND e.state = 'saved'" CURSOR;
+        kind = PAGE_LEAD;
         owner = q->lead_id;
     } else if (q->project_id) {
-        sql = ENTRY_LIST " WHERE e.tenant_id = ?1 AND e.project_id = ?2"
-              " AND e.state = 'saved'" CURSOR;
+        kind = PAGE_PROJECT;
         owner = q->project_id;
     } else {
-        sql = ENTRY_LIST " WHERE e.tenant_id = ?1 AND e.company_id = ?2"
-              " AND e.state = 'saved'" CURSOR;
+        kind = PAGE_COMPANY;
         owner = q->company_id;
     }
-#undef CURSOR
-    ClDbStmt *s = cl_db_prepare(store->db, sql, error);
+    ClDbStmt *s = cl_db_prepare(store->db, q->before_id ? page_sql[kind].next
+                                                        : page_sql[kind].first, error);
     if (s == NULL)
         return NULL;
     cl_db_bind_int64(s, 1, q->tenant_id);
     cl_db_bind_int64(s, 2, owner);
-    cl_db_bind_int64(s, 3, q->before_id);
+    if (q->before_id) {
+        cl_db_bind_int64(s, 3, q->before_id);
+        cl_db_bind_int64(s, 5, before_time);
+    }
     cl_db_bind_int64(s, 4, q->limit ? q->limit : 50);
-    cl_db_bind_int64(s, 5, before_time);
     if (q->search)
         cl_db_bind_text(s, 6, q->search);
-    return collect_entries(store, s, q->raw_json, error);
+    int rc;
+    while ((rc = cl_db_step(s, error)) == 1) {
+        gint64 id = cl_db_column_int64(s, 0);
+        g_array_append_val(ids, id);
+    }
+    return rc < 0 ? NULL : g_steal_pointer(&ids);
+}
+
+static GArray *
+followup_ids(ClStore *store, const ClEntryQuery *q, GError **error)
+{
+#define FOLLOWUPS(done)                                                                        \
+    "SELECT e.id FROM entries e WHERE e.tenant_id = ?1 AND e.author_id = ?2"                  \
+    " AND e.followup IS NOT NULL" done " AND e.state != 'discarded'"                          \
+    " AND (?3 IS NULL OR e.followup >= ?3) AND (?4 IS NULL OR e.followup <= ?4)"               \
+    " ORDER BY e.followup, e.contact_time, e.id LIMIT ?5"
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                q->include_done ? FOLLOWUPS("")
+                                                : FOLLOWUPS(" AND e.followup_done = 0"),
+                                error);
+#undef FOLLOWUPS
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_int64(s, 1, q->tenant_id);
+    cl_db_bind_int64(s, 2, q->author_id);
+    cl_db_bind_text(s, 3, q->followup_from);
+    cl_db_bind_text(s, 4, q->followup_to);
+    cl_db_bind_int64(s, 5, q->limit ? q->limit : 200);
+    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
+    int rc;
+    while ((rc = cl_db_step(s, error)) == 1) {
+        gint64 id = cl_db_column_int64(s, 0);
+        g_array_append_val(ids, id);
+    }
+    return rc < 0 ? NULL : g_steal_pointer(&ids);
+}
+
+/* The entries of ids, in that order (ClEntry with details). */
+static GPtrArray *
+entries_by_ids(ClStore *store, gint64 tenant_id, GArray *ids, bool raw_json, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                ENTRY_SELECT("NULL") " JOIN json_each(?1) j ON j.value = e.id"
+                                " WHERE e.tenant_id = ?2 ORDER BY j.key",
+                                error);
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_int64s(s, 1, (const gint64 *)ids->data, ids->len);
+    cl_db_bind_int64(s, 2, tenant_id);
+    return collect_entries(store, s, raw_json, error);
+}
+
+GPtrArray *
+cl_store_entries_list(ClStore *store, const ClEntryQuery *q, GError **error)
+{
+    g_autoptr(GArray) ids = q->followups ? followup_ids(store, q, error) : page_ids(store, q, error);
+    if (ids == NULL)
+        return NULL;
+    return entries_by_ids(store, q->tenant_id, ids, q->raw_json, error);
 }
 
 GPtrArray *
 cl_store_followups(ClStore *store, gint64 tenant_id, gint64 user_id, const char *from,
                    const char *to, bool include_done, guint limit, GError **error)
 {
-#define FOLLOWUPS(done)                                                                        \
-    ENTRY_LIST " WHERE e.tenant_id = ?1 AND e.author_id = ?2 AND e.followup IS NOT NULL" done  \
-    " AND e.state != 'discarded' AND (?3 IS NULL OR e.followup >= ?3)"                         \
-    " AND (?4 IS NULL OR e.followup <= ?4) ORDER BY e.followup, e.contact_time, e.id LIMIT ?5"
-    ClDbStmt *s = cl_db_prepare(store->db,
-                                include_done ? FOLLOWUPS("")
-                                             : FOLLOWUPS(" AND e.followup_done = 0"),
-                                error);
-#undef FOLLOWUPS
+    ClEntryQuery q = { .tenant_id = tenant_id, .author_id = user_id, .followups = true,
+                       .followup_from = from, .followup_to = to, .include_done = include_done,
+                       .limit = limit };
+    return cl_store_entries_list(store, &q, error);
+}
+
+/* ---- rows: pages for the API, without an object per field ----------------------------- */
+
+typedef struct {
+    char *contacts, *notify, *attachments;
+} Details;
+
+static void
+details_free(Details *d)
+{
+    g_free(d->contacts);
+    g_free(d->notify);
+    g_free(d->attachments);
+    g_free(d);
+}
+
+/* Contacts, users to notify and attachments of a page's entries as JSON arrays
+ * made by SQLite, one statement each. */
+static GHashTable *
+row_details(ClStore *store, GArray *ids, GError **error)
+{
+    static const char *sql[] = {
+        "SELECT entry_id, json_group_array(json_object('id', id, 'key', key, 'name', name))"
+        " FROM (SELECT ec.entry_id, c.id, c.key, c.name FROM entry_contacts ec"
+        " JOIN contacts c ON c.id = ec.contact_id"
+        " WHERE ec.entry_id IN (SELECT value FROM json_each(?)) ORDER BY ec.entry_id, ec.position)"
+        " GROUP BY entry_id",
+        "SELECT entry_id, json_group_array(json_object('id', id, 'key', key, 'name', name))"
+        " FROM (SELECT n.entry_id, u.id, u.key, u.name FROM entry_notify n"
+        " JOIN users u ON u.id = n.user_id WHERE n.entry_id IN (SELECT value FROM json_each(?))"
+        " ORDER BY n.entry_id, u.name, u.id) GROUP BY entry_id",
+        /* with the API's download address of each attachment */
+        "SELECT entry_id, json_group_array(json_object('id', id, 'name', name, 'content_type',"
+        " content_type, 'size', size, 'url', '/api/v1/entries/' || entry_id || '/attachments/'"
+        " || id)) FROM (SELECT entry_id, id, name, content_type, size FROM attachments"
+        " WHERE entry_id IN (SELECT value FROM json_each(?)) ORDER BY entry_id, position)"
+        " GROUP BY entry_id",
+    };
+    g_autoptr(GHashTable) out = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+                                                       (GDestroyNotify)details_free);
+    for (gsize k = 0; k < G_N_ELEMENTS(sql); k++) {
+        ClDbStmt *s = cl_db_prepare(store->db, sql[k], error);
+        if (s == NULL)
+            return NULL;
+        cl_db_bind_int64s(s, 1, (const gint64 *)ids->data, ids->len);
+        int rc;
+        while ((rc = cl_db_step(s, error)) == 1) {
+            gint64 id = cl_db_column_int64(s, 0);
+            Details *d = g_hash_table_lookup(out, &id);
+            if (d == NULL) {
+                d = g_new0(Details, 1);
+                g_hash_table_insert(out, g_memdup2(&id, sizeof id), d);
+            }
+            char **field = k == 0 ? &d->contacts : k == 1 ? &d->notify : &d->attachments;
+            *field = g_strdup(cl_db_column_text(s, 1));
+        }
+        if (rc < 0)
+            return NULL;
+    }
+    return g_steal_pointer(&out);
+}
+
+bool
+cl_store_entry_rows(ClStore *store, const ClEntryQuery *q, ClEntryRowFunc each, void *data,
+                    GError **error)
+{
+    g_autoptr(GArray) ids = q->followups ? followup_ids(store, q, error) : page_ids(store, q, error);
+    if (ids == NULL)
+        return false;
+    if (ids->len == 0)
+        return true;
+    g_autoptr(GHashTable) details = row_details(store, ids, error);
+    if (details == NULL)
+        return false;
+    ClDbStmt *s = cl_db_prepare(
+        store->db,
+        "SELECT e.id, e.state, e.origin, e.channel, e.contact_time, e.created_at, e.updated_at,"
+        " e.author_id, u.key, u.name, e.company_id, c.key, c.name, e.lead_id, l.number, l.name,"
+        " e.project_id, p.key, p.name, e.followup, e.followup_done, e.subject, e.preview,"
+        " e.forwarded, e.raw_hash, e.reasons, e.candidates, e.version, e.body_from_html"
+        " FROM json_each(?1) j JOIN entries e ON e.id = j.value JOIN users u ON u.id = e.author_id"
+        " LEFT JOIN companies c ON c.id = e.company_id LEFT JOIN leads l ON l.id = e.lead_id"
+        " LEFT JOIN projects p ON p.id = e.project_id WHERE e.tenant_id = ?2 ORDER BY j.key",
+        error);
     if (s == NULL)
-        return NULL;
-    cl_db_bind_int64(s, 1, tenant_id);
-    cl_db_bind_int64(s, 2, user_id);
-    cl_db_bind_text(s, 3, from);
-    cl_db_bind_text(s, 4, to);
-    cl_db_bind_int64(s, 5, limit ? limit : 200);
-    return collect_entries(store, s, false, error);
+        return false;
+    cl_db_bind_int64s(s, 1, (const gint64 *)ids->data, ids->len);
+    cl_db_bind_int64(s, 2, q->tenant_id);
+    int rc;
+    while ((rc = cl_db_step(s, error)) == 1) {
+        ClEntryRow row = {
+            .id = cl_db_column_int64(s, 0),
+            .state = cl_db_column_text(s, 1),
+            .from_mail = g_strcmp0(cl_db_column_text(s, 2), "mail") == 0,
+            .channel = cl_db_column_text(s, 3),
+            .contact_time = cl_db_column_int64(s, 4),
+            .created_at = cl_db_column_int64(s, 5),
+            .updated_at = cl_db_column_int64(s, 6),
+            .author_id = cl_db_column_int64(s, 7),
+            .author_key = cl_db_column_text(s, 8),
+            .author_name = cl_db_column_text(s, 9),
+            .company_id = cl_db_column_int64(s, 10),
+            .company_key = cl_db_column_text(s, 11),
+            .company_name = cl_db_column_text(s, 12),
+            .lead_id = cl_db_column_int64(s, 13),
+            .lead_number = cl_db_column_text(s, 14),
+            .lead_name = cl_db_column_text(s, 15),
+            .project_id = cl_db_column_int64(s, 16),
+            .project_key = cl_db_column_text(s, 17),
+            .project_name = cl_db_column_text(s, 18),
+            .followup = cl_db_column_text(s, 19),
+            .followup_done = cl_db_column_int64(s, 20) != 0,
+            .subject = cl_db_column_text(s, 21),
+            .preview = cl_db_column_text(s, 22),
+            .forwarded = cl_db_column_int64(s, 23) != 0,
+            .has_original = !cl_db_column_is_null(s, 24),
+            .reasons = cl_db_column_text(s, 25),
+            .candidates = cl_db_column_text(s, 26),
+            .version = cl_db_column_int64(s, 27),
+            .text_from_html = cl_db_column_int64(s, 28) != 0,
+            .tenant_id = q->tenant_id,
+        };
+        Details *d = g_hash_table_lookup(details, &row.id);
+        row.contacts = d && d->contacts ? d->contacts : "[]";
+        row.notify = d && d->notify ? d->notify : "[]";
+        row.attachments = d && d->attachments ? d->attachments : "[]";
+        each(&row, data);
+    }
+    return rc == 0;
 }
 
 ClItem *

@@ -272,6 +272,11 @@ typedef struct {
                            * (an API cursor carries both); 0: looked up */
     bool raw_json;        /* reasons and candidates as stored text (reasons_text,
                            * candidates_text), not parsed: lists of the API */
+    gint64 entry_id;      /* just this entry (cl_store_entry_rows) */
+    bool followups;       /* follow-ups of author_id, earliest first, from..to: */
+    const char *followup_from; /* YYYY-MM-DD or NULL */
+    const char *followup_to;
+    bool include_done;
 } ClEntryQuery;
 
 /*
@@ -282,6 +287,47 @@ typedef struct {
  * CL_ERROR_INVALID for a search that is not a valid query.
  */
 GPtrArray *cl_store_entries_list(ClStore *store, const ClEntryQuery *query, GError **error);
+
+/*
+ * One entry as a page of the API shows it: every field borrowed from the
+ * database row, valid during the callback only. contacts, notify and
+ * attachments are JSON arrays (never NULL) of {"id", "key", "name"} and
+ * {"id", "name", "content_type", "size", "url"}; reasons and candidates the
+ * stored JSON (or NULL).
+ */
+typedef struct {
+    gint64 id;
+    gint64 tenant_id;
+    const char *state;
+    bool from_mail;
+    const char *channel;
+    gint64 contact_time, created_at, updated_at;
+    gint64 author_id;
+    const char *author_key, *author_name;
+    gint64 company_id; /* 0: none */
+    const char *company_key, *company_name;
+    gint64 lead_id;
+    const char *lead_number, *lead_name;
+    gint64 project_id;
+    const char *project_key, *project_name;
+    const char *followup;
+    bool followup_done;
+    const char *subject, *preview;
+    bool forwarded, has_original, text_from_html;
+    const char *reasons, *candidates;
+    gint64 version;
+    const char *contacts, *notify, *attachments;
+} ClEntryRow;
+
+typedef void (*ClEntryRowFunc)(const ClEntryRow *row, void *data);
+
+/*
+ * The page of a query (as cl_store_entries_list, or one entry_id) row by row,
+ * without an object per field: five statements a page, whatever its length.
+ * The hot path of the HTTP API. Errors as cl_store_entries_list().
+ */
+bool cl_store_entry_rows(ClStore *store, const ClEntryQuery *query, ClEntryRowFunc each,
+                         void *data, GError **error);
 
 /*
  * Who may see an entry (DESIGN §1, issue 5): pending and discarded mail and the

@@ -25,7 +25,7 @@ CREATE VIRTUAL TABLE entry_search USING fts5 (
     subject, text, addresses,
     content = '',
     tokenize = 'unicode61 remove_diacritics 2',
-    prefix = '2 3'
+    prefix = ''
 );
 
 -- Logged-in browsers. The cookie holds a random token; only its BLAKE2b hash
