@@ -1,0 +1,148 @@
+// app.js — what the views share: who is logged in, navigation, messages,
+// the counters of the navigation, and cached lists (colleagues, companies).
+
+import { get } from './api.js';
+import { h, icon } from './dom.js';
+import { t } from './i18n.js';
+
+export const state = {
+  me: null, // {user, csrf_token, unread_notifications}
+  counts: { inbox: null, followups: null, unread: 0 },
+  users: null,
+  companies: null,
+};
+
+const listeners = { navigate: null, counts: new Set() };
+
+export function setNavigator(fn) {
+  listeners.navigate = fn;
+}
+
+/** Goes to a path of the UI (history routing). */
+export function navigate(path, { replace = false } = {}) {
+  listeners.navigate(path, { replace });
+}
+
+/** A link inside the app; the router takes over plain left clicks. */
+export function link(href, ...children) {
+  let attrs = {};
+  if (children.length && children[0] && typeof children[0] === 'object' && !(children[0] instanceof Node) && !Array.isArray(children[0])) {
+    attrs = children.shift();
+  }
+  return h('a', { href, 'data-link': '', ...attrs }, ...children);
+}
+
+export function onCounts(fn) {
+  listeners.counts.add(fn);
+}
+
+function emitCounts() {
+  for (const fn of listeners.counts) fn(state.counts);
+}
+
+let lastRefresh = 0;
+
+/** Refreshes the counters now and then (after navigation): at most every 15 s. */
+export function refreshCountsSoon() {
+  if (Date.now() - lastRefresh > 15000) refreshCounts();
+}
+
+/** Sets one counter from data a page has loaded anyway. */
+export function setCount(key, value) {
+  state.counts[key] = value;
+  emitCounts();
+}
+
+/** Refreshes the counters of the navigation (inbox, follow-ups due, unread). */
+export async function refreshCounts() {
+  if (!state.me) return;
+  lastRefresh = Date.now();
+  try {
+    const [inbox, followups, me] = await Promise.all([
+      get('me/inbox', { limit: 100 }),
+      get('me/followups', { limit: 500 }),
+      get('me'),
+    ]);
+    state.counts.inbox = inbox.items.length + (inbox.next_cursor ? '+' : '');
+    const today = todayString();
+    state.counts.followups = followups.items.filter((e) => e.followup && e.followup <= today).length;
+    state.counts.unread = me.unread_notifications;
+    emitCounts();
+  } catch (err) {
+    if (err.status !== 401) console.warn('counts:', err.message);
+  }
+}
+
+export function setUnread(n) {
+  state.counts.unread = n;
+  emitCounts();
+}
+
+function todayString() {
+  const d = new Date();
+  const p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
+
+/** The tenant's users ("Benutzer informieren"), cached for the session. */
+export async function users() {
+  if (!state.users) state.users = (await get('users')).items;
+  return state.users;
+}
+
+/** The tenant's companies (for choosing one), cached for a minute. */
+export async function companies() {
+  const now = Date.now();
+  if (!state.companies || now - state.companies.at > 60000) {
+    const items = [];
+    let offset = 0;
+    for (let i = 0; i < 10; i++) {
+      const page = await get('companies', { limit: 200, offset });
+      items.push(...page.items);
+      if (page.next_offset === null || page.next_offset === undefined) break;
+      offset = page.next_offset;
+    }
+    items.sort((a, b) => a.name.localeCompare(b.name, 'de'));
+    state.companies = { at: now, items };
+  }
+  return state.companies.items;
+}
+
+export function forgetCaches() {
+  state.users = null;
+  state.companies = null;
+}
+
+/** Says something to everybody: a toast, read out by screen readers. */
+export function toast(message, kind = 'success') {
+  const box = document.getElementById('toasts');
+  const names = { success: 'circle-check', error: 'circle-alert', info: 'info' };
+  const el = h(`div.toast.toast-${kind}`, icon(names[kind] || 'info'), h('span', message),
+    h('button.toast-close', { type: 'button', 'aria-label': t('common.close'), onclick: () => el.remove() }, icon('x')));
+  box.append(el);
+  setTimeout(() => el.remove(), kind === 'error' ? 9000 : 5000);
+}
+
+/** A message for an ApiError or any failure, in the user's language. */
+export function errorText(err) {
+  if (!err) return t('error.generic');
+  if (err.status === 0) return t('error.network');
+  if (err.status === 403 && err.code === 'csrf') return t('error.csrf');
+  if (err.status === 403) return t('error.forbidden');
+  if (err.status === 404) return t('error.not_found');
+  if (err.status === 409) return t('error.conflict');
+  if (err.status === 413) return t('error.too_large');
+  if (err.status === 422) return t('error.invalid', { detail: err.message });
+  if (err.status === 429) return t('error.throttled');
+  if (err.status >= 500) return t('error.server');
+  return err.message || t('error.generic');
+}
+
+/** Announces a short text to screen readers without showing it. */
+export function announce(text) {
+  const live = document.getElementById('live');
+  live.textContent = '';
+  setTimeout(() => {
+    live.textContent = text;
+  }, 50);
+}

@@ -1,0 +1,424 @@
+// components/review.js — a captured mail waiting in "Meine Kontakthistorie":
+// what capture suggests (company, contact persons, lead or project), the
+// other candidates, the reasons in plain words, and Bestätigen /
+// Zuordnung ändern / Verwerfen.
+
+import { get, post } from '../api.js';
+import { companies, errorText, refreshCounts, state, toast, users } from '../app.js';
+import { append, h, icon, newId } from '../dom.js';
+import { formatDateTime, formatList, t } from '../i18n.js';
+import { describeReason, needsAttention } from '../reasons.js';
+import { attachmentList, fullTextToggle } from './entries.js';
+import { checkedIds, companyRecords, followupField } from './entry-form.js';
+import { CHANNELS, channelIcon, channelName, chip, confirmDialog, leadLabel, openDialog, projectLabel, recordLink } from './ui.js';
+
+function addresses(entry) {
+  const ad = entry.addresses;
+  if (!ad) return null;
+  const fmt = (list) => (list || []).map((a) => (a.name ? `${a.name} <${a.address}>` : a.address)).join(', ');
+  const rows = [];
+  if (ad.from && ad.from.length) rows.push(h('div', h('dt', t('entry.from')), h('dd', fmt(ad.from))));
+  if (ad.to && ad.to.length) rows.push(h('div', h('dt', t('entry.to')), h('dd', fmt(ad.to))));
+  if (ad.cc && ad.cc.length) rows.push(h('div', h('dt', t('entry.cc')), h('dd', fmt(ad.cc))));
+  return rows.length ? h('dl.mail-head', rows) : null;
+}
+
+function candidateLabel(kind, item) {
+  if (kind === 'lead') return leadLabel(item);
+  if (kind === 'project') return projectLabel(item);
+  return item.name;
+}
+
+const KIND_ICONS = { company: 'building-2', contact: 'contact-round', lead: 'target', project: 'folder-kanban' };
+
+/** What a candidate chosen from the card preselects in the change dialog. */
+async function preselectFor(kind, item) {
+  if (kind === 'company') return { company: item.id };
+  const rec = await get(`${kind === 'contact' ? 'contacts' : kind === 'lead' ? 'leads' : 'projects'}/${item.id}`);
+  const company = rec.company ? rec.company.id : null;
+  if (kind === 'contact') return { company, contacts: [item.id] };
+  return { company, record: `${kind}:${item.id}` };
+}
+
+/**
+ * Candidates come without a reason of their own: say in words why nothing
+ * was chosen (several records fit), next to the capture's reasons.
+ */
+function candidateReasons(entry) {
+  const cands = entry.candidates || {};
+  const out = [];
+  const records = (cands.lead || []).length + (cands.project || []).length;
+  if (records > 1) out.push({ icon: 'target', field: 'lead', text: t('review.cand_records', { n: records }), warn: true });
+  if ((cands.company || []).length > 1) out.push({ icon: 'building-2', field: 'company', text: t('review.cand_companies', { n: cands.company.length }), warn: true });
+  const ambiguous = (entry.reasons || []).some((r) => r.field === 'contact' && (r.rule === 'ambiguous-address' || r.rule === 'message-scan'));
+  if ((cands.contact || []).length > 1 && !ambiguous) out.push({ icon: 'contact-round', field: 'contact', text: t('review.cand_contacts', { n: cands.contact.length }), warn: true });
+  return out;
+}
+
+function reasonList(entry, { onCreateContact } = {}) {
+  const reasons = entry.reasons || [];
+  const extra = candidateReasons(entry);
+  if (!reasons.length && !extra.length) return h('p.muted', t('review.no_reasons'));
+  const items = reasons.map((r) => {
+    const d = describeReason(entry, r);
+    if (r.field === 'contact' && r.rule === 'suggest-create' && onCreateContact && entry.company) {
+      d.action = h('button.link-button.reason-action', { type: 'button', onclick: () => onCreateContact(r.detail) },
+        icon('plus'), h('span', t('review.create_contact')));
+    }
+    return d;
+  }).concat(extra);
+  // The assignments first, then forwarding, then how the author was found.
+  const order = { company: 1, contact: 2, lead: 3, project: 3, forwarded: 4, tenant: 6, user: 5 };
+  const sorted = items.map((d, i) => ({ d, i })).sort((a, b) => (order[a.d.field] || 9) - (order[b.d.field] || 9) || a.i - b.i);
+  return h('ul.reasons', sorted.map(({ d }) => h(`li.reason${d.warn ? '.reason-warn' : ''}${d.edit ? '.reason-edit' : ''}${d.minor ? '.reason-minor' : ''}`,
+    h('span.reason-icon', icon(d.warn ? 'triangle-alert' : d.edit ? 'pencil' : d.icon)),
+    h('span.reason-text', d.text, d.action ? h('span.reason-action-row', d.action) : null))));
+}
+
+/**
+ * The card of one pending mail. onDone(entry, action) after it was saved or
+ * discarded (the card removes itself).
+ */
+export function reviewCard(entry, { onDone } = {}) {
+  const titleId = newId('review');
+  const card = h('article.review-card', { 'aria-labelledby': titleId, 'data-entry': entry.id });
+  const status = h('div.card-status', { role: 'status' });
+
+  const assignment = h('dl.assignment',
+    h('div', h('dt', icon('building-2'), h('span', t('review.company'))),
+      h('dd', entry.company ? recordLink('company', entry.company, { icon: false }) : h('span.missing', t('review.no_company')))),
+    h('div', h('dt', icon('contact-round'), h('span', t('review.contacts'))),
+      h('dd', entry.contacts && entry.contacts.length ? formatList(entry.contacts.map((c) => c.name)) : h('span.missing', t('review.no_contacts')))),
+    h('div', h('dt', icon('target'), h('span', t('review.record'))),
+      h('dd', entry.lead ? recordLink('lead', entry.lead, { icon: false })
+        : entry.project ? recordLink('project', entry.project, { icon: false })
+          : h('span.missing', t('review.no_record')))),
+    h('div', h('dt', icon('mail'), h('span', t('review.channel'))), h('dd', channelName(entry.channel))));
+
+  const cands = entry.candidates || {};
+  const candidateButtons = [];
+  for (const kind of ['lead', 'project', 'company', 'contact']) {
+    for (const item of cands[kind] || []) {
+      candidateButtons.push(h('button.candidate', {
+        type: 'button',
+        title: t('review.use_candidate'),
+        onclick: async () => {
+          try {
+            const pre = await preselectFor(kind, item);
+            openChangeDialog(entry, pre, done);
+          } catch (err) {
+            toast(errorText(err), 'error');
+          }
+        },
+      }, icon(KIND_ICONS[kind]), h('span', candidateLabel(kind, item)), h('span.candidate-action', t('review.choose'))));
+    }
+  }
+
+  const done = (saved, action) => {
+    card.classList.add('leaving');
+    setTimeout(() => {
+      card.remove();
+      if (onDone) onDone(saved, action);
+    }, 180);
+    refreshCounts();
+  };
+
+  const act = async (button, fn) => {
+    const buttons = card.querySelectorAll('.review-actions button');
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      await fn();
+    } catch (err) {
+      toast(errorText(err), 'error');
+      status.textContent = errorText(err);
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  };
+
+  const confirmButton = h('button.button.button-primary', {
+    type: 'button',
+    'data-action': 'confirm',
+    onclick: () => act(confirmButton, async () => {
+      const saved = await post(`entries/${entry.id}/confirm`, { version: entry.version });
+      toast(t('review.saved', { where: whereText(saved) }));
+      done(saved, 'confirm');
+    }),
+  }, icon('check'), h('span', t('review.confirm')));
+  const changeButton = h('button.button', {
+    type: 'button',
+    'data-action': 'change',
+    onclick: () => openChangeDialog(entry, {}, done),
+  }, icon('pencil'), h('span', t('review.change')));
+  const discardButton = h('button.button.button-quiet-danger', {
+    type: 'button',
+    'data-action': 'discard',
+    onclick: async () => {
+      const ok = await confirmDialog({
+        title: t('review.discard_title'),
+        text: t('review.discard_text', { subject: entry.subject || t('entry.no_subject') }),
+        yes: t('review.discard'),
+        danger: true,
+      });
+      if (!ok) return;
+      await act(discardButton, async () => {
+        await post(`entries/${entry.id}/discard`, { version: entry.version });
+        toast(t('review.discarded'), 'info');
+        done(null, 'discard');
+      });
+    },
+  }, icon('trash-2'), h('span', t('review.discard')));
+
+  const toggle = fullTextToggle(entry);
+  const attention = needsAttention(entry);
+  // The inbox lists entries without their addresses: From/To/Cc come with the entry itself.
+  let mailHead = addresses(entry);
+  if (!mailHead) {
+    mailHead = h('div.mail-head-slot');
+    get(`entries/${entry.id}`).then((full) => {
+      entry.addresses = full.addresses;
+      entry.full = full;
+      const head = addresses(full);
+      if (head) mailHead.replaceWith(head);
+    }).catch((err) => console.warn(`entry ${entry.id}:`, err.message));
+  }
+  append(card, [
+    h('header.review-head',
+      channelIcon(entry.channel),
+      h('div.review-title',
+        h('h2', { id: titleId }, entry.subject && entry.subject.trim() ? entry.subject : t('entry.no_subject')),
+        h('p.review-sub',
+          h('time', { datetime: entry.contact_time || '' }, formatDateTime(entry.contact_time)),
+          entry.forwarded ? chip(t('entry.forwarded'), 'neutral', 'forward') : null,
+          attention ? chip(t('review.check'), 'warning', 'triangle-alert') : chip(t('review.ready'), 'success', 'circle-check')))),
+    mailHead,
+    entry.preview ? h('p.entry-preview', entry.preview) : null,
+    attachmentList(entry),
+    h('div.review-grid',
+      h('section.review-section', { 'aria-label': t('review.suggestion') },
+        h('h3.section-title', t('review.suggestion')),
+        assignment,
+        candidateButtons.length ? h('div.candidates', h('h4.sub-heading', t('review.candidates')), h('div.candidate-list', candidateButtons)) : null),
+      h('section.review-section.review-why', { 'aria-label': t('review.why') },
+        h('h3.section-title', icon('lightbulb'), h('span', t('review.why'))),
+        reasonList(entry, { onCreateContact: (address) => openCreateContact(entry, address, done) }))),
+    h('div.entry-foot', toggle.button),
+    toggle.panel,
+    status,
+    h('footer.review-actions', confirmButton, changeButton, discardButton)]);
+  return card;
+}
+
+function whereText(entry) {
+  if (entry.lead) return leadLabel(entry.lead);
+  if (entry.project) return projectLabel(entry.project);
+  if (entry.company) return entry.company.name;
+  return t('entry.own_history');
+}
+
+/**
+ * "Zuordnung ändern": company, contact persons, lead or project, channel,
+ * users to notify, follow-up; saving confirms the entry with the changes.
+ * pre: {company, contacts, record} to preselect (a candidate).
+ */
+async function openChangeDialog(entry, pre, done) {
+  let list;
+  let colleagues;
+  try {
+    [list, colleagues] = await Promise.all([companies(), users()]);
+  } catch (err) {
+    toast(errorText(err), 'error');
+    return;
+  }
+  const me = state.me.user;
+  const initialCompany = entry.company ? entry.company.id : null;
+  const initialRecord = entry.lead ? `lead:${entry.lead.id}` : entry.project ? `project:${entry.project.id}` : '';
+  const initialContacts = (entry.contacts || []).map((c) => c.id);
+  const candidateIds = new Set();
+  for (const [kind, items] of Object.entries(entry.candidates || {})) for (const i of items) candidateIds.add(`${kind}:${i.id}`);
+
+  const formId = newId('change');
+  const errorBox = h('div.form-error', { role: 'alert', hidden: true });
+  const companyId = newId('company');
+  const companySelect = h('select', { id: companyId, name: 'company' },
+    h('option', { value: '' }, t('change.no_company')),
+    list.map((c) => h('option', { value: String(c.id) }, c.name + (candidateIds.has(`company:${c.id}`) ? ` — ${t('change.suggested')}` : ''))));
+  const recordId = newId('record');
+  const recordSelect = h('select', { id: recordId, name: 'record' });
+  const contactsWrap = h('div.contacts-wrap');
+  const channelId = newId('channel');
+  const channelSelect = h('select', { id: channelId, name: 'channel' },
+    CHANNELS.map((c) => h('option', { value: c, selected: c === entry.channel }, channelName(c))));
+  const followup = followupField(entry.followup || '');
+  const notifyBox = h('fieldset.check-group', h('legend', t('form.notify')),
+    h('div.check-grid', colleagues.filter((u) => u.id !== me.id).map((u) => {
+      const id = newId('notify');
+      return h('label.check', { for: id },
+        h('input', { type: 'checkbox', id, name: 'notify', value: String(u.id), checked: (entry.notify || []).some((n) => n.id === u.id) }),
+        h('span.check-text', h('span', u.name)));
+    })));
+
+  const fillCompany = async (cid, { contacts, record }) => {
+    recordSelect.disabled = true;
+    let recs = { contacts: [], leads: [], projects: [] };
+    try {
+      recs = await companyRecords(cid);
+    } catch (err) {
+      errorBox.replaceChildren(icon('circle-alert'), h('span', errorText(err)));
+      errorBox.hidden = false;
+    }
+    recordSelect.replaceChildren(
+      h('option', { value: '' }, cid ? t('change.no_record') : t('change.no_record_no_company')),
+      recs.leads.length ? h('optgroup', { label: t('nav.leads') }, recs.leads.map((l) => h('option', { value: `lead:${l.id}` },
+        leadLabel(l) + (candidateIds.has(`lead:${l.id}`) ? ` — ${t('change.suggested')}` : '')))) : null,
+      recs.projects.length ? h('optgroup', { label: t('nav.projects') }, recs.projects.map((p) => h('option', { value: `project:${p.id}` },
+        projectLabel(p) + (candidateIds.has(`project:${p.id}`) ? ` — ${t('change.suggested')}` : '')))) : null);
+    recordSelect.value = record || '';
+    if (recordSelect.value !== (record || '')) recordSelect.value = '';
+    recordSelect.disabled = !cid;
+    const set = new Set((contacts || []).map(String));
+    const box = h('fieldset.check-group', h('legend', t('form.contacts')));
+    if (!cid) box.append(h('p.muted.small', t('change.contacts_need_company')));
+    else if (!recs.contacts.length) box.append(h('p.muted.small', t('form.no_contacts')));
+    else {
+      box.append(h('div.check-grid', recs.contacts.map((c) => {
+        const id = newId('contact');
+        return h('label.check', { for: id },
+          h('input', { type: 'checkbox', id, name: 'contacts', value: String(c.id), checked: set.has(String(c.id)) }),
+          h('span.check-text', h('span', c.name), h('span.check-sub', (c.emails || [])[0] || c.phone || '')));
+      })));
+    }
+    contactsWrap.replaceChildren(box);
+  };
+
+  const startCompany = pre.company !== undefined ? pre.company : initialCompany;
+  companySelect.value = startCompany ? String(startCompany) : '';
+  await fillCompany(startCompany, {
+    contacts: pre.contacts || (startCompany === initialCompany ? initialContacts : []),
+    record: pre.record !== undefined ? pre.record : (startCompany === initialCompany ? initialRecord : ''),
+  });
+  companySelect.addEventListener('change', () => {
+    const cid = companySelect.value ? Number(companySelect.value) : null;
+    fillCompany(cid, cid === initialCompany ? { contacts: initialContacts, record: initialRecord } : { contacts: [], record: '' });
+  });
+
+  const saveButton = h('button.button.button-primary', { type: 'submit', form: formId }, icon('check'), h('span', t('change.save')));
+  const form = h('form.change-form', { id: formId, novalidate: true },
+    h('p.form-where', icon('mail'), h('span', entry.subject || t('entry.no_subject'))),
+    errorBox,
+    h('div.form-grid',
+      h('div.field', h('label', { for: companyId }, t('review.company')), companySelect),
+      h('div.field', h('label', { for: recordId }, t('review.record')), recordSelect)),
+    contactsWrap,
+    h('div.form-grid',
+      h('div.field', h('label', { for: channelId }, t('review.channel')), channelSelect),
+      followup.node),
+    notifyBox);
+
+  const d = openDialog({
+    title: t('change.title'),
+    body: form,
+    wide: true,
+    footer: [h('button.button', { type: 'button', onclick: () => d.close() }, t('common.cancel')), saveButton],
+  });
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    errorBox.hidden = true;
+    const body = { version: entry.version };
+    const cid = companySelect.value ? Number(companySelect.value) : null;
+    if (cid !== initialCompany) body.company = cid;
+    const contacts = cid ? checkedIds(form, 'contacts') : [];
+    const sameContacts = contacts.length === initialContacts.length && contacts.every((c, i) => c === initialContacts[i]);
+    if (!sameContacts) body.contacts = contacts;
+    const rec = cid ? recordSelect.value : '';
+    if (rec !== initialRecord || cid !== initialCompany) {
+      if (rec.startsWith('lead:')) body.lead = Number(rec.slice(5));
+      else if (rec.startsWith('project:')) body.project = Number(rec.slice(8));
+      else {
+        body.lead = null;
+        body.project = null;
+      }
+    }
+    if (channelSelect.value !== entry.channel) body.channel = channelSelect.value;
+    const notify = checkedIds(form, 'notify');
+    if (notify.length || (entry.notify || []).length) body.notify = notify;
+    if ((followup.input.value || null) !== (entry.followup || null)) body.followup = followup.input.value || null;
+    saveButton.disabled = true;
+    try {
+      const saved = await post(`entries/${entry.id}/confirm`, body);
+      d.close();
+      toast(t('review.saved', { where: whereText(saved) }));
+      done(saved, 'confirm');
+    } catch (err) {
+      errorBox.replaceChildren(icon('circle-alert'), h('span', errorText(err)));
+      errorBox.hidden = false;
+    } finally {
+      saveButton.disabled = false;
+    }
+  });
+}
+
+/**
+ * "Als Ansprechpartner anlegen": an address at the company's domain that no
+ * contact person has yet (reason suggest-create) becomes one; then the
+ * assignment dialog opens with the new contact person chosen.
+ */
+async function openCreateContact(entry, address, done) {
+  if (!entry.addresses) {
+    try {
+      entry.addresses = (await get(`entries/${entry.id}`)).addresses;
+    } catch {
+      /* the name stays empty */
+    }
+  }
+  const ad = entry.addresses || {};
+  const known = [...(ad.to || []), ...(ad.cc || []), ...(ad.from || [])]
+    .find((a) => a.address && a.address.toLowerCase() === address.toLowerCase());
+  const guess = known && known.name ? known.name : '';
+  const formId = newId('contact-form');
+  const errorBox = h('div.form-error', { role: 'alert', hidden: true });
+  const nameId = newId('cname');
+  const mailId = newId('cmail');
+  const phoneId = newId('cphone');
+  const name = h('input', { type: 'text', id: nameId, name: 'name', value: guess, required: true, autocomplete: 'off' });
+  const mail = h('input', { type: 'email', id: mailId, name: 'email', value: address, required: true });
+  const phone = h('input', { type: 'text', id: phoneId, name: 'phone', autocomplete: 'off', inputmode: 'tel' });
+  const save = h('button.button.button-primary', { type: 'submit', form: formId }, icon('check'), h('span', t('contact.save')));
+  const form = h('form', { id: formId, novalidate: true },
+    h('p.form-where', icon('building-2'), h('span', entry.company.name)),
+    errorBox,
+    h('div.field', h('label', { for: nameId }, t('contact.name')), name),
+    h('div.form-grid',
+      h('div.field', h('label', { for: mailId }, t('contact.email')), mail),
+      h('div.field', h('label', { for: phoneId }, t('contact.phone')), phone)));
+  const d = openDialog({
+    title: t('contact.title'),
+    body: form,
+    footer: [h('button.button', { type: 'button', onclick: () => d.close() }, t('common.cancel')), save],
+  });
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    errorBox.hidden = true;
+    if (!name.value.trim()) {
+      name.setAttribute('aria-invalid', 'true');
+      errorBox.replaceChildren(icon('circle-alert'), h('span', t('contact.need_name')));
+      errorBox.hidden = false;
+      name.focus();
+      return;
+    }
+    save.disabled = true;
+    try {
+      const body = { company: entry.company.id, name: name.value.trim(), emails: [mail.value.trim()] };
+      if (phone.value.trim()) body.phone = phone.value.trim();
+      const created = await post('contacts', body);
+      d.close();
+      toast(t('contact.created', { name: created.name }));
+      openChangeDialog(entry, { company: entry.company.id, contacts: [created.id] }, done);
+    } catch (err) {
+      errorBox.replaceChildren(icon('circle-alert'), h('span', errorText(err)));
+      errorBox.hidden = false;
+    } finally {
+      save.disabled = false;
+    }
+  });
+}
