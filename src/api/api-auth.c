@@ -58,15 +58,36 @@ session_cookie(Request *r, const char *token, gint64 max_age)
     api_set_cookie(r, value);
 }
 
+/* The user, the session's CSRF token, and what waits for them (the UI's badges). */
 static json_t *
 me_json(Request *r, const char *csrf)
 {
-    json_t *o = json_pack("{s:o}", "user", api_user_json(r->user));
+    json_t *o = json_pack("{s:b, s:o}", "authenticated", 1, "user", api_user_json(r->user));
     json_object_set_new(o, "csrf_token", api_text_json(csrf));
-    gint64 unread = cl_store_notifications_unread(api_store(r), r->user->tenant_id, r->user->id,
-                                                  NULL);
-    json_object_set_new(o, "unread_notifications", json_integer(MAX(unread, 0)));
+    g_autoptr(GDateTime) now = g_date_time_new_now_local();
+    g_autofree char *today = g_date_time_format(now, "%Y-%m-%d");
+    gint64 pending = 0, due = 0, unread = 0;
+    g_autoptr(GError) error = NULL;
+    if (!cl_store_user_counts(api_store(r), r->user->tenant_id, r->user->id, today, &pending,
+                              &due, &unread, &error))
+        g_warning("event=counts-failed error=\"%s\"", error->message);
+    json_object_set_new(o, "unread_notifications", json_integer(unread));
+    json_object_set_new(o, "counts", json_pack("{s:I, s:I, s:I}", "pending", (json_int_t)pending,
+                                               "followups_due", (json_int_t)due,
+                                               "unread_notifications", (json_int_t)unread));
     return o;
+}
+
+void
+api_session_get(Request *r)
+{
+    /* Whether the browser is logged in, without a 401 for the answer "no". */
+    if (!api_identify(r, true)) {
+        if (!r->answered)
+            api_reply_json(r, 200, json_pack("{s:b}", "authenticated", 0));
+        return;
+    }
+    api_reply_json(r, 200, me_json(r, r->csrf));
 }
 
 void

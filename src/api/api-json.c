@@ -214,10 +214,20 @@ put_candidates(Request *r, GString *out, gint64 tenant_id, const char *stored)
             g_autoptr(GError) error = NULL;
             g_autoptr(ClItem) item = cl_store_find(api_store(r), kind, tenant_id,
                                                    json_string_value(v), &error);
-            if (item != NULL)
-                put_item(out, item);
-            else
+            if (item == NULL) {
                 put_ref(out, 0, "key", NULL, NULL);
+                continue;
+            }
+            /* With the record's company, so that choosing it can set both. */
+            put_item(out, item);
+            if (item->company_id > 0 && kind != CL_ITEM_COMPANY) {
+                g_string_truncate(out, out->len - 1);
+                g_string_append(out, ",\"company\":{\"id\":");
+                put_int(out, item->company_id);
+                g_string_append(out, ",\"key\":");
+                api_put_string(out, item->company_key);
+                g_string_append(out, "}}");
+            }
         }
         g_string_append_c(out, ']');
     }
@@ -249,7 +259,20 @@ api_row_write(Request *r, GString *out, const ClEntryRow *e, ClEntry *full)
     g_string_append(out, ",\"lead\":");
     put_ref(out, e->lead_id, "number", e->lead_number, e->lead_name);
     g_string_append(out, ",\"project\":");
-    put_ref(out, e->project_id, "key", e->project_key, e->project_name);
+    if (e->project_id > 0) {
+        /* Projects are known by their key and, to people, by their number too. */
+        g_string_append(out, "{\"id\":");
+        put_int(out, e->project_id);
+        g_string_append(out, ",\"key\":");
+        api_put_string(out, e->project_key);
+        g_string_append(out, ",\"number\":");
+        api_put_string(out, e->project_number);
+        g_string_append(out, ",\"name\":");
+        api_put_string(out, e->project_name);
+        g_string_append_c(out, '}');
+    } else {
+        g_string_append(out, "null");
+    }
     g_string_append(out, ",\"followup\":");
     api_put_string(out, e->followup);
     g_string_append(out, e->followup_done ? ",\"followup_done\":true,\"notify\":"
@@ -279,6 +302,10 @@ api_row_write(Request *r, GString *out, const ClEntryRow *e, ClEntry *full)
             json_object_del(addresses, "envelope");
         g_string_append(out, ",\"addresses\":");
         put_json(out, addresses);
+    } else if (e->addresses != NULL) {
+        /* Pending mail in a list: the review shows From and To. */
+        g_string_append(out, ",\"addresses\":");
+        g_string_append(out, e->addresses);
     }
     g_string_append(out, e->forwarded ? ",\"forwarded\":true,\"attachments\":"
                                       : ",\"forwarded\":false,\"attachments\":");
@@ -324,16 +351,16 @@ bool
 api_page_write(Request *r, GString *out, const ClEntryQuery *q, GError **error)
 {
     PageWriter w = { .r = r, .out = out };
+    bool more = false;
     g_string_append(out, "\"items\":[");
-    if (!cl_store_entry_rows(api_store(r), q, page_row, &w, error))
+    if (!cl_store_entry_rows(api_store(r), q, page_row, &w, &more, error))
         return false;
     if (q->followups) { /* by date, all of them: no cursor */
         g_string_append_c(out, ']');
         return true;
     }
     g_string_append(out, "],\"next_cursor\":");
-    guint limit = q->limit ? q->limit : 50;
-    if (w.count > 0 && w.count >= limit) {
+    if (more && w.count > 0) {
         g_string_append_c(out, '"');
         put_int(out, w.last_time);
         g_string_append_c(out, '.');
@@ -365,7 +392,7 @@ api_entry_write(Request *r, GString *out, ClEntry *entry, bool full, GError **er
 {
     ClEntryQuery q = { .tenant_id = entry->tenant_id, .entry_id = entry->id };
     OneWriter w = { .r = r, .out = out, .full = full ? entry : NULL };
-    if (!cl_store_entry_rows(api_store(r), &q, one_row, &w, error))
+    if (!cl_store_entry_rows(api_store(r), &q, one_row, &w, NULL, error))
         return false;
     if (!w.found) {
         g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no entry %" G_GINT64_FORMAT, entry->id);

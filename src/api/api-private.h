@@ -102,6 +102,10 @@ void api_reply_error(Request *r, const GError *error);
 /* Answers with an MHD response (transfer full), adding the common headers. */
 void api_reply_response(Request *r, unsigned status, struct MHD_Response *response);
 
+/* Who asks (session cookie or API token); false after answering 401/403 — or,
+ * when quiet, false without answering when nobody is logged in. */
+bool api_identify(Request *r, bool quiet);
+
 /* Ends the transaction of a change: committed when ok (and the commit works),
  * else rolled back and answered with *error. true when committed. */
 bool api_commit(Request *r, bool ok, GError **error);
@@ -164,6 +168,7 @@ void api_web_file(Request *r);
 
 void api_session_create(Request *r);
 void api_session_delete(Request *r);
+void api_session_get(Request *r);
 void api_me(Request *r);
 void api_me_update(Request *r);
 void api_me_password(Request *r);

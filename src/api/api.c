@@ -60,6 +60,7 @@ static const ApiRoute routes[] = {
     { "GET", "/metrics", AUTH_NONE, api_metrics },
     { "GET", "/api/v1/openapi.json", AUTH_NONE, api_openapi_json },
 
+    { "GET", "/api/v1/session", AUTH_NONE, api_session_get },
     { "POST", "/api/v1/session", AUTH_NONE | BODY_JSON, api_session_create },
     { "DELETE", "/api/v1/session", AUTH_USER, api_session_delete },
     { "GET", "/api/v1/me", AUTH_USER, api_me },
@@ -478,8 +479,8 @@ api_set_cookie(Request *r, const char *value)
  * (the web UI reads it from /api/v1/me); a token in a header cannot be
  * sent by another site. Returns false after answering 401/403.
  */
-static bool
-authenticate(Request *r)
+bool
+api_identify(Request *r, bool quiet)
 {
     ClStore *store = r->store;
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
@@ -501,14 +502,16 @@ authenticate(Request *r)
                 api_reply_error(r, error);
                 return false;
             }
-            api_reply_problem(r, 401, "unauthenticated", "the API token is not valid");
+            if (!quiet)
+                api_reply_problem(r, 401, "unauthenticated", "the API token is not valid");
             return false;
         }
         return true;
     }
     const char *value = cookie(r, "cl_session");
     if (value == NULL) {
-        api_reply_problem(r, 401, "unauthenticated", "log in first (POST /api/v1/session)");
+        if (!quiet)
+            api_reply_problem(r, 401, "unauthenticated", "log in first (POST /api/v1/session)");
         return false;
     }
     char hash[CL_HASH_HEX_LEN];
@@ -520,7 +523,8 @@ authenticate(Request *r)
             api_reply_error(r, error);
             return false;
         }
-        api_reply_problem(r, 401, "unauthenticated", "the session has ended; log in again");
+        if (!quiet)
+            api_reply_problem(r, 401, "unauthenticated", "the session has ended; log in again");
         return false;
     }
     r->session_hash = g_strdup(hash);
@@ -909,7 +913,7 @@ request_begin(Request *r)
     }
     unsigned auth = r->route->flags & 3;
     if (auth != AUTH_NONE) {
-        if (!authenticate(r))
+        if (!api_identify(r, false))
             return false;
         if (auth == AUTH_ADMIN && !r->user->admin) {
             api_reply_problem(r, 403, "forbidden", "only an admin of the tenant may do this");

@@ -497,3 +497,30 @@ cl_store_notifications_read(ClStore *store, gint64 tenant_id, gint64 user_id, gi
     }
     return true;
 }
+
+bool
+cl_store_user_counts(ClStore *store, gint64 tenant_id, gint64 user_id, const char *today,
+                     gint64 *pending_out, gint64 *due_out, gint64 *unread_out, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "SELECT (SELECT count(*) FROM entries WHERE tenant_id = ?1"
+                                " AND author_id = ?2 AND state = 'pending'),"
+                                " (SELECT count(*) FROM entries WHERE tenant_id = ?1"
+                                " AND author_id = ?2 AND followup IS NOT NULL AND followup_done = 0"
+                                " AND followup <= ?3 AND state != 'discarded')",
+                                error);
+    if (s == NULL)
+        return false;
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_int64(s, 2, user_id);
+    cl_db_bind_text(s, 3, today);
+    int rc = cl_db_step(s, error);
+    if (rc < 0)
+        return false;
+    *pending_out = rc == 1 ? cl_db_column_int64(s, 0) : 0;
+    *due_out = rc == 1 ? cl_db_column_int64(s, 1) : 0;
+    while (rc == 1 && cl_db_step(s, NULL) == 1)
+        ;
+    *unread_out = cl_store_notifications_unread(store, tenant_id, user_id, error);
+    return *unread_out >= 0;
+}

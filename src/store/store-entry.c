@@ -806,7 +806,8 @@ page_ids(ClStore *store, const ClEntryQuery *q, GError **error)
         cl_db_bind_int64(s, 3, q->before_id);
         cl_db_bind_int64(s, 5, before_time);
     }
-    cl_db_bind_int64(s, 4, q->limit ? q->limit : 50);
+    /* One more than asked for tells whether there is a next page. */
+    cl_db_bind_int64(s, 4, (q->limit ? q->limit : 50) + 1);
     if (q->search)
         cl_db_bind_text(s, 6, q->search);
     int rc;
@@ -815,6 +816,17 @@ page_ids(ClStore *store, const ClEntryQuery *q, GError **error)
         g_array_append_val(ids, id);
     }
     return rc < 0 ? NULL : g_steal_pointer(&ids);
+}
+
+/* Cuts the extra id of page_ids(); true when there was one (a next page). */
+static bool
+page_more(GArray *ids, const ClEntryQuery *q)
+{
+    guint limit = q->limit ? q->limit : 50;
+    if (q->entry_id || q->followups || ids->len <= limit)
+        return false;
+    g_array_set_size(ids, limit);
+    return true;
 }
 
 static GArray *
@@ -867,6 +879,7 @@ cl_store_entries_list(ClStore *store, const ClEntryQuery *q, GError **error)
     g_autoptr(GArray) ids = q->followups ? followup_ids(store, q, error) : page_ids(store, q, error);
     if (ids == NULL)
         return NULL;
+    page_more(ids, q);
     return entries_by_ids(store, q->tenant_id, ids, q->raw_json, error);
 }
 
@@ -943,11 +956,14 @@ row_details(ClStore *store, GArray *ids, GError **error)
 
 bool
 cl_store_entry_rows(ClStore *store, const ClEntryQuery *q, ClEntryRowFunc each, void *data,
-                    GError **error)
+                    bool *more_out, GError **error)
 {
     g_autoptr(GArray) ids = q->followups ? followup_ids(store, q, error) : page_ids(store, q, error);
     if (ids == NULL)
         return false;
+    bool more = page_more(ids, q);
+    if (more_out)
+        *more_out = more;
     if (ids->len == 0)
         return true;
     g_autoptr(GHashTable) details = row_details(store, ids, error);
@@ -958,7 +974,8 @@ cl_store_entry_rows(ClStore *store, const ClEntryQuery *q, ClEntryRowFunc each, 
         "SELECT e.id, e.state, e.origin, e.channel, e.contact_time, e.created_at, e.updated_at,"
         " e.author_id, u.key, u.name, e.company_id, c.key, c.name, e.lead_id, l.number, l.name,"
         " e.project_id, p.key, p.name, e.followup, e.followup_done, e.subject, e.preview,"
-        " e.forwarded, e.raw_hash, e.reasons, e.candidates, e.version, e.body_from_html"
+        " e.forwarded, e.raw_hash, e.reasons, e.candidates, e.version, e.body_from_html,"
+        " p.number, CASE WHEN e.state = 'pending' THEN json_remove(e.addresses, '$.envelope') END"
         " FROM json_each(?1) j JOIN entries e ON e.id = j.value JOIN users u ON u.id = e.author_id"
         " LEFT JOIN companies c ON c.id = e.company_id LEFT JOIN leads l ON l.id = e.lead_id"
         " LEFT JOIN projects p ON p.id = e.project_id WHERE e.tenant_id = ?2 ORDER BY j.key",
@@ -999,6 +1016,8 @@ cl_store_entry_rows(ClStore *store, const ClEntryQuery *q, ClEntryRowFunc each, 
             .candidates = cl_db_column_text(s, 26),
             .version = cl_db_column_int64(s, 27),
             .text_from_html = cl_db_column_int64(s, 28) != 0,
+            .project_number = cl_db_column_text(s, 29),
+            .addresses = cl_db_column_text(s, 30),
             .tenant_id = q->tenant_id,
         };
         Details *d = g_hash_table_lookup(details, &row.id);

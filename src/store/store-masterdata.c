@@ -646,56 +646,57 @@ strings_json(ClStore *store, const char *sql, gint64 owner, GError **error)
     return rc < 0 ? NULL : g_steal_pointer(&out);
 }
 
+/* A list of records by name and the count of all of it, from one FROM … WHERE. */
+#define LIST(from_where)                                                                       \
+    "SELECT r.id FROM " from_where " ORDER BY r.name COLLATE NOCASE, r.id LIMIT ?4 OFFSET ?5",  \
+        "SELECT count(*) FROM " from_where
+
 static const struct {
     const char *table;
     const char *select;  /* ?1 tenant, ?2 id */
     const char *list;    /* ?1 tenant, ?2 folded query or NULL, ?3 company or 0, ?4 limit, ?5 offset */
+    const char *count;   /* how many the list has in all: ?1, ?2, ?3 */
     const char *strings; /* domains, addresses or offers of ?1 */
     const char *strings_field;
 } records[] = {
     [CL_ITEM_COMPANY] = {
         "companies",
         "SELECT r.id, r.key, r.name FROM companies r WHERE r.tenant_id = ?1 AND r.id = ?2",
-        "SELECT r.id FROM companies r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.id = ?3) AND (?2 IS NULL"
+        LIST("companies r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.id = ?3) AND (?2 IS NULL"
         " OR instr(cl_fold(r.name), ?2) OR instr(cl_fold(r.key), ?2) OR EXISTS (SELECT 1 FROM"
-        " company_domains d WHERE d.company_id = r.id AND instr(d.domain, ?2)))"
-        " ORDER BY r.name COLLATE NOCASE, r.id LIMIT ?4 OFFSET ?5",
+        " company_domains d WHERE d.company_id = r.id AND instr(d.domain, ?2)))"),
         "SELECT domain FROM company_domains WHERE company_id = ? ORDER BY domain", "domains" },
     [CL_ITEM_CONTACT] = {
         "contacts",
         "SELECT r.id, r.key, r.name, r.phone, c.id, c.key, c.name FROM contacts r"
         " JOIN companies c ON c.id = r.company_id WHERE r.tenant_id = ?1 AND r.id = ?2",
-        "SELECT r.id FROM contacts r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.company_id = ?3)"
+        LIST("contacts r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.company_id = ?3)"
         " AND (?2 IS NULL OR instr(cl_fold(r.name), ?2) OR instr(cl_fold(r.key), ?2) OR EXISTS"
-        " (SELECT 1 FROM contact_addresses a WHERE a.contact_id = r.id AND instr(a.address, ?2)))"
-        " ORDER BY r.name COLLATE NOCASE, r.id LIMIT ?4 OFFSET ?5",
+        " (SELECT 1 FROM contact_addresses a WHERE a.contact_id = r.id AND instr(a.address, ?2)))"),
         "SELECT display FROM contact_addresses WHERE contact_id = ? ORDER BY position", "emails" },
     [CL_ITEM_LEAD] = {
         "leads",
         "SELECT r.id, r.number, r.name, r.status, c.id, c.key, c.name FROM leads r"
         " JOIN companies c ON c.id = r.company_id WHERE r.tenant_id = ?1 AND r.id = ?2",
-        "SELECT r.id FROM leads r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.company_id = ?3)"
-        " AND (?2 IS NULL OR instr(cl_fold(r.name), ?2) OR instr(r.number, ?2))"
-        " ORDER BY r.name COLLATE NOCASE, r.id LIMIT ?4 OFFSET ?5",
+        LIST("leads r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.company_id = ?3)"
+        " AND (?2 IS NULL OR instr(cl_fold(r.name), ?2) OR instr(r.number, ?2))"),
         NULL, NULL },
     [CL_ITEM_PROJECT] = {
         "projects",
         "SELECT r.id, r.key, r.number, r.name, c.id, c.key, c.name FROM projects r"
         " JOIN companies c ON c.id = r.company_id WHERE r.tenant_id = ?1 AND r.id = ?2",
-        "SELECT r.id FROM projects r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.company_id = ?3)"
+        LIST("projects r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.company_id = ?3)"
         " AND (?2 IS NULL OR instr(cl_fold(r.name), ?2) OR instr(cl_fold(r.key), ?2)"
         " OR instr(coalesce(r.number, ''), ?2) OR EXISTS (SELECT 1 FROM project_offers o"
-        " WHERE o.project_id = r.id AND instr(o.number, ?2)))"
-        " ORDER BY r.name COLLATE NOCASE, r.id LIMIT ?4 OFFSET ?5",
+        " WHERE o.project_id = r.id AND instr(o.number, ?2)))"),
         "SELECT number FROM project_offers WHERE project_id = ? ORDER BY number", "offers" },
     [CL_ITEM_USER] = {
         "users",
         "SELECT r.id, r.key, r.name, r.role, r.active, r.locale FROM users r"
         " WHERE r.tenant_id = ?1 AND r.id = ?2",
-        "SELECT r.id FROM users r WHERE r.tenant_id = ?1 AND ?3 = 0 AND (?2 IS NULL"
+        LIST("users r WHERE r.tenant_id = ?1 AND ?3 = 0 AND (?2 IS NULL"
         " OR instr(cl_fold(r.name), ?2) OR instr(cl_fold(r.key), ?2) OR EXISTS (SELECT 1 FROM"
-        " user_addresses a WHERE a.user_id = r.id AND instr(a.address, ?2)))"
-        " ORDER BY r.name COLLATE NOCASE, r.id LIMIT ?4 OFFSET ?5",
+        " user_addresses a WHERE a.user_id = r.id AND instr(a.address, ?2)))"),
         "SELECT display FROM user_addresses WHERE user_id = ? ORDER BY position", "emails" },
 };
 
@@ -799,8 +800,18 @@ cl_store_records_json(ClStore *store, ClItemKind kind, const ClRecordQuery *q, G
             return NULL;
         json_array_append_new(items, o);
     }
-    return json_pack("{s:o, s:o}", "items", g_steal_pointer(&items), "next_offset",
-                     ids->len > limit ? json_integer(q->offset + limit) : json_null());
+    ClDbStmt *c = cl_db_prepare(store->db, records[kind].count, error);
+    if (c == NULL)
+        return NULL;
+    cl_db_bind_int64(c, 1, q->tenant_id);
+    cl_db_bind_text(c, 2, folded);
+    cl_db_bind_int64(c, 3, q->company_id);
+    gint64 total = cl_db_one_int64(c, 0, error);
+    if (total < 0)
+        return NULL;
+    return json_pack("{s:o, s:o, s:I}", "items", g_steal_pointer(&items), "next_offset",
+                     ids->len > limit ? json_integer(q->offset + limit) : json_null(), "total",
+                     (json_int_t)total);
 }
 
 /* A key for a record made without one: the name's letters and digits, umlauts

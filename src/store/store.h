@@ -309,7 +309,7 @@ typedef struct {
     gint64 lead_id;
     const char *lead_number, *lead_name;
     gint64 project_id;
-    const char *project_key, *project_name;
+    const char *project_key, *project_name, *project_number;
     const char *followup;
     bool followup_done;
     const char *subject, *preview;
@@ -317,6 +317,8 @@ typedef struct {
     const char *reasons, *candidates;
     gint64 version;
     const char *contacts, *notify, *attachments;
+    const char *addresses; /* pending mail: the mail's addresses (JSON, without the
+                            * envelope), for the review; else NULL */
 } ClEntryRow;
 
 typedef void (*ClEntryRowFunc)(const ClEntryRow *row, void *data);
@@ -324,10 +326,17 @@ typedef void (*ClEntryRowFunc)(const ClEntryRow *row, void *data);
 /*
  * The page of a query (as cl_store_entries_list, or one entry_id) row by row,
  * without an object per field: five statements a page, whatever its length.
- * The hot path of the HTTP API. Errors as cl_store_entries_list().
+ * *more_out (may be NULL): another page follows. The hot path of the HTTP
+ * API. Errors as cl_store_entries_list().
  */
 bool cl_store_entry_rows(ClStore *store, const ClEntryQuery *query, ClEntryRowFunc each,
-                         void *data, GError **error);
+                         void *data, bool *more_out, GError **error);
+
+/* What a user has waiting: pending mail, follow-ups due by `today` (YYYY-MM-DD)
+ * and not done, unread notifications. */
+bool cl_store_user_counts(ClStore *store, gint64 tenant_id, gint64 user_id, const char *today,
+                          gint64 *pending_out, gint64 *due_out, gint64 *unread_out,
+                          GError **error);
 
 /*
  * Who may see an entry (DESIGN §1, issue 5): pending and discarded mail and the

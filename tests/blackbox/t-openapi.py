@@ -599,11 +599,16 @@ try:
              json_body={"email": ANNA, "password": "test-anna"},
              headers={"Origin": "http://evil.example"})
     t.eq((r.json or {}).get("code"), "cross-origin", "a cross-origin login is refused as such")
+    r = call(anna, "GET", "/api/v1/session", 200, "session state before login")
+    t.eq((r.json or {}).get("authenticated"), False, "GET /session says: not logged in")
     r = call(anna, "POST", "/api/v1/session", 201, "login anna",
              json_body={"email": ANNA, "password": "test-anna"})
     anna.csrf = (r.json or {}).get("csrf_token")
     t.ok(any(v.startswith("cl_session=") and "HttpOnly" in v for v in r.all_headers("Set-Cookie")),
          "login sets the cookie cl_session (HttpOnly)", got=r.all_headers("Set-Cookie"))
+    r = call(anna, "GET", "/api/v1/session", 200, "session state after login")
+    t.eq(((r.json or {}).get("authenticated"), (r.json or {}).get("csrf_token")), (True, anna.csrf),
+         "GET /session says: logged in, with the session's CSRF token")
     r = call(ben, "POST", "/api/v1/session", 201, "login ben",
              json_body={"email": BEN, "password": "test-ben"})
     ben.csrf = (r.json or {}).get("csrf_token")
