@@ -24,14 +24,41 @@
 
 /* ---- lists ---------------------------------------------------------------------------------- */
 
+/* A page of entries; cache_kind (a letter, or 0): kept in the page cache under it. */
 static void
-reply_page(Request *r, ClEntryQuery *q)
+reply_page(Request *r, ClEntryQuery *q, char cache_kind, gint64 owner)
 {
     gint64 limit;
     if (!api_query_int(r, "limit", 50, 1, API_MAX_PAGE, &limit) ||
         !api_query_cursor(r, &q->before_time, &q->before_id))
         return;
     q->limit = (guint)limit;
+    ApiCache *cache = cache_kind ? api_page_cache(r->api) : NULL;
+    g_autofree char *key = NULL, *etag = NULL;
+    gint64 generation = 0;
+    if (cache != NULL) {
+        /* The page as this user sees it (can_edit is theirs). */
+        generation = api_generation(r);
+        etag = api_cache_etag(cache, generation);
+        key = g_strdup_printf("%c:%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT
+                              ":%d:%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT,
+                              cache_kind, r->user->tenant_id, owner, r->user->id, r->user->admin,
+                              limit, q->before_time, q->before_id);
+        const char *match = api_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
+        if (match != NULL && strcmp(match, etag) == 0) {
+            struct MHD_Response *resp =
+                MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+            MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
+            api_reply_response(r, 304, resp);
+            return;
+        }
+        g_autoptr(GBytes) kept = api_cache_lookup(cache, key, generation);
+        if (kept != NULL) {
+            api_reply_bytes(r, 200, kept, etag);
+            return;
+        }
+    }
     g_autoptr(GError) error = NULL;
     GString *out = g_string_sized_new(1024 + q->limit * 1300);
     g_string_append_c(out, '{');
@@ -41,7 +68,13 @@ reply_page(Request *r, ClEntryQuery *q)
         return;
     }
     g_string_append_c(out, '}');
-    api_reply_text(r, 200, out);
+    if (cache == NULL) {
+        api_reply_text(r, 200, out);
+        return;
+    }
+    g_autoptr(GBytes) body = g_string_free_to_bytes(out);
+    api_cache_store(cache, key, generation, body);
+    api_reply_bytes(r, 200, body, etag);
 }
 
 void
@@ -54,7 +87,7 @@ api_inbox(Request *r)
     }
     ClEntryQuery q = { .tenant_id = r->user->tenant_id, .author_id = r->user->id,
                        .own_history = state != NULL && strcmp(state, "own") == 0 };
-    reply_page(r, &q);
+    reply_page(r, &q, 0, 0);
 }
 
 static void
@@ -74,7 +107,8 @@ history(Request *r, ClItemKind kind)
         q.lead_id = item->id;
     else
         q.project_id = item->id;
-    reply_page(r, &q);
+    /* Histories are read by every user of the tenant and change seldom: kept. */
+    reply_page(r, &q, kind == CL_ITEM_COMPANY ? 'c' : kind == CL_ITEM_LEAD ? 'l' : 'p', item->id);
 }
 
 void

@@ -19,6 +19,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_t, json_decref)
 #define API_MEMORY_BODY (1024 * 1024) /* raw uploads larger than this go to a spool file */
 
 typedef struct Request Request;
+typedef struct ApiCache ApiCache;
 
 /* Route flags: who may call it, and what body it reads. */
 enum {
@@ -84,6 +85,7 @@ struct Request {
     char *form_error;   /* why the form cannot be read */
 
     ClStore *store;     /* this thread's, for the duration of one callback */
+    gint64 generation;  /* of the page cache when the request began (-1: not asked) */
 };
 
 /* ---- api.c ---- */
@@ -135,6 +137,27 @@ const char *api_dummy_hash(ClApi *api);
 GBytes *api_openapi(ClApi *api);
 /* The directory of the web UI's files, or NULL. */
 const char *api_web_root(ClApi *api);
+
+/* ---- api-cache.c: pages kept in memory ---- */
+ApiCache *api_cache_new(void);
+void api_cache_free(ApiCache *cache);
+/* The current generation, moved on first when the store saw a commit. */
+gint64 api_cache_generation(ApiCache *cache, ClStore *store);
+char *api_cache_etag(ApiCache *cache, gint64 generation);
+GBytes *api_cache_lookup(ApiCache *cache, const char *key, gint64 generation);
+void api_cache_store(ApiCache *cache, const char *key, gint64 generation, GBytes *body);
+/* Who a token or session cookie (by hash) is, when known in this generation and
+ * for at most 10 s: *user_out (transfer full), its CSRF token and when it was seen. */
+bool api_cache_user(ApiCache *cache, const char *hash, gint64 generation, ClUser **user_out,
+                    char **csrf_out, gint64 *seen_out);
+void api_cache_keep_user(ApiCache *cache, const char *hash, gint64 generation,
+                         const ClUser *user, const char *csrf, gint64 seen);
+/* The page cache's generation for this request (asked once; 0 without a cache). */
+gint64 api_generation(Request *r);
+/* The cache of pages, or NULL when http.page_cache is off. */
+ApiCache *api_page_cache(ClApi *api);
+/* Answers with JSON bytes (borrowed: a reference is taken). */
+void api_reply_bytes(Request *r, unsigned status, GBytes *json, const char *etag);
 
 /* ---- api-json.c: the API's shapes ---- */
 json_t *api_time_json(gint64 t);

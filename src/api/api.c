@@ -53,6 +53,7 @@ struct ClApi {
     char *dummy_hash;
     GBytes *openapi;
     char *web_root;
+    ApiCache *cache;      /* NULL: http.page_cache off */
 };
 
 static const ApiRoute routes[] = {
@@ -215,6 +216,22 @@ api_reply_text(Request *r, unsigned status, GString *json)
 {
     gsize len = json->len;
     reply_text(r, status, "application/json", g_string_free(json, FALSE), len);
+}
+
+void
+api_reply_bytes(Request *r, unsigned status, GBytes *json, const char *etag)
+{
+    gsize len = 0;
+    const void *data = g_bytes_get_data(json, &len);
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        len, (void *)data, (MHD_ContentReaderFreeCallback)g_bytes_unref, g_bytes_ref(json));
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (etag != NULL) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        /* the browser may keep it, and asks again with If-None-Match */
+        MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
+    }
+    api_reply_response(r, status, resp);
 }
 
 void
@@ -455,6 +472,12 @@ api_web_root(ClApi *api)
     return api->web_root;
 }
 
+ApiCache *
+api_page_cache(ClApi *api)
+{
+    return api->cache;
+}
+
 /* ---- who asks ----------------------------------------------------------------------------- */
 
 /* The value of cookie `name` in a Cookie header (borrowed from MHD), or NULL. */
@@ -479,6 +502,15 @@ api_set_cookie(Request *r, const char *value)
  * (the web UI reads it from /api/v1/me); a token in a header cannot be
  * sent by another site. Returns false after answering 401/403.
  */
+gint64
+api_generation(Request *r)
+{
+    /* Asked once a request: whether anything was committed since this thread last asked. */
+    if (r->generation < 0)
+        r->generation = r->api->cache ? api_cache_generation(r->api->cache, r->store) : 0;
+    return r->generation;
+}
+
 bool
 api_identify(Request *r, bool quiet)
 {
@@ -496,7 +528,12 @@ api_identify(Request *r, bool quiet)
             token++;
         char hash[CL_HASH_HEX_LEN];
         cl_secret_hash(token, hash);
+        ApiCache *cache = r->api->cache;
+        if (cache && api_cache_user(cache, hash, api_generation(r), &r->user, NULL, NULL))
+            return true;
         r->user = cl_store_token_user(store, hash, now, &error);
+        if (r->user != NULL && cache)
+            api_cache_keep_user(cache, hash, api_generation(r), r->user, NULL, 0);
         if (r->user == NULL) {
             if (!g_error_matches(error, CL_ERROR, CL_ERROR_NOT_FOUND)) {
                 api_reply_error(r, error);
@@ -517,7 +554,12 @@ api_identify(Request *r, bool quiet)
     char hash[CL_HASH_HEX_LEN];
     cl_secret_hash(value, hash);
     gint64 seen = 0;
-    r->user = cl_store_session_user(store, hash, now, &r->csrf, &seen, &error);
+    ApiCache *cache = r->api->cache;
+    if (!(cache && api_cache_user(cache, hash, api_generation(r), &r->user, &r->csrf, &seen))) {
+        r->user = cl_store_session_user(store, hash, now, &r->csrf, &seen, &error);
+        if (r->user != NULL && cache)
+            api_cache_keep_user(cache, hash, api_generation(r), r->user, r->csrf, seen);
+    }
     if (r->user == NULL) {
         if (!g_error_matches(error, CL_ERROR, CL_ERROR_NOT_FOUND)) {
             api_reply_error(r, error);
@@ -958,6 +1000,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         r->method = method;
         r->path = g_strdup(url);
         r->spool_fd = -1;
+        r->generation = -1;
         r->started = g_get_monotonic_time();
         r->client = client_address(r);
         const char *proto = api->config->trust_proxy ? api_header(r, "X-Forwarded-Proto") : NULL;
@@ -1122,6 +1165,8 @@ cl_api_new(const ClConfig *config, GError **error)
                                            G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
     g_return_val_if_fail(contactlog_get_resource() != NULL && api->openapi != NULL, NULL);
     api->web_root = find_web_root(config);
+    if (config->page_cache)
+        api->cache = api_cache_new();
     api->dummy_hash = cl_password_hash("contactlog: no such user", error);
     if (api->dummy_hash == NULL)
         return NULL;
@@ -1208,6 +1253,7 @@ cl_api_free(ClApi *api)
     g_free(api->dummy_hash);
     g_clear_pointer(&api->openapi, g_bytes_unref);
     g_free(api->web_root);
+    api_cache_free(api->cache);
     cl_config_free(api->config);
     g_free(api);
 }

@@ -72,6 +72,9 @@ static const struct {
     { "http", "web_root", "CONTACTLOG_WEB_ROOT", CONF_STRING, "",
       "directory of the web UI's files (empty: the one installed with contactlog)",
       G_STRUCT_OFFSET(ClConfig, web_root) },
+    { "http", "page_cache", "CONTACTLOG_PAGE_CACHE", CONF_BOOL, "true",
+      "keep pages of company, lead and project histories in memory (32 MB) until anything "
+      "is committed", G_STRUCT_OFFSET(ClConfig, page_cache) },
     { "log", "level", "CONTACTLOG_LOG_LEVEL", CONF_STRING, "info",
       "what `serve` logs: debug, info, message or warning", G_STRUCT_OFFSET(ClConfig, log_level) },
 };

@@ -219,6 +219,7 @@ typedef struct {
     bool secure_cookies;
     bool trust_proxy;            /* X-Forwarded-For / -Proto are the client's */
     char *web_root;              /* "" for the installed one */
+    bool page_cache;             /* keep history pages in memory */
 } ClConfig;
 
 /* "a, b;c d" → {"a", "b", "c", "d", NULL}; empty text gives an empty list. */

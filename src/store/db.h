@@ -62,6 +62,10 @@ bool cl_db_column_is_null(ClDbStmt *stmt, int col);
 /* The bytes of a BLOB column and their length; valid until the next step. */
 const void *cl_db_column_blob(ClDbStmt *stmt, int col, gsize *len_out);
 
+/* Has the database changed — by this or another connection — since the last
+ * call (true on the first call, and when it cannot tell)? */
+bool cl_db_changed(ClDb *db);
+
 /* Number of rows changed by the last statement. */
 gint64 cl_db_changes(ClDb *db);
 

@@ -23,6 +23,20 @@ cl_user_free(ClUser *u)
     g_free(u);
 }
 
+ClUser *
+cl_user_copy(const ClUser *u)
+{
+    ClUser *c = g_new0(ClUser, 1);
+    *c = *u;
+    c->tenant_key = g_strdup(u->tenant_key);
+    c->tenant_name = g_strdup(u->tenant_name);
+    c->key = g_strdup(u->key);
+    c->name = g_strdup(u->name);
+    c->locale = g_strdup(u->locale);
+    c->email = g_strdup(u->email);
+    return c;
+}
+
 #define USER_COLUMNS                                                                           \
     "u.id, u.tenant_id, t.key, t.name, u.key, u.name, u.role, u.active, u.locale,"            \
     " (SELECT display FROM user_addresses a WHERE a.user_id = u.id ORDER BY position LIMIT 1)"

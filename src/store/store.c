@@ -179,6 +179,12 @@ cl_store_rollback(ClStore *store)
     pack_cut_back(store);
 }
 
+bool
+cl_store_changed(ClStore *store)
+{
+    return cl_db_changed(store->db);
+}
+
 void
 cl_store_defer_checkpoints(ClStore *store)
 {

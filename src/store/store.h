@@ -133,6 +133,13 @@ void cl_store_defer_checkpoints(ClStore *store);
 guint cl_store_wal_pages(ClStore *store);
 bool cl_store_checkpoint(ClStore *store, GError **error);
 
+/*
+ * Has anything been committed — through this store or by any other connection
+ * or process — since the previous call on this store? true on the first call
+ * and whenever it cannot tell. For caches of what was read (the API's pages).
+ */
+bool cl_store_changed(ClStore *store);
+
 /* A nested step inside a transaction (one message of an import batch). */
 bool cl_store_savepoint(ClStore *store, GError **error);
 bool cl_store_release(ClStore *store, GError **error);
@@ -460,6 +467,7 @@ typedef struct {
 } ClUser;
 
 void cl_user_free(ClUser *user);
+ClUser *cl_user_copy(const ClUser *user);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClUser, cl_user_free)
 
 /*

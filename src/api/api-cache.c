@@ -1,0 +1,184 @@
+/*
+ * api-cache.c — answers kept in memory: the pages of company, lead and
+ * project histories, the API's most read and least changing answers (every
+ * user of a tenant reads them; the web UI asks again when it comes back).
+ * Stage: API.
+ *
+ * Correctness over cleverness: one generation number for the whole process,
+ * moved on whenever any store of this process notices that anything was
+ * committed — by an HTTP thread, the mail server, an import in another
+ * process (cl_store_changed: SQLite's data_version and the connection's own
+ * changes). A request asks its thread's store before it looks: anything
+ * committed before the request began is seen, so a kept page is served only
+ * while nothing at all has been committed since it was made. Coarse (a mail
+ * of another tenant empties the cache too), but it cannot serve stale pages.
+ * The generation is also the page's ETag (If-None-Match → 304).
+ */
+#include "api-private.h"
+
+#include <string.h>
+
+#define CACHE_MAX_BYTES (32 * 1024 * 1024)
+#define CACHE_MAX_PAGE (2 * 1024 * 1024)
+
+#define USER_SECONDS 10 /* who a token or cookie is, kept this long at most */
+
+typedef struct {
+    GBytes *body;
+    gint64 generation;
+} Kept;
+
+typedef struct {
+    ClUser *user;
+    char *csrf;
+    gint64 seen;
+    gint64 generation;
+    gint64 until; /* monotonic µs */
+} KeptUser;
+
+static void
+kept_user_free(KeptUser *k)
+{
+    cl_user_free(k->user);
+    g_free(k->csrf);
+    g_free(k);
+}
+
+static void
+kept_free(Kept *k)
+{
+    g_bytes_unref(k->body);
+    g_free(k);
+}
+
+struct ApiCache {
+    GMutex lock;
+    GHashTable *pages; /* key → Kept */
+    GHashTable *users; /* hash of a token or cookie → KeptUser */
+    gsize bytes;
+    gint64 generation;
+    char *boot;        /* this process's run, so that ETags never repeat across restarts */
+};
+
+ApiCache *
+api_cache_new(void)
+{
+    ApiCache *c = g_new0(ApiCache, 1);
+    g_mutex_init(&c->lock);
+    c->pages = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)kept_free);
+    c->users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                     (GDestroyNotify)kept_user_free);
+    c->boot = cl_random_token(6);
+    return c;
+}
+
+void
+api_cache_free(ApiCache *c)
+{
+    if (c == NULL)
+        return;
+    g_hash_table_unref(c->pages);
+    g_hash_table_unref(c->users);
+    g_mutex_clear(&c->lock);
+    g_free(c->boot);
+    g_free(c);
+}
+
+gint64
+api_cache_generation(ApiCache *c, ClStore *store)
+{
+    bool changed = cl_store_changed(store);
+    g_mutex_lock(&c->lock);
+    if (changed) {
+        c->generation++;
+        /* Nothing kept before can be served again: a revoked token, a
+         * deactivated user, an entry changed — all were commits. */
+        g_hash_table_remove_all(c->pages);
+        g_hash_table_remove_all(c->users);
+        c->bytes = 0;
+    }
+    gint64 g = c->generation;
+    g_mutex_unlock(&c->lock);
+    return g;
+}
+
+char *
+api_cache_etag(ApiCache *c, gint64 generation)
+{
+    return g_strdup_printf("\"%s-%" G_GINT64_FORMAT "\"", c->boot, generation);
+}
+
+GBytes *
+api_cache_lookup(ApiCache *c, const char *key, gint64 generation)
+{
+    GBytes *body = NULL;
+    g_mutex_lock(&c->lock);
+    Kept *k = g_hash_table_lookup(c->pages, key);
+    if (k != NULL && k->generation == generation)
+        body = g_bytes_ref(k->body);
+    g_mutex_unlock(&c->lock);
+    return body;
+}
+
+void
+api_cache_store(ApiCache *c, const char *key, gint64 generation, GBytes *body)
+{
+    gsize size = g_bytes_get_size(body);
+    if (size > CACHE_MAX_PAGE)
+        return;
+    g_mutex_lock(&c->lock);
+    if (generation == c->generation) {
+        if (c->bytes + size > CACHE_MAX_BYTES) {
+            /* Bounded: start afresh rather than keep a list of ages. */
+            g_hash_table_remove_all(c->pages);
+            c->bytes = 0;
+        }
+        Kept *old = g_hash_table_lookup(c->pages, key);
+        if (old != NULL)
+            c->bytes -= g_bytes_get_size(old->body);
+        Kept *k = g_new0(Kept, 1);
+        k->body = g_bytes_ref(body);
+        k->generation = generation;
+        g_hash_table_replace(c->pages, g_strdup(key), k);
+        c->bytes += size;
+    }
+    g_mutex_unlock(&c->lock);
+}
+
+bool
+api_cache_user(ApiCache *c, const char *hash, gint64 generation, ClUser **user_out,
+               char **csrf_out, gint64 *seen_out)
+{
+    bool hit = false;
+    g_mutex_lock(&c->lock);
+    KeptUser *k = g_hash_table_lookup(c->users, hash);
+    if (k != NULL && k->generation == generation && g_get_monotonic_time() < k->until) {
+        *user_out = cl_user_copy(k->user);
+        if (csrf_out)
+            *csrf_out = g_strdup(k->csrf);
+        if (seen_out)
+            *seen_out = k->seen;
+        hit = true;
+    }
+    g_mutex_unlock(&c->lock);
+    return hit;
+}
+
+void
+api_cache_keep_user(ApiCache *c, const char *hash, gint64 generation, const ClUser *user,
+                    const char *csrf, gint64 seen)
+{
+    g_mutex_lock(&c->lock);
+    if (generation == c->generation) {
+        if (g_hash_table_size(c->users) > 10000)
+            g_hash_table_remove_all(c->users);
+        KeptUser *k = g_new0(KeptUser, 1);
+        k->user = cl_user_copy(user);
+        k->csrf = g_strdup(csrf);
+        k->seen = seen;
+        k->generation = generation;
+        k->until = g_get_monotonic_time() + USER_SECONDS * G_USEC_PER_SEC;
+        g_hash_table_replace(c->users, g_strdup(hash), k);
+    }
+    g_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""t-api-cache: what `serve --http` keeps in memory — pages of company, lead and project
+histories, and who a token or cookie is — is never served stale. After a change made through
+the API, by another process (`contactlog add`, `confirm`, `passwd`), or by the mail server
+(LMTP), the next answer shows it; ETags change with every commit and If-None-Match answers
+304 only while nothing changed; a revoked token and an ended session stop working at once;
+with http.page_cache off the answers are the same, without ETags."""
+import socket
+import sys
+
+sys.dont_write_bytecode = True
+import apiclient  # noqa: E402
+import cltest  # noqa: E402
+
+t = cltest.Test(__file__)
+d = t.data_dir()
+ANNA = ("anna.berg@alpha-agentur.example", "test-anna")
+BEN = ("ben.kaya@alpha-agentur.example", "test-ben")
+
+
+def subjects(r):
+    return [e["subject"] for e in (r.json or {}).get("items", [])]
+
+
+def lmtp_deliver(address, sender, message):
+    """One message over LMTP to the running server; the reply line after the final dot."""
+    with socket.create_connection(address, timeout=30) as s:
+        f = s.makefile("rwb")
+
+        def line():
+            return f.readline().decode()
+
+        line()
+        f.write(b"LHLO test\r\n")
+        f.flush()
+        while line()[3] == "-":
+            pass
+        for cmd in (f"MAIL FROM:<{sender}>", f"RCPT TO:<{cltest.DROP}>", "DATA"):
+            f.write(cmd.encode() + b"\r\n")
+            f.flush()
+            line()
+        f.write(cltest.dot_stuff(message))
+        f.flush()
+        reply = line()
+        f.write(b"QUIT\r\n")
+        f.flush()
+        return reply
+
+
+def settle(client, path, tag):
+    """GET until the ETag stays: after a commit every server thread notices it once (and
+    moves the generation on), so the first answers after a write may each get a new one."""
+    last = client.get(path)
+    for _ in range(12):
+        r = client.get(path)
+        if r.header("ETag") == last.header("ETag") and r.body == last.body:
+            return r
+        last = r
+    t.fail(f"{tag}: the ETag of {path} settles", got=last.header("ETag"))
+    return last
+
+
+def mail(subject, mid):
+    return cltest.mail([("From", "Anna Berg <anna.berg@alpha-agentur.example>"),
+                        ("To", "j.mueller@acme-maschinen.example"), ("Subject", subject),
+                        ("Message-ID", f"<{mid}@cache.test>"),
+                        ("Date", "Mon, 30 Nov 2026 10:00:00 +0100")])
+
+
+# A saved entry in lead 11111 before the server starts.
+r = t.deliver(mail("Lead 11111 Auftakt", "one"), d)
+t.exit_status(r, 0, "deliver the first mail")
+first = (r.json() or {}).get("entry")
+t.exit_status(t.run(["confirm", str(first)], data_dir=d), 0, "confirm it (CLI)")
+
+
+def run(cache):
+    env = {} if cache else {"CONTACTLOG_PAGE_CACHE": "false"}
+    srv = cltest.Server(t, d, ["--lmtp", "127.0.0.1:0", "--http", "127.0.0.1:0"], env=env).start()
+    tag = "cache on" if cache else "cache off"
+    try:
+        anna = apiclient.Client(srv.address("http"))
+        t.eq(anna.login(*ANNA).status, 201, f"{tag}: anna logs in")
+        ben = apiclient.Client(srv.address("http"))
+        t.eq(ben.login(*BEN).status, 201, f"{tag}: ben logs in")
+        tok = ben.post("/api/v1/me/tokens", {"name": "cache test"}).json["token"]
+        bearer = apiclient.Client(srv.address("http"), token=tok)
+        lead = [x for x in anna.get("/api/v1/leads?q=11111").json["items"]
+                if x["number"] == "11111"][0]
+        path = f"/api/v1/leads/{lead['id']}/history"
+
+        r1 = settle(anna, path, tag)
+        t.eq(r1.status, 200, f"{tag}: history")
+        t.ok("Lead 11111 Auftakt" in subjects(r1), f"{tag}: the confirmed mail is in it", got=subjects(r1))
+        r2 = anna.get(path)
+        t.eq(r2.body, r1.body, f"{tag}: asked again, the same page")
+        etag = r1.header("ETag")
+        if cache:
+            t.ok(etag is not None and r2.header("ETag") == etag, f"{tag}: an ETag, the same twice",
+                 got=(etag, r2.header("ETag")))
+            r = anna.get(path, headers={"If-None-Match": etag})
+            t.eq((r.status, r.body), (304, b""), f"{tag}: If-None-Match with it: 304, no body")
+        else:
+            t.eq(etag, None, f"{tag}: no ETag")
+
+        # Another process writes: a manual entry in the lead.
+        rr = t.run(["add", "--user", "anna", "--lead", "11111", "--channel", "phone",
+                    "--subject", f"Anruf {tag}"], data_dir=d)
+        t.exit_status(rr, 0, f"{tag}: contactlog add (another process)")
+        r3 = anna.get(path, headers={"If-None-Match": etag} if etag else None)
+        t.eq(r3.status, 200, f"{tag}: after another process wrote, If-None-Match is no 304")
+        t.ok(f"Anruf {tag}" in subjects(r3), f"{tag}: the other process's entry is there at once",
+             got=subjects(r3))
+        if cache:
+            t.ok(r3.header("ETag") not in (None, etag), f"{tag}: a new ETag",
+                 got=(etag, r3.header("ETag")))
+        # Another user's view: can_edit is theirs, not the first reader's.
+        r4 = ben.get(path)
+        mine = [e["can_edit"] for e in r4.json["items"]]
+        t.eq(mine, [False] * len(mine), f"{tag}: ben's page says he may edit none of anna's entries")
+        r5 = anna.get(path)
+        t.ok(all(e["can_edit"] for e in r5.json["items"]), f"{tag}: anna's page says she may (admin)")
+
+        # The API writes: the lead's name changes in the history's entries.
+        new_name = f"Relaunch neu ({tag})"
+        t.eq(anna.patch(f"/api/v1/leads/{lead['id']}", {"name": new_name}).status, 200,
+             f"{tag}: rename the lead")
+        names = {e["lead"]["name"] for e in ben.get(path).json["items"]}
+        t.eq(names, {new_name}, f"{tag}: the new name in every entry of the page")
+
+        # The mail server writes: a mail over LMTP, confirmed; then the page has it.
+        reply = lmtp_deliver(srv.address("lmtp"), ANNA[0], mail(f"Lead 11111 Mail {tag}", f"m-{cache}"))
+        t.ok(reply.startswith("250"), f"{tag}: LMTP accepts", got=reply)
+        inbox = anna.get("/api/v1/me/inbox").json["items"]
+        pending = [e for e in inbox if e["subject"] == f"Lead 11111 Mail {tag}"]
+        t.eq(len(pending), 1, f"{tag}: the LMTP mail is in anna's inbox at once")
+        before = anna.get(path)
+        t.ok(f"Lead 11111 Mail {tag}" not in subjects(before), f"{tag}: pending, not in the history")
+        if pending:
+            t.eq(anna.post(f"/api/v1/entries/{pending[0]['id']}/confirm", {}).status, 200,
+                 f"{tag}: confirm it")
+        t.ok(f"Lead 11111 Mail {tag}" in subjects(ben.get(path)),
+             f"{tag}: confirmed, it is in the history ben reads", got=subjects(ben.get(path)))
+
+        # Who someone is: a revoked token stops at once, also right after it was used.
+        t.eq(bearer.get("/api/v1/me").status, 200, f"{tag}: the token works")
+        tid = [x for x in ben.get("/api/v1/me/tokens").json["items"] if x["name"] == "cache test"][0]["id"]
+        t.eq(ben.delete(f"/api/v1/me/tokens/{tid}").status, 204, f"{tag}: ben revokes it")
+        for i in range(4):  # every thread of the server
+            t.eq(bearer.get("/api/v1/me").status, 401, f"{tag}: the revoked token is refused ({i + 1})")
+        # A password set by another process ends the sessions at once.
+        t.eq(anna.get("/api/v1/me").status, 200, f"{tag}: anna's session works")
+        rr = t.run(["passwd", "--user", "anna"], data_dir=d, input=f"neues-passwort-{cache}\n")
+        t.exit_status(rr, 0, f"{tag}: contactlog passwd (another process)")
+        for i in range(4):
+            t.eq(anna.get("/api/v1/me").status, 401, f"{tag}: anna's old session ended ({i + 1})")
+        t.eq(anna.login(ANNA[0], f"neues-passwort-{cache}").status, 201,
+             f"{tag}: the new password logs in")
+        # back to the test password for the next run
+        t.eq(anna.put("/api/v1/me/password", {"current": f"neues-passwort-{cache}",
+                                               "new": ANNA[1]}).status, 204, f"{tag}: password back")
+    finally:
+        t.eq(srv.stop(), 0, f"{tag}: serve exits 0")
+
+
+run(cache=True)
+run(cache=False)
+t.finish()
