@@ -495,13 +495,6 @@ api_set_cookie(Request *r, const char *value)
     r->set_cookie = g_strdup(value);
 }
 
-/*
- * Who asks: an API token (Authorization: Bearer) or a session cookie. A
- * cookie is sent by the browser on its own, so a request that changes
- * something must also carry the session's CSRF token in X-CSRF-Token
- * (the web UI reads it from /api/v1/me); a token in a header cannot be
- * sent by another site. Returns false after answering 401/403.
- */
 gint64
 api_generation(Request *r)
 {
@@ -511,6 +504,15 @@ api_generation(Request *r)
     return r->generation;
 }
 
+/*
+ * Who asks: an API token (Authorization: Bearer) or a session cookie. A
+ * cookie is sent by the browser on its own, so a request that changes
+ * something must also carry the session's CSRF token in X-CSRF-Token
+ * (the web UI reads it from /api/v1/me); a token in a header cannot be
+ * sent by another site. Who a token or cookie is may come from the cache
+ * (api-cache.c), which forgets it with every commit. Returns false after
+ * answering 401/403 (quiet: without answering when nobody is logged in).
+ */
 bool
 api_identify(Request *r, bool quiet)
 {

@@ -118,19 +118,6 @@ cmd_token(int argc, char **argv)
     return EXIT_OK;
 }
 
-static char *
-mail_text(ClStore *store, ClEntry *entry, void *data)
-{
-    (void)data;
-    g_autoptr(GError) error = NULL;
-    if (!cl_pipeline_entry_text(store, entry, &error)) {
-        fprintf(stderr, "contactlog reindex: entry %" G_GINT64_FORMAT ": %s (indexed without its "
-                        "text)\n", entry->id, error->message);
-        return NULL;
-    }
-    return g_steal_pointer(&entry->body);
-}
-
 int
 cmd_reindex(int argc, char **argv)
 {
@@ -148,7 +135,7 @@ cmd_reindex(int argc, char **argv)
     if (store == NULL)
         return cli_fail("reindex", error);
     guint count = 0;
-    if (!cl_store_reindex(store, mail_text, NULL, &count, &error))
+    if (!cl_store_reindex(store, cl_pipeline_index_text, NULL, &count, &error))
         return cli_fail("reindex", error);
     fprintf(stderr, "contactlog reindex: %u entries indexed\n", count);
     return EXIT_OK;

@@ -92,6 +92,12 @@ struct ClServer {
     GMutex ck_lock;
     GCond ck_cond;
     bool ck_wanted, ck_stop;
+    ClStore *istore;       /* indexing thread: the text of captured mail for search */
+    GThread *indexer;
+    GMutex ix_lock;
+    GCond ix_cond;
+    bool ix_wanted;
+    gint ix_stop;          /* atomic: read by the indexer between batches */
     /* counters for the stop line */
     guint sessions, messages, tempfails;
 };
@@ -458,6 +464,36 @@ checkpoint_main(gpointer data)
     return NULL;
 }
 
+/* The text of captured mail goes into the search index here, behind the
+ * acknowledgement (search_queue in 0003-api.sql): after each commit of the
+ * storing thread, and every few seconds for mail another process captured. */
+#define INDEX_BATCH 16
+
+static gpointer
+index_main(gpointer data)
+{
+    ClServer *srv = data;
+    g_mutex_lock(&srv->ix_lock);
+    while (!srv->ix_stop) {
+        if (!srv->ix_wanted)
+            g_cond_wait_until(&srv->ix_cond, &srv->ix_lock,
+                              g_get_monotonic_time() + 2 * G_TIME_SPAN_SECOND);
+        srv->ix_wanted = false;
+        g_mutex_unlock(&srv->ix_lock);
+        gint64 n;
+        do {
+            g_autoptr(GError) error = NULL;
+            n = cl_store_index_queued(srv->istore, cl_pipeline_index_text, NULL, INDEX_BATCH,
+                                      &error);
+            if (n < 0)
+                g_warning("event=index-failed error=\"%s\" (tried again later)", error->message);
+        } while (n > 0 && !g_atomic_int_get(&srv->ix_stop));
+        g_mutex_lock(&srv->ix_lock);
+    }
+    g_mutex_unlock(&srv->ix_lock);
+    return NULL;
+}
+
 static gpointer
 store_main(gpointer data)
 {
@@ -481,6 +517,10 @@ store_main(gpointer data)
             g_ptr_array_add(jobs, more);
         }
         store_batch(srv, jobs);
+        g_mutex_lock(&srv->ix_lock);
+        srv->ix_wanted = true;
+        g_cond_signal(&srv->ix_cond);
+        g_mutex_unlock(&srv->ix_lock);
         if (cl_store_wal_pages(srv->wstore) >= CHECKPOINT_PAGES) {
             g_mutex_lock(&srv->ck_lock);
             srv->ck_wanted = true;
@@ -938,6 +978,8 @@ cl_server_new(const ClConfig *config, const char *config_file, char **overrides,
     srv->ready = g_async_queue_new();
     g_mutex_init(&srv->ck_lock);
     g_cond_init(&srv->ck_cond);
+    g_mutex_init(&srv->ix_lock);
+    g_cond_init(&srv->ix_cond);
     if (srv->base->commit_batch == 0)
         srv->base->commit_batch = 1;
     srv->store = cl_store_open(srv->base, error);
@@ -959,6 +1001,9 @@ cl_server_new(const ClConfig *config, const char *config_file, char **overrides,
     cl_store_defer_checkpoints(srv->wstore);
     srv->cstore = cl_store_open(srv->base, error);
     if (srv->cstore == NULL)
+        return NULL;
+    srv->istore = cl_store_open(srv->base, error);
+    if (srv->istore == NULL)
         return NULL;
     srv->pipeline = cl_pipeline_new(srv->wstore, srv->base);
     for (int pass = 0; pass < 2; pass++) {
@@ -1019,6 +1064,7 @@ cl_server_run(ClServer *srv, void (*on_ready)(ClServer *, void *), void *data)
         spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     srv->storer = g_thread_new("contactlog-store", store_main, srv);
     srv->checkpointer = g_thread_new("contactlog-checkpoint", checkpoint_main, srv);
+    srv->indexer = g_thread_new("contactlog-index", index_main, srv);
     add_signal(srv, SIGTERM, begin_shutdown);
     add_signal(srv, SIGINT, begin_shutdown);
     add_signal(srv, SIGHUP, reload);
@@ -1052,6 +1098,12 @@ cl_server_run(ClServer *srv, void (*on_ready)(ClServer *, void *), void *data)
     g_mutex_unlock(&srv->ck_lock);
     g_thread_join(srv->checkpointer);
     srv->checkpointer = NULL;
+    g_mutex_lock(&srv->ix_lock); /* the indexer ends after its current batch */
+    g_atomic_int_set(&srv->ix_stop, 1);
+    g_cond_signal(&srv->ix_cond);
+    g_mutex_unlock(&srv->ix_lock);
+    g_thread_join(srv->indexer);
+    srv->indexer = NULL;
     while (g_main_context_pending(srv->ctx))
         g_main_context_iteration(srv->ctx, FALSE);
     GList *conns = g_hash_table_get_keys(srv->conns);
@@ -1089,10 +1141,13 @@ cl_server_free(ClServer *srv)
     cl_pipeline_free(srv->pipeline);
     cl_store_free(srv->wstore);
     cl_store_free(srv->cstore);
+    cl_store_free(srv->istore);
     cl_store_free(srv->store);
     g_async_queue_unref(srv->ready);
     g_mutex_clear(&srv->ck_lock);
     g_cond_clear(&srv->ck_cond);
+    g_mutex_clear(&srv->ix_lock);
+    g_cond_clear(&srv->ix_cond);
     g_main_loop_unref(srv->loop);
     g_main_context_unref(srv->ctx);
     if (srv->current != srv->base)

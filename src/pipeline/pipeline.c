@@ -711,3 +711,16 @@ cl_pipeline_entry_text(ClStore *store, ClEntry *entry, GError **error)
     entry->body_from_html = msg->text_from_html;
     return true;
 }
+
+char *
+cl_pipeline_index_text(ClStore *store, ClEntry *entry, void *data)
+{
+    (void)data;
+    g_autoptr(GError) error = NULL;
+    if (!cl_pipeline_entry_text(store, entry, &error)) {
+        g_warning("event=index-text-failed entry=%" G_GINT64_FORMAT " error=\"%s\"", entry->id,
+                  error->message);
+        return NULL;
+    }
+    return g_steal_pointer(&entry->body);
+}

@@ -87,6 +87,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClPrepared, cl_prepared_free)
  */
 bool cl_pipeline_entry_text(ClStore *store, ClEntry *entry, GError **error);
 
+/* A ClEntryTextFunc for cl_store_index_queued() and cl_store_reindex(): the
+ * text cl_pipeline_entry_text() gives (transfer full), NULL when unreadable. */
+char *cl_pipeline_index_text(ClStore *store, ClEntry *entry, void *data);
+
 /*
  * Rules 4-7 and 10 for a parsed mail of an accepted tenant, as the pipeline
  * runs them: the mail's recipients, forwarded originals, scan addresses and

@@ -240,6 +240,109 @@ cl_store_search_query(const char *text)
     return g_string_free(q, q->len == 0);
 }
 
+gint64
+cl_store_index_backlog(ClStore *store, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db, "SELECT count(*) FROM search_queue", error);
+    return s ? cl_db_one_int64(s, 0, error) : -1;
+}
+
+/* One queued mail, read and parsed before the write lock is taken. */
+typedef struct {
+    gint64 id;
+    char *subject, *addresses, *text; /* text NULL: the entry is gone */
+} Queued;
+
+static void
+queued_clear(Queued *q)
+{
+    g_free(q->subject);
+    g_free(q->addresses);
+    g_free(q->text);
+}
+
+gint64
+cl_store_index_queued(ClStore *store, ClEntryTextFunc text_fn, void *data, guint max,
+                      GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "SELECT entry_id FROM search_queue ORDER BY entry_id LIMIT ?",
+                                error);
+    if (s == NULL)
+        return -1;
+    cl_db_bind_int64(s, 1, max ? max : 16);
+    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
+    int rc;
+    while ((rc = cl_db_step(s, error)) == 1) {
+        gint64 id = cl_db_column_int64(s, 0);
+        g_array_append_val(ids, id);
+    }
+    if (rc < 0)
+        return -1;
+    if (ids->len == 0)
+        return 0;
+    /* Reading and parsing the originals happens outside the write lock: only
+     * the index's insert holds it, so that mail keeps being acknowledged. */
+    g_autoptr(GArray) work = g_array_new(FALSE, TRUE, sizeof(Queued));
+    g_array_set_clear_func(work, (GDestroyNotify)queued_clear);
+    for (guint i = 0; i < ids->len; i++) {
+        Queued q = { .id = g_array_index(ids, gint64, i) };
+        g_autoptr(GError) local = NULL;
+        g_autoptr(ClEntry) e = cl_store_entry_get(store, 0, q.id, &local);
+        if (e == NULL && !g_error_matches(local, CL_ERROR, CL_ERROR_NOT_FOUND)) {
+            g_propagate_error(error, g_steal_pointer(&local));
+            return -1;
+        }
+        if (e != NULL) {
+            q.subject = g_strdup(e->subject);
+            q.addresses = store_mail_addresses_text(e->addresses_json);
+            q.text = text_fn(store, e, data);
+            if (q.text == NULL)
+                q.text = g_strdup(""); /* an unreadable original: found by subject and address */
+        }
+        g_array_append_val(work, q);
+    }
+    /* Without an fsync of its own: the transaction is atomic, so a crash
+     * that loses it leaves the mails queued, and they are indexed again. The
+     * write lock is then held for the index's insert only, and mail arriving
+     * meanwhile waits for no disk. */
+    if (store->sync && !cl_db_exec(store->db, "PRAGMA synchronous=NORMAL", error))
+        return -1;
+    gint64 done = -1;
+    if (!cl_store_begin(store, error))
+        goto out;
+    done = 0;
+    for (guint i = 0; i < work->len; i++) {
+        Queued *q = &g_array_index(work, Queued, i);
+        ClDbStmt *d = cl_db_prepare(store->db, "DELETE FROM search_queue WHERE entry_id = ?",
+                                    error);
+        if (d == NULL)
+            goto fail;
+        cl_db_bind_int64(d, 1, q->id);
+        if (!cl_db_run(d, error))
+            goto fail;
+        /* Another indexer, or a delete, came first: nothing to do. */
+        if (cl_db_changes(store->db) != 1)
+            continue;
+        done++;
+        if (q->text == NULL)
+            continue;
+        if (!store_index(store, "delete", q->id, q->subject, "", q->addresses, error) ||
+            !store_index(store, "", q->id, q->subject, q->text, q->addresses, error))
+            goto fail;
+    }
+    if (!cl_store_commit(store, error))
+        done = -1;
+out:
+    if (store->sync)
+        cl_db_exec(store->db, "PRAGMA synchronous=FULL", NULL);
+    return done;
+fail:
+    cl_store_rollback(store);
+    done = -1;
+    goto out;
+}
+
 bool
 cl_store_reindex(ClStore *store, char *(*text_fn)(ClStore *, ClEntry *, void *), void *data,
                  guint *count_out, GError **error)
@@ -252,7 +355,13 @@ cl_store_reindex(ClStore *store, char *(*text_fn)(ClStore *, ClEntry *, void *),
     ClDbStmt *s = cl_db_prepare(store->db,
                                 "INSERT INTO entry_search (entry_search) VALUES ('delete-all')",
                                 error);
-    if (s == NULL || !cl_db_run(s, error) || !cl_store_commit(store, error)) {
+    bool ok = s != NULL && cl_db_run(s, error);
+    if (ok) {
+        /* Everything is indexed whole again: nothing waits. */
+        s = cl_db_prepare(store->db, "DELETE FROM search_queue", error);
+        ok = s != NULL && cl_db_run(s, error);
+    }
+    if (!ok || !cl_store_commit(store, error)) {
         cl_store_rollback(store);
         return false;
     }

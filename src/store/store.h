@@ -436,13 +436,29 @@ ClEntryAttachment *cl_store_attachment_get(ClStore *store, gint64 tenant_id, gin
 void cl_entry_attachment_free(ClEntryAttachment *attachment);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClEntryAttachment, cl_entry_attachment_free)
 
+/* The text of captured mail (transfer full), read from its original; NULL when
+ * it cannot be read. */
+typedef char *(*ClEntryTextFunc)(ClStore *store, ClEntry *entry, void *data);
+
 /*
- * Rebuilds the search index and the previews of every entry; text(entry)
- * gives the text of captured mail (read from its original). For databases
+ * Rebuilds the search index and the previews of every entry. For databases
  * made before the index existed. Inside no transaction: commits in batches.
  */
-bool cl_store_reindex(ClStore *store, char *(*text)(ClStore *store, ClEntry *entry, void *data),
-                      void *data, guint *count_out, GError **error);
+bool cl_store_reindex(ClStore *store, ClEntryTextFunc text, void *data, guint *count_out,
+                      GError **error);
+
+/*
+ * Captured mail is indexed at once by subject and addresses; its text waits
+ * in a queue (indexing it doubled the cost of capture). This indexes the
+ * text of at most max queued mails (0: 16): the originals are read and parsed
+ * first, then one short transaction adds them. Returns how many queued mails
+ * it took (0: none waits), or -1. Safe to run from several threads and
+ * processes at once.
+ */
+gint64 cl_store_index_queued(ClStore *store, ClEntryTextFunc text, void *data, guint max,
+                             GError **error);
+/* How many mails wait for their text to be indexed; -1 on error. */
+gint64 cl_store_index_backlog(ClStore *store, GError **error);
 
 /* Rejected mail, newest first; tenant_id 0 = all. Each row is a JSON object text. */
 GPtrArray *cl_store_rejections_list(ClStore *store, gint64 tenant_id, guint limit,

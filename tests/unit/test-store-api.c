@@ -9,6 +9,8 @@
 #include <jansson.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "store/store.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_t, json_decref)
@@ -519,6 +521,92 @@ test_sessions_and_tokens(Fixture *f, gconstpointer data)
     g_assert_null(revoked);
 }
 
+static char *
+queued_text(ClStore *store, ClEntry *entry, void *data)
+{
+    (void)store;
+    (void)data;
+    /* What the pipeline would read from the original: here, by the subject. */
+    return g_strdup_printf("Text zu %s: Fotograf kommt Dienstag", entry->subject);
+}
+
+/* A mail entry of anna in acme, as capture stores it (text queued for the index). */
+static gint64
+add_mail(Fixture *f, const char *subject)
+{
+    g_autoptr(ClEntry) e = cl_entry_new();
+    e->tenant_id = f->muster->id;
+    e->state = CL_ENTRY_SAVED;
+    e->from_mail = true;
+    e->author = cl_item_copy(f->anna);
+    e->company = cl_item_copy(f->acme);
+    e->subject = g_strdup(subject);
+    e->addresses_json = g_strdup("{\"from\": [{\"name\": \"Anna\", \"address\": \"anna@muster.example\"}],"
+                                 " \"to\": [{\"name\": null, \"address\": \"j.mueller@acme.example\"}]}");
+    e->index_text = g_strdup("the text the pipeline found");
+    g_autoptr(GError) error = NULL;
+    g_assert_true(cl_store_begin(f->store, &error));
+    g_assert_true(cl_store_entry_insert(f->store, e, &error));
+    g_assert_true(cl_store_commit(f->store, &error));
+    return e->id;
+}
+
+static void
+index_integrity(Fixture *f)
+{
+    /* FTS5 checks the structure of its index after the inserts and deletes. */
+    g_autofree char *db = g_build_filename(f->dir, "contactlog.db", NULL);
+    sqlite3 *h = NULL;
+    g_assert_cmpint(sqlite3_open(db, &h), ==, SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(h, "INSERT INTO entry_search (entry_search) VALUES ('integrity-check')",
+                          NULL, NULL, &msg);
+    g_test_message("integrity-check: %s", msg ? msg : "ok");
+    g_assert_cmpint(rc, ==, SQLITE_OK);
+    sqlite3_free(msg);
+    sqlite3_close(h);
+}
+
+static void
+test_index_queue(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_autoptr(GError) error = NULL;
+    gint64 a = add_mail(f, "Termin Fotos");
+    gint64 b = add_mail(f, "Zweiter Termin");
+    g_assert_cmpint(cl_store_index_backlog(f->store, &error), ==, 2);
+    /* Found at once by subject and address, not yet by its text. */
+    g_autofree char *by_subject = search(f, f->muster, f->ben, "fotos");
+    g_autofree char *want_a = ids(a, 0);
+    g_assert_cmpstr(by_subject, ==, want_a);
+    g_autofree char *by_address = search(f, f->muster, f->ben, "j.mueller@acme.example");
+    g_autofree char *want_both = ids(b, a);
+    g_assert_cmpstr(by_address, ==, want_both);
+    g_autofree char *by_text = search(f, f->muster, f->ben, "dienstag");
+    g_assert_cmpstr(by_text, ==, "");
+    /* Deleted while queued: the index forgets it, nothing else is disturbed. */
+    g_assert_true(cl_store_begin(f->store, &error));
+    g_assert_true(cl_store_entry_delete(f->store, f->muster->id, b, 0, NULL, &error));
+    g_assert_true(cl_store_commit(f->store, &error));
+    g_assert_cmpint(cl_store_index_backlog(f->store, &error), ==, 1);
+    g_assert_cmpint(cl_store_index_queued(f->store, queued_text, NULL, 0, &error), ==, 1);
+    g_assert_no_error(error);
+    g_assert_cmpint(cl_store_index_queued(f->store, queued_text, NULL, 0, &error), ==, 0);
+    g_assert_cmpint(cl_store_index_backlog(f->store, &error), ==, 0);
+    g_autofree char *now_text = search(f, f->muster, f->ben, "dienstag fotograf");
+    g_assert_cmpstr(now_text, ==, want_a);
+    g_autofree char *gone = search(f, f->muster, f->ben, "zweiter");
+    g_assert_cmpstr(gone, ==, "");
+    /* Deleted once indexed: its text leaves too (the text as indexed is given). */
+    g_autofree char *text = g_strdup_printf("Text zu %s: Fotograf kommt Dienstag", "Termin Fotos");
+    g_assert_true(cl_store_begin(f->store, &error));
+    g_assert_true(cl_store_entry_delete(f->store, f->muster->id, a, 0, text, &error));
+    g_assert_true(cl_store_commit(f->store, &error));
+    g_autofree char *none = search(f, f->muster, f->ben, "dienstag");
+    g_assert_cmpstr(none, ==, "");
+    index_integrity(f);
+}
+
 static void
 test_preview(Fixture *f, gconstpointer data)
 {
@@ -551,6 +639,7 @@ main(int argc, char **argv)
     ADD("/store-api/entry/notifications-and-discard", test_notifications_and_discard);
     ADD("/store-api/entry/followups", test_followups);
     ADD("/store-api/entry/preview", test_preview);
+    ADD("/store-api/search/index-queue", test_index_queue);
     ADD("/store-api/records/save", test_records);
     ADD("/store-api/auth/sessions-and-tokens", test_sessions_and_tokens);
     return g_test_run();
