@@ -31,6 +31,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -473,6 +475,10 @@ static gpointer
 index_main(gpointer data)
 {
     ClServer *srv = data;
+    /* Behind everything else: capture and HTTP answers go first (on Linux the
+     * nice value of a thread is its own). */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+        g_debug("event=index-priority error=\"%s\"", g_strerror(errno));
     g_mutex_lock(&srv->ix_lock);
     while (!srv->ix_stop) {
         if (!srv->ix_wanted)

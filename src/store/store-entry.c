@@ -317,11 +317,9 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
     }
     if (!insert_attachments(store, e, e->attachments, 0, error))
         return false;
-    /* The search index, in the same transaction: what is committed is found —
-     * the text of captured mail a moment later (search_queue in 0003-api.sql). */
-    g_autofree char *addresses = e->from_mail ? store_mail_addresses_text(e->addresses_json)
-                                              : g_strdup(names);
-    if (!store_index(store, "", e->id, e->subject, e->from_mail ? "" : text, addresses, error))
+    /* The search index: a manual entry in the same transaction; captured mail
+     * a moment later, behind the acknowledgement (search_queue in 0003-api.sql). */
+    if (!e->from_mail && !store_index(store, "", e->id, e->subject, text, names, error))
         return false;
     if (e->from_mail) {
         ClDbStmt *q = cl_db_prepare(db, "INSERT INTO search_queue (entry_id) VALUES (?)", error);
@@ -1569,19 +1567,18 @@ cl_store_entry_delete(ClStore *store, gint64 tenant_id, gint64 id, gint64 versio
         ;
     g_autofree char *addresses = e->from_mail ? store_mail_addresses_text(e->addresses_json)
                                               : g_steal_pointer(&names);
-    /* Mail still queued for indexing is in the index without its text. */
+    /* Mail still queued for indexing is not in the index yet. */
     ClDbStmt *q = cl_db_prepare(store->db, "DELETE FROM search_queue WHERE entry_id = ?", error);
     if (q == NULL)
         return false;
     cl_db_bind_int64(q, 1, id);
     if (!cl_db_run(q, error))
         return false;
-    if (e->from_mail && cl_db_changes(store->db) == 1)
-        mail_text = "";
+    bool queued = cl_db_changes(store->db) == 1;
     /* Captured mail without its text (an unreadable original) leaves its text's
      * words in the index; they name a row that no longer exists, so no search
      * shows them. */
-    if ((!e->from_mail || mail_text != NULL) &&
+    if (!queued && (!e->from_mail || mail_text != NULL) &&
         !store_index(store, "delete", id, e->subject, e->from_mail ? mail_text : e->body,
                      addresses, error))
         return false;

@@ -327,8 +327,7 @@ cl_store_index_queued(ClStore *store, ClEntryTextFunc text_fn, void *data, guint
         done++;
         if (q->text == NULL)
             continue;
-        if (!store_index(store, "delete", q->id, q->subject, "", q->addresses, error) ||
-            !store_index(store, "", q->id, q->subject, q->text, q->addresses, error))
+        if (!store_index(store, "", q->id, q->subject, q->text, q->addresses, error))
             goto fail;
     }
     if (!cl_store_commit(store, error))

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""t-api-cache: what `serve --http` keeps in memory — pages of company, lead and project
+"""t-api-cache: what `serve --http` keeps in memory and builds behind — pages of company, lead and project
 histories, and who a token or cookie is — is never served stale. After a change made through
 the API, by another process (`contactlog add`, `confirm`, `passwd`), or by the mail server
 (LMTP), the next answer shows it; ETags change with every commit and If-None-Match answers
 304 only while nothing changed; a revoked token and an ended session stop working at once;
-with http.page_cache off the answers are the same, without ETags."""
+with http.page_cache off the answers are the same, without ETags. Mail imported by another
+process is indexed for search by the server behind it."""
 import socket
 import sys
 
@@ -163,6 +164,50 @@ def run(cache):
         t.eq(srv.stop(), 0, f"{tag}: serve exits 0")
 
 
+def search_index():
+    """Mail captured by another process (an import) is indexed by the server behind it: a
+    search right away catches up with part of it and says how much still waits; within a
+    few seconds everything is found by a word of its text."""
+    import os
+    import time
+    srv = cltest.Server(t, d, ["--lmtp", "127.0.0.1:0", "--http", "127.0.0.1:0"]).start()
+    try:
+        anna = apiclient.Client(srv.address("http"))
+        t.eq(anna.login(*ANNA).status, 201, "index: anna logs in")
+        box = os.path.join(t.tmpdir("mbox"), "viele.mbox")
+        with open(box, "wb") as f:
+            for i in range(400):
+                f.write(b"From anna.berg@alpha-agentur.example Mon Nov 30 10:00:00 2026\n")
+                f.write(mail(f"Import {i}", f"imp-{i}").replace(
+                    b"anbei die Unterlagen", b"anbei die Unterlagen (Quittengelee)"))
+                f.write(b"\n")
+        r = t.run(["import", box], data_dir=d)
+        t.exit_status(r, 0, "index: import 400 mails (another process)")
+        first = anna.get("/api/v1/search?q=quittengelee&limit=1")
+        t.eq(first.status, 200, "index: search right after the import")
+        pending = (first.json or {}).get("index_pending")
+        t.ok(isinstance(pending, int) and pending <= 400 - 256,
+             "index: the search indexed at least 256 itself first, and says what waits", got=pending)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            r = anna.get("/api/v1/search?q=quittengelee&limit=1")
+            if (r.json or {}).get("index_pending") == 0:
+                break
+            time.sleep(0.2)
+        t.eq((r.json or {}).get("index_pending"), 0, "index: the server indexed the rest by itself")
+        seen, cursor = 0, None
+        while True:
+            r = anna.get("/api/v1/search?q=quittengelee&limit=200" + (f"&cursor={cursor}" if cursor else ""))
+            seen += len(r.json["items"])
+            cursor = r.json["next_cursor"]
+            if not cursor:
+                break
+        t.eq(seen, 400, "index: all 400 mails are found by a word of their text")
+    finally:
+        t.eq(srv.stop(), 0, "index: serve exits 0")
+
+
 run(cache=True)
 run(cache=False)
+search_index()
 t.finish()

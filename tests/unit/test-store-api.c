@@ -575,15 +575,10 @@ test_index_queue(Fixture *f, gconstpointer data)
     gint64 a = add_mail(f, "Termin Fotos");
     gint64 b = add_mail(f, "Zweiter Termin");
     g_assert_cmpint(cl_store_index_backlog(f->store, &error), ==, 2);
-    /* Found at once by subject and address, not yet by its text. */
+    /* Queued: not found yet (the API's search indexes the queue first). */
     g_autofree char *by_subject = search(f, f->muster, f->ben, "fotos");
+    g_assert_cmpstr(by_subject, ==, "");
     g_autofree char *want_a = ids(a, 0);
-    g_assert_cmpstr(by_subject, ==, want_a);
-    g_autofree char *by_address = search(f, f->muster, f->ben, "j.mueller@acme.example");
-    g_autofree char *want_both = ids(b, a);
-    g_assert_cmpstr(by_address, ==, want_both);
-    g_autofree char *by_text = search(f, f->muster, f->ben, "dienstag");
-    g_assert_cmpstr(by_text, ==, "");
     /* Deleted while queued: the index forgets it, nothing else is disturbed. */
     g_assert_true(cl_store_begin(f->store, &error));
     g_assert_true(cl_store_entry_delete(f->store, f->muster->id, b, 0, NULL, &error));
@@ -595,6 +590,10 @@ test_index_queue(Fixture *f, gconstpointer data)
     g_assert_cmpint(cl_store_index_backlog(f->store, &error), ==, 0);
     g_autofree char *now_text = search(f, f->muster, f->ben, "dienstag fotograf");
     g_assert_cmpstr(now_text, ==, want_a);
+    g_autofree char *now_subject = search(f, f->muster, f->ben, "fotos");
+    g_assert_cmpstr(now_subject, ==, want_a);
+    g_autofree char *by_address = search(f, f->muster, f->ben, "j.mueller@acme.example");
+    g_assert_cmpstr(by_address, ==, want_a);
     g_autofree char *gone = search(f, f->muster, f->ben, "zweiter");
     g_assert_cmpstr(gone, ==, "");
     /* Deleted once indexed: its text leaves too (the text as indexed is given). */

@@ -27,11 +27,10 @@ CREATE VIRTUAL TABLE entry_search USING fts5 (
     tokenize = 'unicode61 remove_diacritics 2'
 );
 
--- Captured mail whose text is not in the search index yet: indexing a mail's
--- text doubled the cost of capturing it, so capture indexes subject and
--- addresses (with an empty text) and queues the entry; `serve` indexes the
--- text behind (and a search catches up first). An entry here is in
--- entry_search with text ''.
+-- Captured mail that is not in the search index yet: indexing a mail in its
+-- capture transaction doubled the cost of capturing it, so capture queues
+-- the entry and `serve` indexes it behind the acknowledgement (and a search
+-- catches up first). An entry here is not in entry_search.
 CREATE TABLE search_queue (
     entry_id INTEGER PRIMARY KEY REFERENCES entries (id) ON DELETE CASCADE
 );
