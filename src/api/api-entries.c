@@ -25,9 +25,28 @@
 
 /* ---- lists ---------------------------------------------------------------------------------- */
 
-/* A page of entries; cache_kind (a letter, or 0): kept in the page cache under it. */
+/* A page that is (or is about to be) kept: 304 when the client has it already. */
 static void
-reply_page(Request *r, ClEntryQuery *q, char cache_kind, gint64 owner)
+reply_kept(Request *r, GBytes *body, const char *etag)
+{
+    const char *match = api_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (match != NULL && strcmp(match, etag) == 0) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL,
+                                                                    MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
+        api_reply_response(r, 304, resp);
+        return;
+    }
+    api_reply_bytes(r, 200, body, etag);
+}
+
+/* A page of entries; cache_kind (a letter, or 0): kept in the page cache under it.
+ * owner_kind (or -1): the record whose history it is, checked to be the tenant's
+ * before a page is made (a kept page was checked when it was made, in the same
+ * generation, under a key that names the tenant). */
+static void
+reply_page(Request *r, ClEntryQuery *q, char cache_kind, gint64 owner, int owner_kind)
 {
     gint64 limit;
     if (!api_query_int(r, "limit", 50, 1, API_MAX_PAGE, &limit) ||
@@ -45,22 +64,21 @@ reply_page(Request *r, ClEntryQuery *q, char cache_kind, gint64 owner)
                               ":%d:%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT,
                               cache_kind, r->user->tenant_id, owner, r->user->id, r->user->admin,
                               limit, q->before_time, q->before_id);
-        const char *match = api_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
-        if (match != NULL && strcmp(match, etag) == 0) {
-            struct MHD_Response *resp =
-                MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-            MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
-            api_reply_response(r, 304, resp);
-            return;
-        }
         g_autoptr(GBytes) kept = api_cache_lookup(cache, key, generation);
         if (kept != NULL) {
-            api_reply_bytes(r, 200, kept, etag);
+            reply_kept(r, kept, etag);
             return;
         }
     }
     g_autoptr(GError) error = NULL;
+    if (owner_kind >= 0) {
+        g_autoptr(ClItem) item = cl_store_item_get(api_store(r), owner_kind, r->user->tenant_id,
+                                                   owner, &error);
+        if (item == NULL) {
+            api_reply_error(r, error);
+            return;
+        }
+    }
     GString *out = g_string_sized_new(1024 + q->limit * 1300);
     g_string_append_c(out, '{');
     if (!api_page_write(r, out, q, &error)) {
@@ -75,7 +93,7 @@ reply_page(Request *r, ClEntryQuery *q, char cache_kind, gint64 owner)
     }
     g_autoptr(GBytes) body = g_string_free_to_bytes(out);
     api_cache_store(cache, key, generation, body);
-    api_reply_bytes(r, 200, body, etag);
+    reply_kept(r, body, etag);
 }
 
 void
@@ -88,28 +106,22 @@ api_inbox(Request *r)
     }
     ClEntryQuery q = { .tenant_id = r->user->tenant_id, .author_id = r->user->id,
                        .own_history = state != NULL && strcmp(state, "own") == 0 };
-    reply_page(r, &q, 0, 0);
+    reply_page(r, &q, 0, 0, -1);
 }
 
 static void
 history(Request *r, ClItemKind kind)
 {
-    g_autoptr(GError) error = NULL;
-    g_autoptr(ClItem) item = cl_store_item_get(api_store(r), kind, r->user->tenant_id, r->ids[0],
-                                               &error);
-    if (item == NULL) {
-        api_reply_error(r, error);
-        return;
-    }
     ClEntryQuery q = { .tenant_id = r->user->tenant_id };
     if (kind == CL_ITEM_COMPANY)
-        q.company_id = item->id;
+        q.company_id = r->ids[0];
     else if (kind == CL_ITEM_LEAD)
-        q.lead_id = item->id;
+        q.lead_id = r->ids[0];
     else
-        q.project_id = item->id;
+        q.project_id = r->ids[0];
     /* Histories are read by every user of the tenant and change seldom: kept. */
-    reply_page(r, &q, kind == CL_ITEM_COMPANY ? 'c' : kind == CL_ITEM_LEAD ? 'l' : 'p', item->id);
+    reply_page(r, &q, kind == CL_ITEM_COMPANY ? 'c' : kind == CL_ITEM_LEAD ? 'l' : 'p', r->ids[0],
+               kind);
 }
 
 void

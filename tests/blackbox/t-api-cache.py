@@ -104,6 +104,20 @@ def run(cache):
         else:
             t.eq(etag, None, f"{tag}: no ETag")
 
+        # Another tenant's user with a valid ETag: still 404, never 304 (nor the page).
+        jonas = apiclient.Client(srv.address("http"))
+        t.eq(jonas.login("jonas.petersen@beta-design.example", "test-jonas").status, 201,
+             f"{tag}: jonas (tenant beta) logs in")
+        r = jonas.get(path, headers={"If-None-Match": etag} if etag else None)
+        t.eq(r.status, 404, f"{tag}: alpha's lead history for beta's user is 404, ETag or not")
+        if cache:
+            r1 = settle(anna, path, tag)
+            etag = r1.header("ETag")
+            r = jonas.get(path, headers={"If-None-Match": etag})
+            t.eq(r.status, 404, f"{tag}: … also with the current ETag of a kept page")
+            r = jonas.get(path)
+            t.eq(r.status, 404, f"{tag}: … and without it, while alpha's page is kept")
+
         # Another process writes: a manual entry in the lead.
         rr = t.run(["add", "--user", "anna", "--lead", "11111", "--channel", "phone",
                     "--subject", f"Anruf {tag}"], data_dir=d)
