@@ -5,14 +5,15 @@
  * Stage: API.
  *
  * Correctness over cleverness: one generation number for the whole process,
- * moved on whenever any store of this process notices that anything was
- * committed — by an HTTP thread, the mail server, an import in another
- * process (cl_store_changed: SQLite's data_version and the connection's own
- * changes). A request asks its thread's store before it looks: anything
- * committed before the request began is seen, so a kept page is served only
- * while nothing at all has been committed since it was made. Coarse (a mail
- * of another tenant empties the cache too), but it cannot serve stale pages.
- * The generation is also the page's ETag (If-None-Match → 304).
+ * moved on whenever anything was committed — by an HTTP thread, the mail
+ * server, an import in another process. One connection of its own watches
+ * (cl_store_changed: SQLite's data_version, which moves with every commit of
+ * any other connection); a request asks it, under the cache's lock, before
+ * it looks: anything committed before the request began is seen, so a kept
+ * page is served only while nothing at all has been committed since it was
+ * made. Coarse (a mail of another tenant empties the cache too), but it
+ * cannot serve stale pages, and one commit moves the generation once. The
+ * generation is also the page's ETag (If-None-Match → 304).
  */
 #include "api-private.h"
 
@@ -58,12 +59,14 @@ struct ApiCache {
     gsize bytes;
     gint64 generation;
     char *boot;        /* this process's run, so that ETags never repeat across restarts */
+    ClStore *watch;    /* the watching connection (used under lock only; writes nothing) */
 };
 
 ApiCache *
-api_cache_new(void)
+api_cache_new(ClStore *watch)
 {
     ApiCache *c = g_new0(ApiCache, 1);
+    c->watch = watch;
     g_mutex_init(&c->lock);
     c->pages = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)kept_free);
     c->users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
@@ -80,16 +83,16 @@ api_cache_free(ApiCache *c)
     g_hash_table_unref(c->pages);
     g_hash_table_unref(c->users);
     g_mutex_clear(&c->lock);
+    cl_store_free(c->watch);
     g_free(c->boot);
     g_free(c);
 }
 
 gint64
-api_cache_generation(ApiCache *c, ClStore *store)
+api_cache_generation(ApiCache *c)
 {
-    bool changed = cl_store_changed(store);
     g_mutex_lock(&c->lock);
-    if (changed) {
+    if (cl_store_changed(c->watch)) {
         c->generation++;
         /* Nothing kept before can be served again: a revoked token, a
          * deactivated user, an entry changed — all were commits. */

@@ -218,15 +218,25 @@ put_candidates(Request *r, GString *out, gint64 tenant_id, const char *stored)
                 put_ref(out, 0, "key", NULL, NULL);
                 continue;
             }
-            /* With the record's company, so that choosing it can set both. */
             put_item(out, item);
-            if (item->company_id > 0 && kind != CL_ITEM_COMPANY) {
+            /* With the record's company (so that choosing it can set both, and
+             * records of one name can be told apart) and a project's number. */
+            g_autoptr(json_t) record = kind == CL_ITEM_COMPANY
+                                           ? NULL
+                                           : cl_store_record_json(api_store(r), kind, tenant_id,
+                                                                  item->id, NULL);
+            json_t *company = json_object_get(record, "company");
+            if (company != NULL || kind == CL_ITEM_PROJECT) {
                 g_string_truncate(out, out->len - 1);
-                g_string_append(out, ",\"company\":{\"id\":");
-                put_int(out, item->company_id);
-                g_string_append(out, ",\"key\":");
-                api_put_string(out, item->company_key);
-                g_string_append(out, "}}");
+                if (kind == CL_ITEM_PROJECT) {
+                    g_string_append(out, ",\"number\":");
+                    api_put_string(out, json_string_value(json_object_get(record, "number")));
+                }
+                if (company != NULL) {
+                    g_string_append(out, ",\"company\":");
+                    put_json(out, company);
+                }
+                g_string_append_c(out, '}');
             }
         }
         g_string_append_c(out, ']');

@@ -139,10 +139,11 @@ GBytes *api_openapi(ClApi *api);
 const char *api_web_root(ClApi *api);
 
 /* ---- api-cache.c: pages kept in memory ---- */
-ApiCache *api_cache_new(void);
+/* watch: a store of its own (transfer full) that sees every commit of others. */
+ApiCache *api_cache_new(ClStore *watch);
 void api_cache_free(ApiCache *cache);
-/* The current generation, moved on first when the store saw a commit. */
-gint64 api_cache_generation(ApiCache *cache, ClStore *store);
+/* The current generation, moved on first when anything was committed since. */
+gint64 api_cache_generation(ApiCache *cache);
 char *api_cache_etag(ApiCache *cache, gint64 generation);
 GBytes *api_cache_lookup(ApiCache *cache, const char *key, gint64 generation);
 void api_cache_store(ApiCache *cache, const char *key, gint64 generation, GBytes *body);

@@ -500,7 +500,7 @@ api_generation(Request *r)
 {
     /* Asked once a request: whether anything was committed since this thread last asked. */
     if (r->generation < 0)
-        r->generation = r->api->cache ? api_cache_generation(r->api->cache, r->store) : 0;
+        r->generation = r->api->cache ? api_cache_generation(r->api->cache) : 0;
     return r->generation;
 }
 
@@ -1167,8 +1167,12 @@ cl_api_new(const ClConfig *config, GError **error)
                                            G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
     g_return_val_if_fail(contactlog_get_resource() != NULL && api->openapi != NULL, NULL);
     api->web_root = find_web_root(config);
-    if (config->page_cache)
-        api->cache = api_cache_new();
+    if (config->page_cache) {
+        ClStore *watch = cl_store_open(api->config, error);
+        if (watch == NULL)
+            return NULL;
+        api->cache = api_cache_new(watch);
+    }
     api->dummy_hash = cl_password_hash("contactlog: no such user", error);
     if (api->dummy_hash == NULL)
         return NULL;

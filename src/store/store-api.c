@@ -438,7 +438,7 @@ cl_store_notifications_json(ClStore *store, gint64 tenant_id, gint64 user_id, bo
     ClDbStmt *s = cl_db_prepare(
         store->db,
         "SELECT n.id, n.kind, n.created_at, n.read_at, a.id, a.key, a.name, e.id, e.subject,"
-        " e.state, c.id, c.key, c.name, l.id, l.number, l.name, p.id, p.key, p.name"
+        " e.state, c.id, c.key, c.name, l.id, l.number, l.name, p.id, p.key, p.name, p.number"
         " FROM notifications n JOIN entries e ON e.id = n.entry_id"
         " LEFT JOIN users a ON a.id = n.actor_id LEFT JOIN companies c ON c.id = e.company_id"
         " LEFT JOIN leads l ON l.id = e.lead_id LEFT JOIN projects p ON p.id = e.project_id"
@@ -462,6 +462,9 @@ cl_store_notifications_json(ClStore *store, gint64 tenant_id, gint64 user_id, bo
                                   "company", store_ref_json(s, 10),
                                   "lead", store_ref_json_as(s, 13, "number"),
                                   "project", store_ref_json(s, 16));
+        json_t *project = json_object_get(entry, "project");
+        if (json_is_object(project))
+            json_object_set_new(project, "number", store_text_json(cl_db_column_text(s, 19)));
         json_array_append_new(out, json_pack("{s:I, s:s, s:o, s:o, s:o, s:o}",
                                              "id", (json_int_t)cl_db_column_int64(s, 0),
                                              "kind", cl_db_column_text(s, 1),

@@ -1498,11 +1498,26 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
     return true;
 }
 
+/* Reviewed (saved or discarded): the author's "captured" notification is done with. */
+static bool
+captured_read(ClStore *store, gint64 id, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "UPDATE notifications SET read_at = ? WHERE entry_id = ?"
+                                " AND kind = 'captured' AND read_at IS NULL",
+                                error);
+    if (s == NULL)
+        return false;
+    cl_db_bind_int64(s, 1, g_get_real_time() / G_USEC_PER_SEC);
+    cl_db_bind_int64(s, 2, id);
+    return cl_db_run(s, error);
+}
+
 bool
 cl_store_entry_confirm(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c,
                        GError **error)
 {
-    return apply_change(store, tenant_id, id, c, true, error);
+    return apply_change(store, tenant_id, id, c, true, error) && captured_read(store, id, error);
 }
 
 bool
@@ -1530,7 +1545,7 @@ cl_store_entry_discard(ClStore *store, gint64 tenant_id, gint64 id, gint64 versi
     if (!cl_db_run(s, error))
         return false;
     if (cl_db_changes(store->db) == 1)
-        return true;
+        return captured_read(store, id, error);
     /* Why not: it does not exist, it is not pending, or someone changed it. */
     g_autoptr(ClEntry) e = cl_store_entry_get(store, tenant_id, id, error);
     if (e == NULL)

@@ -384,7 +384,8 @@ typedef struct {
 
 /*
  * Review: saves a pending entry (DESIGN §2 rule 8), applying changes. Users
- * to notify are notified now.
+ * to notify are notified now; the author's notification of the captured mail
+ * counts as read (so does it when the mail is discarded).
  * Errors: CL_ERROR_NOT_FOUND; CL_ERROR_CONFLICT when not pending or the version
  * differs; CL_ERROR_INVALID when a changed record belongs to another company.
  */

@@ -132,6 +132,8 @@ async function openPage({ viewport = DESKTOP, locale = 'de-DE' } = {}) {
     timezoneId: 'Europe/Berlin',
     acceptDownloads: true,
     deviceScaleFactor: 1,
+    // The UI switches its transitions off for this: screenshots need not wait for them.
+    reducedMotion: 'reduce',
   });
   // Runs before the page's own scripts, outside its CSP: reports violations.
   await context.addInitScript(() => {
@@ -142,6 +144,12 @@ async function openPage({ viewport = DESKTOP, locale = 'de-DE' } = {}) {
   const page = await context.newPage();
   const problems = [];
   const expected = [];
+  // Every request to the API, as "GET /api/v1/me/inbox?limit=20", in order.
+  const requests = [];
+  page.on('request', (req) => {
+    const u = new URL(req.url());
+    if (u.pathname.startsWith('/api/')) requests.push(`${req.method()} ${u.pathname}${u.search}`);
+  });
   page.on('console', (msg) => {
     if (msg.type() !== 'error' && msg.type() !== 'assert') return;
     const url = (msg.location() || {}).url || '';
@@ -159,6 +167,11 @@ async function openPage({ viewport = DESKTOP, locale = 'de-DE' } = {}) {
     page,
     context,
     problems,
+    requests,
+    /** The API requests since mark (an index into requests) that match re. */
+    calls(re, mark = 0) {
+      return requests.slice(mark).filter((r) => re.test(r));
+    },
     expect(fn) {
       expected.push(fn);
     },
@@ -172,7 +185,7 @@ async function openPage({ viewport = DESKTOP, locale = 'de-DE' } = {}) {
 }
 
 async function shot(page, name, { fullPage = false, top = false } = {}) {
-  await page.waitForTimeout(250); // transitions settle
+  await page.waitForTimeout(50); // a frame or two: fonts and icons drawn (no transitions: reducedMotion)
   if (top) await page.evaluate(() => document.querySelectorAll('.dialog-body').forEach((b) => b.scrollTo(0, 0)));
   await page.screenshot({ path: path.join(shotDir, `${name}.png`), fullPage });
 }
@@ -288,6 +301,8 @@ test('login: wrong password, throttling after repeated failures, then success', 
   s.expect((text, url) => /status of (401|429)/.test(text) && url.endsWith('/api/v1/session'));
   await page.goto(`${base}/`);
   await page.getByRole('heading', { name: 'Anmelden' }).waitFor();
+  // Logged out, the start asks GET /api/v1/session (never 401), not /me.
+  assert.deepEqual(s.calls(/^GET /), ['GET /api/v1/session']);
   await checkPage(page, 'login');
   await shot(page, 'desktop-de-01-login');
 
@@ -311,12 +326,30 @@ test('login: wrong password, throttling after repeated failures, then success', 
 
   await page.getByLabel('E-Mail-Adresse').fill(USERS.lena.email);
   await page.getByLabel('Passwort').fill(USERS.lena.password);
-  await page.getByRole('button', { name: 'Anmelden' }).click();
+  const mark = s.requests.length;
+  const [answer] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/v1/session') && r.request().method() === 'POST'),
+    page.getByRole('button', { name: 'Anmelden' }).click(),
+  ]);
   await page.getByRole('heading', { level: 1, name: 'Meine Kontakthistorie' }).waitFor();
   await waitIdle(page);
-  // The session survives a reload; the page deep-linked while logged out comes back after login.
+  // The badges come from the login's answer (counts), not from lists of the inbox and the follow-ups.
+  const { counts } = await answer.json();
+  assert.deepEqual(Object.keys(counts).sort(), ['followups_due', 'pending', 'unread_notifications']);
+  assert.equal(await page.locator('[data-nav="inbox"] .nav-badge').textContent(), String(counts.pending));
+  assert.equal(await page.locator('#bell .bell-badge').textContent(), String(counts.unread_notifications));
+  assert.equal(await page.locator('[data-nav="followups"] .nav-badge').isHidden(), counts.followups_due === 0);
+  assert.deepEqual(s.calls(/\/me\/(followups|notifications)|\/me\/inbox\?(?!limit=20$)/, mark), [], 'no list is loaded for the badges');
+  assert.deepEqual(s.calls(/^GET \/api\/v1\/me(\?|$)/, mark), [], 'the login answered with the counters already');
+  // The session survives a reload — told by the server (GET /api/v1/session), nothing kept in the browser.
+  await page.evaluate(() => localStorage.clear());
+  const reload = s.requests.length;
   await page.reload();
   await page.getByRole('heading', { level: 1, name: 'Meine Kontakthistorie' }).waitFor();
+  await waitIdle(page);
+  assert.equal(s.calls(/^GET \/api\/v1\/session$/, reload).length, 1);
+  assert.equal(await page.locator('[data-nav="inbox"] .nav-badge').textContent(), String(counts.pending));
+  assert.deepEqual(s.calls(/^GET \/api\/v1\/me(\?|$)/, reload), [], 'GET /session brought the counters');
   s.assertClean();
   await s.close();
 
@@ -341,6 +374,23 @@ test('review: a captured mail with its reasons, change its lead, save it, find i
   await shot(page, 'desktop-de-04-inbox');
   await shot(page, 'desktop-de-04-inbox-full', { fullPage: true });
 
+  // Von/An of every card come with the inbox: one GET /me/inbox, no GET of each entry.
+  assert.equal(await page.locator('article.review-card').count(), 5);
+  assert.equal(await page.locator('article.review-card .mail-head').count(), 5);
+  assert.deepEqual(s.calls(/^GET \/api\/v1\/entries\//), [], 'no entry is fetched for its addresses');
+  assert.deepEqual(s.calls(/^GET \/api\/v1\/me\/inbox/), ['GET /api/v1/me/inbox?limit=20']);
+  const head = card(page, 'Rückfrage Texte (zu Lead 20417)').locator('.mail-head');
+  assert.deepEqual(await head.locator('dt').allTextContents(), ['Von', 'An']);
+  assert.deepEqual(await head.locator('dd').allTextContents(), ['Lena Hoffmann <lena.hoffmann@web.example>', 'p.sommer@baeckerei-sommer.example']);
+  const cc = card(page, 'Social-Media-Kampagne: Redaktionsplan Dezember').locator('.mail-head');
+  assert.deepEqual(await cc.locator('dt').allTextContents(), ['Von', 'An', 'Cc']);
+  // The badges say what GET /api/v1/me counts.
+  const me = await page.evaluate(() => fetch('/api/v1/me').then((r) => r.json()));
+  assert.equal(me.counts.pending, 5);
+  assert.equal(await page.locator('[data-nav="inbox"] .nav-badge').textContent(), String(me.counts.pending));
+  assert.equal(await page.locator('[data-nav="notifications"] .nav-badge').textContent(), String(me.counts.unread_notifications));
+  await page.getByText('5 E-Mails warten auf Ihre Prüfung').waitFor();
+
   // Each pending mail shows the suggestion and the reasons in plain words.
   const offer = card(page, 'Angebot Relaunch Website – Lead 20417');
   await offer.getByText('Lead 20417 (Relaunch Website) – Nummer im Betreff').waitFor();
@@ -352,7 +402,7 @@ test('review: a captured mail with its reasons, change its lead, save it, find i
 
   // This one names the lead in a way that strict matching does not take: the reviewer sets it.
   const question = card(page, 'Rückfrage Texte (zu Lead 20417)');
-  await question.getByText('Keine Zuordnung').waitFor();
+  await question.locator('.assignment').getByText('Nicht erkannt').waitFor();
   await question.getByRole('button', { name: 'Zuordnung ändern' }).click();
   const dialog = page.getByRole('dialog', { name: 'Zuordnung ändern und bestätigen' });
   await dialog.waitFor();
@@ -375,16 +425,25 @@ test('review: a captured mail with its reasons, change its lead, save it, find i
   await forward.waitFor({ state: 'detached' });
   await page.getByText('2 E-Mails warten auf Ihre Prüfung').waitFor();
   await page.waitForFunction(() => document.querySelector('[data-nav="inbox"] .nav-badge').textContent === '2');
+  // The full text of a card: its one GET of the entry, without From/To again.
+  const rest = card(page, 'Angebot Messestand – Nr. 4730');
+  await rest.getByRole('button', { name: 'Volltext anzeigen' }).click();
+  await rest.locator('.mail-text').waitFor();
+  assert.equal(s.calls(/^GET \/api\/v1\/entries\/\d+$/).length, 1);
+  assert.equal(await rest.locator('.entry-full .addresses').count(), 0);
 
   // The lead's history, reached through the list of leads.
   await page.getByRole('navigation', { name: 'Hauptnavigation' }).getByRole('link', { name: 'Leads' }).click();
   await page.getByRole('heading', { level: 1, name: 'Leads' }).waitFor();
   await waitIdle(page);
   await checkPage(page, 'leads');
+  // The list says its total (GET /api/v1/leads: total).
+  await page.getByText('10 Leads', { exact: true }).waitFor();
   await shot(page, 'desktop-de-06-leads');
   await page.getByLabel('Liste filtern').fill('20417');
   await page.locator('tbody tr').filter({ hasText: '20417' }).first().waitFor();
   await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1);
+  await page.getByText('1 Lead', { exact: true }).waitFor();
   await page.getByRole('link', { name: 'Relaunch Website' }).click();
   await page.getByRole('heading', { level: 1, name: 'Relaunch Website' }).waitFor();
   await waitIdle(page);
@@ -515,6 +574,8 @@ test('follow-ups: overdue ones highlighted, marked done', async () => {
   assert.equal(await dialog.getByLabel('Wiedervorlage', { exact: true }).inputValue(), ymd(14));
   await dialog.getByRole('button', { name: 'Kontakt speichern' }).click();
   await historyEntry(page, 'Termin: Abnahme des Messestands').waitFor();
+  // A project is named with its number, as leads are.
+  await historyEntry(page, 'Termin: Abnahme des Messestands').getByRole('link', { name: 'P-2026-014 · Messestand Hannover 2027' }).waitFor();
   await checkPage(page, 'company page');
   await shot(page, 'desktop-de-10-company-history');
   await page.getByRole('tab', { name: /Ansprechpartner/ }).click();
@@ -532,6 +593,9 @@ test('follow-ups: overdue ones highlighted, marked done', async () => {
   await dialog.getByRole('button', { name: 'Kontakt speichern' }).click();
   const own = historyEntry(page, 'Idee <img src=x onerror="window.__xss=1"> für den Newsletter');
   await own.waitFor();
+  // The badge counts both due follow-ups (counts.followups_due of GET /api/v1/me) before the page is opened.
+  await page.waitForFunction(() => document.querySelector('[data-nav="followups"] .nav-badge').textContent === '2');
+  assert.deepEqual(s.calls(/^GET \/api\/v1\/me\/followups/), []);
   assert.equal(await page.evaluate(() => window.__xss), undefined);
   assert.equal(await own.locator('img').count(), 0);
   await checkPage(page, 'own history');
@@ -546,7 +610,7 @@ test('follow-ups: overdue ones highlighted, marked done', async () => {
   const call = overdue.locator('li.followup').filter({ hasText: 'Telefonat: Freigabe der Startseite' });
   await call.waitFor();
   assert.match(await call.getAttribute('class'), /followup-overdue/);
-  await call.getByText('Überfällig', { exact: true }).waitFor();
+  await call.getByText('fällig seit gestern').waitFor();
   await page.getByRole('region', { name: /Heute/ }).getByText(/Idee <img/).waitFor();
   await page.getByRole('region', { name: /Demnächst/ }).getByText('Termin: Abnahme des Messestands').waitFor();
   await checkPage(page, 'follow-ups');
@@ -606,12 +670,25 @@ test('candidates and suggestions: take a candidate, create a contact person from
   // Two numbers in the subject: nothing chosen, both offered, and said why.
   const two = card(page, 'Lead 20418 und Angebot 4711 - Abstimmung');
   await two.getByText(/Mehrere Leads oder Projekte passen zum Betreff \(2\)/).waitFor();
+  // Two leads of the same name: the company of each candidate tells them apart.
   const same = card(page, 'Relaunch Website – Zeitplan für die Umsetzung');
-  await same.getByRole('button', { name: /Lead 20440 · Relaunch Website/ }).waitFor();
+  await same.getByRole('button', { name: /Lead 20417 · Relaunch Website\s*Bäckerei Sommer GmbH & Co\. KG/ }).waitFor();
+  await same.getByRole('button', { name: /Lead 20440 · Relaunch Website\s*Stadtwerke Nordheide GmbH/ }).waitFor();
+  // Of the entry's own company: not said again.
+  assert.equal(await two.locator('.candidate-company').count(), 0);
   await checkPage(page, 'inbox with candidates');
   await shot(page, 'desktop-de-21-inbox-candidates', { fullPage: true });
+  // A candidate brings its company: choosing it asks for nothing but the dialog's lists.
+  const mark = s.requests.length;
+  await same.getByRole('button', { name: /Lead 20440/ }).click();
+  let dialog = page.getByRole('dialog', { name: 'Zuordnung ändern und bestätigen' });
+  await page.waitForFunction(() => /20440/.test((document.querySelector('dialog select[name="record"]')?.selectedOptions[0] || {}).textContent || ''));
+  assert.equal(await dialog.getByLabel('Unternehmen').locator('option:checked').textContent(), 'Stadtwerke Nordheide GmbH');
+  assert.deepEqual(s.calls(/^GET \/api\/v1\/(leads|projects|contacts|companies)\/\d+/, mark), [], 'no GET of the chosen record');
+  await dialog.getByRole('button', { name: 'Abbrechen' }).click();
+  await dialog.waitFor({ state: 'detached' });
   await two.getByRole('button', { name: /Filialbeschilderung/ }).click();
-  const dialog = page.getByRole('dialog', { name: 'Zuordnung ändern und bestätigen' });
+  dialog = page.getByRole('dialog', { name: 'Zuordnung ändern und bestätigen' });
   await dialog.waitFor();
   await page.waitForFunction(() => {
     const sel = document.querySelector('dialog select[name="record"]');
@@ -620,7 +697,8 @@ test('candidates and suggestions: take a candidate, create a contact person from
   assert.match(await dialog.getByLabel('Lead oder Projekt').locator('option:checked').textContent(), /P-2026-011 · Filialbeschilderung — Vorschlag/);
   await dialog.getByRole('checkbox', { name: 'Svenja Köhler' }).check();
   await dialog.getByRole('button', { name: 'Bestätigen und speichern' }).click();
-  await toastSays(page, 'Gespeichert in der Kontakthistorie: Filialbeschilderung');
+  // Projects are named with their number (entry.project.number).
+  await toastSays(page, 'Gespeichert in der Kontakthistorie: P-2026-011 · Filialbeschilderung');
   await go(page, '/projects/1');
   await page.getByRole('heading', { level: 1, name: 'Filialbeschilderung' }).waitFor();
   const saved = historyEntry(page, 'Lead 20418 und Angebot 4711 - Abstimmung');
@@ -652,6 +730,26 @@ test('candidates and suggestions: take a candidate, create a contact person from
   await go(page, '/leads/6');
   await page.getByRole('heading', { level: 1, name: 'Kundenmagazin' }).waitFor();
   await historyEntry(page, 'AW: Fotos').getByText('mit Redaktion Kundenmagazin').waitFor();
+
+  // Everything reviewed (the rest through the API): the empty inbox says so, the badge is gone.
+  await page.evaluate(async () => {
+    const me = await fetch('/api/v1/me').then((r) => r.json());
+    const inbox = await fetch('/api/v1/me/inbox').then((r) => r.json());
+    for (const e of inbox.items) {
+      const r = await fetch(`/api/v1/entries/${e.id}/confirm`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
+        body: JSON.stringify({ version: e.version }),
+      });
+      if (!r.ok) throw new Error(`confirm ${e.id}: ${r.status}`);
+    }
+  });
+  await go(page, '/inbox');
+  await page.getByText('Alles erledigt').waitFor();
+  await page.getByText('Keine E-Mails zu prüfen', { exact: true }).waitFor();
+  assert.equal(await page.locator('[data-nav="inbox"] .nav-badge').isHidden(), true);
+  await checkPage(page, 'empty inbox');
+  await shot(page, 'desktop-de-23-inbox-empty');
   s.assertClean();
   await s.close();
 });
@@ -841,16 +939,27 @@ test('screenshots of the remaining pages', async () => {
   await page.goto(`${base}/`);
   await login(page, 'tobias');
   await go(page, '/projects');
+  await page.getByText('7 Projekte', { exact: true }).waitFor();
   await checkPage(page, 'projects');
   await shot(page, 'desktop-de-17-projects');
   await go(page, '/projects/3');
   await checkPage(page, 'project page');
   await shot(page, 'desktop-de-18-project');
+  const mark = s.requests.length;
   await go(page, '/entries/17');
   await checkPage(page, 'entry page');
   await shot(page, 'desktop-de-19-review-entry', { fullPage: true });
+  // The entry page has the full text already: opening it asks for nothing more.
+  await page.getByRole('button', { name: 'Volltext anzeigen' }).click();
+  await page.locator('.entry-full .mail-text').first().waitFor();
+  assert.deepEqual(s.calls(/^GET \/api\/v1\/entries\//, mark), ['GET /api/v1/entries/17']);
   await go(page, '/companies');
+  await page.getByText('5 Unternehmen', { exact: true }).waitFor();
   await shot(page, 'desktop-de-20-companies');
+  await go(page, '/companies?q=Zzyzx');
+  await page.getByText('Kein Unternehmen passt zu „Zzyzx“.').waitFor();
+  await checkPage(page, 'companies, nothing found');
+  await shot(page, 'desktop-de-24-companies-nothing-found');
   await go(page, '/does-not-exist');
   await page.getByRole('heading', { level: 1, name: 'Seite nicht gefunden' }).waitFor();
   s.expect((text, url) => /status of 404/.test(text) && url.endsWith('/api/v1/entries/99999'));

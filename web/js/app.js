@@ -6,7 +6,7 @@ import { h, icon } from './dom.js';
 import { t } from './i18n.js';
 
 export const state = {
-  me: null, // {user, csrf_token, unread_notifications}
+  me: null, // {authenticated, user, csrf_token, unread_notifications, counts}
   counts: { inbox: null, followups: null, unread: 0 },
   users: null,
   companies: null,
@@ -42,6 +42,20 @@ function emitCounts() {
 
 let lastRefresh = 0;
 
+/**
+ * Takes the counters of the navigation from an answer of GET /api/v1/me,
+ * GET or POST /api/v1/session: {counts: {pending, followups_due,
+ * unread_notifications}}.
+ */
+export function applyCounts(me) {
+  const c = (me && me.counts) || {};
+  lastRefresh = Date.now();
+  state.counts.inbox = c.pending ?? null;
+  state.counts.followups = c.followups_due ?? null;
+  state.counts.unread = c.unread_notifications ?? (me ? me.unread_notifications : 0) ?? 0;
+  emitCounts();
+}
+
 /** Refreshes the counters now and then (after navigation): at most every 15 s. */
 export function refreshCountsSoon() {
   if (Date.now() - lastRefresh > 15000) refreshCounts();
@@ -53,35 +67,41 @@ export function setCount(key, value) {
   emitCounts();
 }
 
-/** Refreshes the counters of the navigation (inbox, follow-ups due, unread). */
-export async function refreshCounts() {
-  if (!state.me) return;
+let inflight = null;
+
+/**
+ * Refreshes the counters of the navigation (inbox, follow-ups due, unread):
+ * one GET /api/v1/me. Resolves to its answer (null when it failed).
+ */
+export function refreshCounts() {
+  if (!state.me) return Promise.resolve(null);
+  if (inflight) return inflight; // one request at a time
   lastRefresh = Date.now();
-  try {
-    const [inbox, followups, me] = await Promise.all([
-      get('me/inbox', { limit: 100 }),
-      get('me/followups', { limit: 500 }),
-      get('me'),
-    ]);
-    state.counts.inbox = inbox.items.length + (inbox.next_cursor ? '+' : '');
-    const today = todayString();
-    state.counts.followups = followups.items.filter((e) => e.followup && e.followup <= today).length;
-    state.counts.unread = me.unread_notifications;
-    emitCounts();
-  } catch (err) {
+  inflight = get('me').then((me) => {
+    if (state.me) applyCounts(me);
+    return state.me ? me : null;
+  }, (err) => {
     if (err.status !== 401) console.warn('counts:', err.message);
-  }
+    return null;
+  }).finally(() => {
+    inflight = null;
+  });
+  return inflight;
+}
+
+/**
+ * The counters, fetched again unless they are at most maxAge ms old (the
+ * answer of the login or of GET /api/v1/session a moment ago).
+ */
+export async function freshCounts(maxAge = 3000) {
+  if (inflight) await inflight;
+  else if (Date.now() - lastRefresh > maxAge) await refreshCounts();
+  return state.counts;
 }
 
 export function setUnread(n) {
   state.counts.unread = n;
   emitCounts();
-}
-
-function todayString() {
-  const d = new Date();
-  const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
 }
 
 /** The tenant's users ("Benutzer informieren"), cached for the session. */

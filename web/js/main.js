@@ -3,10 +3,10 @@
 // path that is not a file with index.html).
 
 import { api, ApiError, get, patch, setCsrfToken, setUnauthorizedHandler } from './api.js';
-import { forgetCaches, onCounts, refreshCounts, refreshCountsSoon, setNavigator, state, toast, errorText, link } from './app.js';
+import { applyCounts, forgetCaches, onCounts, refreshCounts, refreshCountsSoon, setNavigator, state, toast, errorText, link } from './app.js';
 import { h, icon, replace } from './dom.js';
 import { currentLocale, rememberLocale, setLocale, storedLocale, t, LOCALES } from './i18n.js';
-import { renderLogin, SESSION_FLAG } from './views/login.js';
+import { renderLogin } from './views/login.js';
 import { renderInbox } from './views/inbox.js';
 import { renderFollowups } from './views/followups.js';
 import { renderNotifications } from './views/notifications.js';
@@ -33,22 +33,6 @@ const routes = [
   { path: /^\/projects\/(\d+)\/?$/, nav: 'projects', view: (m, q) => renderRecord('project', m[1], q) },
   { path: /^\/entries\/(\d+)\/?$/, nav: null, view: (m, q) => renderEntry(m[1], q) },
 ];
-
-function hasSessionFlag() {
-  try {
-    return localStorage.getItem(SESSION_FLAG) === '1';
-  } catch {
-    return false;
-  }
-}
-
-function clearSessionFlag() {
-  try {
-    localStorage.removeItem(SESSION_FLAG);
-  } catch {
-    /* ignore */
-  }
-}
 
 /* ---- the frame ---------------------------------------------------------------------------- */
 
@@ -224,7 +208,6 @@ async function logout() {
 }
 
 function endSession() {
-  clearSessionFlag();
   state.me = null;
   frame = null;
   forgetCaches();
@@ -341,11 +324,6 @@ async function afterLogin(me, next, chosenLocale) {
   document.getElementById('toasts').replaceChildren(); // what was said before login is over
   state.me = me;
   setCsrfToken(me.csrf_token);
-  try {
-    localStorage.setItem(SESSION_FLAG, '1');
-  } catch {
-    /* ignore */
-  }
   let locale = me.user.locale || 'de';
   if (chosenLocale && chosenLocale !== locale) {
     // The language chosen on the login page wins and is remembered for the user.
@@ -359,9 +337,9 @@ async function afterLogin(me, next, chosenLocale) {
   }
   rememberLocale(locale);
   if (locale !== currentLocale()) await setLocale(locale);
-  state.counts.unread = me.unread_notifications;
+  // The login's answer has the counters of the navigation: no request more for them.
+  applyCounts(me);
   setNavigate(next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/login') ? next : '/inbox', { replace: true });
-  refreshCounts();
 }
 
 /* ---- start -------------------------------------------------------------------------------- */
@@ -397,23 +375,24 @@ setUnauthorizedHandler(() => {
 });
 
 async function start() {
-  await setLocale(storedLocale());
-  if (hasSessionFlag()) {
-    try {
-      const me = await get('me');
-      state.me = me;
-      setCsrfToken(me.csrf_token);
-      const l = me.user.locale || 'de';
-      rememberLocale(l);
-      if (l !== currentLocale()) await setLocale(l);
-      state.counts.unread = me.unread_notifications;
-    } catch (err) {
-      clearSessionFlag();
-      if (!(err instanceof ApiError && err.status === 401)) console.warn('session:', err.message);
-    }
+  // Logged in? GET /api/v1/session answers {"authenticated": false} rather
+  // than 401, and with the user, the CSRF token and the counters otherwise.
+  const [session] = await Promise.all([
+    get('session').catch((err) => {
+      console.warn('session:', err.message);
+      return null;
+    }),
+    setLocale(storedLocale()),
+  ]);
+  if (session && session.authenticated) {
+    state.me = session;
+    setCsrfToken(session.csrf_token);
+    const l = session.user.locale || 'de';
+    rememberLocale(l);
+    if (l !== currentLocale()) await setLocale(l);
+    applyCounts(session);
   }
   await route();
-  if (state.me) refreshCounts();
   // The counters stay fresh while the page is open.
   setInterval(() => {
     if (state.me && document.visibilityState === 'visible') refreshCounts();

@@ -40,11 +40,14 @@ function addressLine(label, list) {
       a.name ? `${a.name} <${a.address}>` : a.address))));
 }
 
-/** The full text of an entry (GET /api/v1/entries/{id}), as text. */
-export function fullText(full) {
+/**
+ * The full text of an entry (GET /api/v1/entries/{id}), as text; with its
+ * From/To/Cc unless the page shows them already (addresses: false).
+ */
+export function fullText(full, { addresses = true } = {}) {
   const parts = [];
   const ad = full.addresses;
-  if (ad) {
+  if (ad && addresses) {
     parts.push(h('dl.addresses',
       addressLine(t('entry.from'), ad.from),
       addressLine(t('entry.to'), ad.to),
@@ -62,8 +65,12 @@ export function fullText(full) {
   return parts;
 }
 
-/** A button that shows and hides the entry's full text, loaded once. */
-export function fullTextToggle(entry) {
+/**
+ * A button that shows and hides the entry's full text, loaded once (not at
+ * all when the entry is the full one already). hide: an element (the
+ * preview) hidden while the full text is shown, so that nothing is said twice.
+ */
+export function fullTextToggle(entry, { hide = null, addresses = true } = {}) {
   const panelId = newId('full');
   const panel = h('div.entry-full', { id: panelId, hidden: true });
   let loaded = false;
@@ -78,17 +85,19 @@ export function fullTextToggle(entry) {
         button.setAttribute('aria-expanded', 'false');
         label.textContent = t('entry.show_full');
         panel.hidden = true;
+        if (hide) hide.hidden = false;
         return;
       }
       button.setAttribute('aria-expanded', 'true');
       label.textContent = t('entry.hide_full');
       panel.hidden = false;
+      if (hide) hide.hidden = true;
       if (!loaded) {
         panel.replaceChildren(spinner());
         try {
-          // The review card may have loaded the entry already (for its addresses).
-          const full = entry.full || await get(`entries/${entry.id}`);
-          panel.replaceChildren(...fullText(full));
+          // GET /api/v1/entries/{id} has the text; lists have a preview only.
+          const full = typeof entry.text === 'string' ? entry : await get(`entries/${entry.id}`);
+          panel.replaceChildren(...fullText(full, { addresses }));
           loaded = true;
         } catch (err) {
           panel.replaceChildren(h('p.form-error', { role: 'alert' }, errorText(err)));
@@ -134,7 +143,8 @@ export function entryCard(entry, { context = null, headingLevel = 3, expanded = 
     chips.push(chip(t('entry.notified', { names: formatList(entry.notify.map((u) => u.name)) }), 'neutral', 'bell'));
   }
 
-  const toggle = expanded ? null : fullTextToggle(entry);
+  const preview = !expanded && entry.preview ? h('p.entry-preview', entry.preview) : null;
+  const toggle = expanded ? null : fullTextToggle(entry, { hide: preview });
   const subject = entry.subject && entry.subject.trim() ? entry.subject : t('entry.no_subject');
   return h('article.entry', { 'aria-labelledby': titleId, 'data-entry': entry.id },
     h('div.entry-rail', channelIcon(entry.channel)),
@@ -144,7 +154,7 @@ export function entryCard(entry, { context = null, headingLevel = 3, expanded = 
         h('time.entry-time', { datetime: entry.contact_time || '' }, formatDateTime(entry.contact_time))),
       metaLine,
       ctx.length ? h('p.entry-context', ctx) : null,
-      !expanded && entry.preview ? h('p.entry-preview', entry.preview) : null,
+      preview,
       chips.some(Boolean) ? h('div.chip-row', chips) : null,
       attachmentList(entry),
       toggle ? h('div.entry-foot', toggle.button, actions) : (actions ? h('div.entry-foot', actions) : null),

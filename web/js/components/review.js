@@ -3,7 +3,7 @@
 // other candidates, the reasons in plain words, and Bestätigen /
 // Zuordnung ändern / Verwerfen.
 
-import { get, post } from '../api.js';
+import { post } from '../api.js';
 import { companies, errorText, refreshCounts, state, toast, users } from '../app.js';
 import { append, h, icon, newId } from '../dom.js';
 import { formatDateTime, formatList, t } from '../i18n.js';
@@ -31,13 +31,34 @@ function candidateLabel(kind, item) {
 
 const KIND_ICONS = { company: 'building-2', contact: 'contact-round', lead: 'target', project: 'folder-kanban' };
 
-/** What a candidate chosen from the card preselects in the change dialog. */
-async function preselectFor(kind, item) {
+/**
+ * What a candidate chosen from the card preselects in the change dialog:
+ * candidates carry their company ({id, key}), so nothing is asked for.
+ */
+function preselectFor(kind, item) {
   if (kind === 'company') return { company: item.id };
-  const rec = await get(`${kind === 'contact' ? 'contacts' : kind === 'lead' ? 'leads' : 'projects'}/${item.id}`);
-  const company = rec.company ? rec.company.id : null;
+  const company = item.company ? item.company.id : null;
   if (kind === 'contact') return { company, contacts: [item.id] };
   return { company, record: `${kind}:${item.id}` };
+}
+
+/**
+ * The names of the companies (by id) that the candidates of these entries
+ * need: candidates of another company than the entry's say which (two leads
+ * "Relaunch Website" of two customers are told apart by it). Candidates carry
+ * their company's id and key only: the names come from the tenant's list of
+ * companies (cached for a minute), and only when some candidate needs one.
+ */
+export async function candidateCompanyNames(entries) {
+  const needed = entries.some((e) => Object.entries(e.candidates || {}).some(([kind, items]) => kind !== 'company'
+    && (items || []).some((i) => i.company && (!e.company || e.company.id !== i.company.id))));
+  if (!needed) return null;
+  try {
+    return new Map((await companies()).map((c) => [c.id, c.name]));
+  } catch (err) {
+    console.warn('companies:', err.message);
+    return null;
+  }
 }
 
 /**
@@ -79,7 +100,7 @@ function reasonList(entry, { onCreateContact } = {}) {
  * The card of one pending mail. onDone(entry, action) after it was saved or
  * discarded (the card removes itself).
  */
-export function reviewCard(entry, { onDone } = {}) {
+export function reviewCard(entry, { onDone, companyNames = null } = {}) {
   const titleId = newId('review');
   const card = h('article.review-card', { 'aria-labelledby': titleId, 'data-entry': entry.id });
   const status = h('div.card-status', { role: 'status' });
@@ -99,18 +120,17 @@ export function reviewCard(entry, { onDone } = {}) {
   const candidateButtons = [];
   for (const kind of ['lead', 'project', 'company', 'contact']) {
     for (const item of cands[kind] || []) {
+      // Of another company than the entry's: say which (when its name is known).
+      const other = kind !== 'company' && item.company && (!entry.company || entry.company.id !== item.company.id);
+      const companyName = other && companyNames ? companyNames.get(item.company.id) : null;
       candidateButtons.push(h('button.candidate', {
         type: 'button',
         title: t('review.use_candidate'),
-        onclick: async () => {
-          try {
-            const pre = await preselectFor(kind, item);
-            openChangeDialog(entry, pre, done);
-          } catch (err) {
-            toast(errorText(err), 'error');
-          }
-        },
-      }, icon(KIND_ICONS[kind]), h('span', candidateLabel(kind, item)), h('span.candidate-action', t('review.choose'))));
+        onclick: () => openChangeDialog(entry, preselectFor(kind, item), done),
+      }, icon(KIND_ICONS[kind]),
+      h('span.candidate-text', h('span.candidate-name', candidateLabel(kind, item)),
+        companyName ? h('span.candidate-company', companyName) : null),
+      h('span.candidate-action', t('review.choose'))));
     }
   }
 
@@ -168,19 +188,12 @@ export function reviewCard(entry, { onDone } = {}) {
     },
   }, icon('trash-2'), h('span', t('review.discard')));
 
-  const toggle = fullTextToggle(entry);
+  const preview = entry.preview ? h('p.entry-preview', entry.preview) : null;
+  // Pending mail comes with its addresses, in the inbox too: From/To/Cc without a request more.
+  const mailHead = addresses(entry);
+  // The card shows From/To/Cc above; the full text does not repeat them.
+  const toggle = fullTextToggle(entry, { addresses: !mailHead });
   const attention = needsAttention(entry);
-  // The inbox lists entries without their addresses: From/To/Cc come with the entry itself.
-  let mailHead = addresses(entry);
-  if (!mailHead) {
-    mailHead = h('div.mail-head-slot');
-    get(`entries/${entry.id}`).then((full) => {
-      entry.addresses = full.addresses;
-      entry.full = full;
-      const head = addresses(full);
-      if (head) mailHead.replaceWith(head);
-    }).catch((err) => console.warn(`entry ${entry.id}:`, err.message));
-  }
   append(card, [
     h('header.review-head',
       channelIcon(entry.channel),
@@ -191,7 +204,7 @@ export function reviewCard(entry, { onDone } = {}) {
           entry.forwarded ? chip(t('entry.forwarded'), 'neutral', 'forward') : null,
           attention ? chip(t('review.check'), 'warning', 'triangle-alert') : chip(t('review.ready'), 'success', 'circle-check')))),
     mailHead,
-    entry.preview ? h('p.entry-preview', entry.preview) : null,
+    preview,
     attachmentList(entry),
     h('div.review-grid',
       h('section.review-section', { 'aria-label': t('review.suggestion') },
@@ -363,14 +376,7 @@ async function openChangeDialog(entry, pre, done) {
  * contact person has yet (reason suggest-create) becomes one; then the
  * assignment dialog opens with the new contact person chosen.
  */
-async function openCreateContact(entry, address, done) {
-  if (!entry.addresses) {
-    try {
-      entry.addresses = (await get(`entries/${entry.id}`)).addresses;
-    } catch {
-      /* the name stays empty */
-    }
-  }
+function openCreateContact(entry, address, done) {
   const ad = entry.addresses || {};
   const known = [...(ad.to || []), ...(ad.cc || []), ...(ad.from || [])]
     .find((a) => a.address && a.address.toLowerCase() === address.toLowerCase());

@@ -51,6 +51,7 @@ export function leadLabel(lead) {
   return t('record.lead_label', { number: lead.number || lead.key, name: lead.name });
 }
 
+/** The name of a project: "P-2026-011 · Filialbeschilderung", the name alone without a number. */
 export function projectLabel(project) {
   return project.number && project.number !== project.name
     ? t('record.project_label_number', { number: project.number, name: project.name })
@@ -61,7 +62,7 @@ export function recordLink(kind, item, opts = {}) {
   if (!item) return null;
   const hrefs = { company: 'companies', lead: 'leads', project: 'projects' };
   const icons = { company: 'building-2', lead: 'target', project: 'folder-kanban' };
-  const text = kind === 'lead' ? leadLabel(item) : kind === 'project' ? t('record.project_label', { name: item.name }) : item.name;
+  const text = kind === 'lead' ? leadLabel(item) : kind === 'project' ? projectLabel(item) : item.name;
   return link(`/${hrefs[kind]}/${item.id}`, { class: `record-link record-${kind}` }, opts.icon === false ? null : icon(icons[kind]), h('span', text));
 }
 

@@ -6,7 +6,7 @@ import { errorText, navigate, refreshCounts, toast } from '../app.js';
 import { h, icon } from '../dom.js';
 import { t } from '../i18n.js';
 import { entryCard, fullText } from '../components/entries.js';
-import { reviewCard } from '../components/review.js';
+import { candidateCompanyNames, reviewCard } from '../components/review.js';
 import { leadLabel, pageHeader, projectLabel } from '../components/ui.js';
 
 function backOf(entry) {
@@ -21,11 +21,12 @@ export async function renderEntry(id) {
   const entry = await get(`entries/${id}`);
   const subject = entry.subject && entry.subject.trim() ? entry.subject : t('entry.no_subject');
   if (entry.state === 'pending') {
+    const companyNames = await candidateCompanyNames([entry]);
     return {
       title: subject,
       node: h('section.page',
         pageHeader({ title: t('entry.review_title'), back: backOf(entry) }),
-        h('div.review-list', reviewCard(entry, { onDone: () => navigate('/inbox') }))),
+        h('div.review-list', reviewCard(entry, { onDone: () => navigate('/inbox'), companyNames }))),
     };
   }
   const actions = [];

@@ -44,9 +44,8 @@ function row(entry, onChange) {
       h('p.followup-subject', { id: titleId }, link(`/entries/${entry.id}`, {}, entry.subject || t('entry.no_subject'))),
       where.length ? h('p.entry-context', where) : h('p.entry-context', chip(t('entry.own_history'), 'neutral', 'user')),
       entry.contacts && entry.contacts.length ? h('p.muted.small', t('entry.with', { names: entry.contacts.map((c) => c.name).join(', ') })) : null),
-    h('div.followup-actions',
-      overdue ? chip(t('followup.overdue'), 'danger', 'triangle-alert') : isToday ? chip(t('followup.today'), 'warning') : null,
-      doneButton));
+    // Overdue and today are said by the group's heading and under the date: no chip repeats it.
+    h('div.followup-actions', doneButton));
 }
 
 export async function renderFollowups(query) {

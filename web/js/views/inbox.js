@@ -2,12 +2,12 @@
 // (GET /api/v1/me/inbox) and the user's own saved entries (?state=own).
 
 import { get } from '../api.js';
-import { announce, errorText, link, state } from '../app.js';
+import { announce, errorText, freshCounts, link, state } from '../app.js';
 import { h, icon } from '../dom.js';
 import { t, tn } from '../i18n.js';
 import { historyList } from '../components/entries.js';
 import { openEntryForm } from '../components/entry-form.js';
-import { reviewCard } from '../components/review.js';
+import { candidateCompanyNames, reviewCard } from '../components/review.js';
 import { emptyState, pageHeader, spinner } from '../components/ui.js';
 
 function tabLinks(active) {
@@ -26,16 +26,20 @@ function pendingList() {
   const more = h('button.button.more-button', { type: 'button', hidden: true }, t('history.more'));
   const counter = h('span.counter');
   let cursor = null;
+  // All pending mail (counts.pending of GET /api/v1/me), not only the cards loaded so far.
+  let total = null;
 
   const updateCounter = () => {
     const n = list.querySelectorAll('.review-card:not(.leaving)').length;
-    counter.textContent = n || cursor ? tn('inbox.count', n, { more: cursor ? '+' : '' }) : t('inbox.none_left');
+    const all = Math.max(n, total === null ? n : total);
+    counter.textContent = all ? tn('inbox.count', all) : t('inbox.none_left');
     if (!n && !cursor) {
       status.replaceChildren(emptyState('circle-check', t('inbox.empty_title'), t('inbox.empty_text')));
     }
   };
 
   const onDone = (saved, action) => {
+    if (total !== null) total = Math.max(0, total - 1);
     updateCounter();
     announce(action === 'discard' ? t('review.discarded') : t('review.saved_short'));
     const next = list.querySelector('.review-card h2');
@@ -49,10 +53,16 @@ function pendingList() {
     more.disabled = true;
     status.replaceChildren(spinner());
     try {
-      const page = await get('me/inbox', { limit: 20, cursor });
+      // The first page fetches the counters too: the total and the badges agree.
+      const [page, counts] = await Promise.all([
+        get('me/inbox', { limit: 20, cursor }),
+        cursor ? null : freshCounts(),
+      ]);
+      if (counts && typeof counts.inbox === 'number') total = counts.inbox;
+      const names = await candidateCompanyNames(page.items);
       status.replaceChildren();
       for (const e of page.items) {
-        list.append(reviewCard(e, { onDone }));
+        list.append(reviewCard(e, { onDone, companyNames: names }));
       }
       cursor = page.next_cursor;
       more.hidden = !cursor;

@@ -5,8 +5,6 @@ import { post, ApiError } from '../api.js';
 import { h, icon, newId } from '../dom.js';
 import { intlLocale, t } from '../i18n.js';
 
-export const SESSION_FLAG = 'contactlog.session';
-
 /** "in 45 Sekunden", "in 2 Minuten" for a Retry-After in seconds. */
 function waitText(seconds) {
   const rtf = new Intl.RelativeTimeFormat(intlLocale(), { numeric: 'always' });

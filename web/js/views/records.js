@@ -5,7 +5,7 @@
 import { get } from '../api.js';
 import { errorText, link } from '../app.js';
 import { h, icon, newId } from '../dom.js';
-import { t } from '../i18n.js';
+import { formatNumber, t, tn } from '../i18n.js';
 import { historyList } from '../components/entries.js';
 import { companyRecords, openEntryForm } from '../components/entry-form.js';
 import { emptyState, initials, leadLabel, pageHeader, projectLabel, recordLink, spinner, statusChip, tabs } from '../components/ui.js';
@@ -82,8 +82,10 @@ export async function renderList(kind, query) {
       status.replaceChildren();
       const n = tbl.rows();
       tbl.node.hidden = n === 0;
-      count.textContent = n ? t('list.shown', { n: `${n}${offset !== null ? '+' : ''}` }) : '';
-      if (!n) status.replaceChildren(emptyState(iconName, t('list.empty'), input.value ? t('list.empty_filter', { q: input.value }) : null));
+      // "12 Unternehmen" (the list's total with its filter), "· 50 angezeigt" while there are more.
+      const total = typeof page.total === 'number' ? Math.max(page.total, n) : n;
+      count.textContent = n ? tn(`list.count_${kind}`, total) + (n < total ? ` · ${t('list.shown', { n: formatNumber(n) })}` : '') : '';
+      if (!n) status.replaceChildren(emptyState(iconName, t('list.empty'), input.value ? t(`list.empty_filter_${kind}`, { q: input.value }) : null));
     } catch (err) {
       if (mine === seq) status.replaceChildren(h('p.form-error', { role: 'alert' }, errorText(err)));
     }
@@ -213,7 +215,6 @@ export async function renderRecord(kind, id) {
     header.append(facts([
       [t('list.company'), recordLink('company', item.company)],
       [t('list.status'), statusChip(item.status)],
-      [t('list.number'), h('span.mono', item.number)],
     ]));
   } else {
     header = pageHeader({
