@@ -37,10 +37,12 @@ test: all
 test-fast: all
 	scripts/run-tests $(BUILD)
 
-# Ingest (bench/ingest) and LMTP intake against Dovecot (bench/lmtp, as root).
+# Ingest (bench/ingest), LMTP intake against Dovecot (bench/lmtp, as root) and the HTTP
+# API against the ceiling of its stack (bench/http).
 bench: all
 	bench/ingest
 	bench/lmtp
+	bench/http
 
 # The libFuzzer target over parse, forward extraction, route and match (FUZZ_SECONDS, 600).
 fuzz: deps
