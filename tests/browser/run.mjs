@@ -99,10 +99,14 @@ before(async () => {
   server = started.child;
   base = started.url;
   // Playwright gives the browser a fresh temporary user-data-dir of its own.
+  // A German Chromium, as the agencies have (chromium-l10n): the date and time
+  // fields of the forms then show 03.12.2026 and 12:34 as they would for them.
   browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--lang=de-DE'],
+    env: { ...process.env, LANGUAGE: 'de', LANG: 'de_DE.UTF-8' },
   });
 });
 
