@@ -26,6 +26,7 @@
 
 typedef struct {
     GBytes *body;
+    GBytes *gzip; /* made when a client first asks for it, or NULL */
     gint64 generation;
 } Kept;
 
@@ -49,6 +50,8 @@ static void
 kept_free(Kept *k)
 {
     g_bytes_unref(k->body);
+    if (k->gzip != NULL)
+        g_bytes_unref(k->gzip);
     g_free(k);
 }
 
@@ -112,35 +115,57 @@ api_cache_etag(ApiCache *c, gint64 generation)
 }
 
 GBytes *
-api_cache_lookup(ApiCache *c, const char *key, gint64 generation)
+api_cache_lookup(ApiCache *c, const char *key, gint64 generation, GBytes **gzip_out)
 {
     GBytes *body = NULL;
+    if (gzip_out != NULL)
+        *gzip_out = NULL;
     g_mutex_lock(&c->lock);
     Kept *k = g_hash_table_lookup(c->pages, key);
-    if (k != NULL && k->generation == generation)
+    if (k != NULL && k->generation == generation) {
         body = g_bytes_ref(k->body);
+        if (gzip_out != NULL && k->gzip != NULL)
+            *gzip_out = g_bytes_ref(k->gzip);
+    }
     g_mutex_unlock(&c->lock);
     return body;
 }
 
-void
-api_cache_store(ApiCache *c, const char *key, gint64 generation, GBytes *body)
+static gsize
+kept_size(const Kept *k)
 {
-    gsize size = g_bytes_get_size(body);
+    return g_bytes_get_size(k->body) + (k->gzip ? g_bytes_get_size(k->gzip) : 0);
+}
+
+void
+api_cache_store(ApiCache *c, const char *key, gint64 generation, GBytes *body, GBytes *gzip)
+{
+    gsize size = g_bytes_get_size(body) + (gzip ? g_bytes_get_size(gzip) : 0);
     if (size > CACHE_MAX_PAGE)
         return;
     g_mutex_lock(&c->lock);
     if (generation == c->generation) {
+        Kept *old = g_hash_table_lookup(c->pages, key);
+        if (old != NULL && old->body == body) {
+            /* The same page: only its gzip form is new. */
+            if (gzip != NULL && old->gzip == NULL &&
+                c->bytes + g_bytes_get_size(gzip) <= CACHE_MAX_BYTES) {
+                old->gzip = g_bytes_ref(gzip);
+                c->bytes += g_bytes_get_size(gzip);
+            }
+            g_mutex_unlock(&c->lock);
+            return;
+        }
+        if (old != NULL)
+            c->bytes -= kept_size(old);
         if (c->bytes + size > CACHE_MAX_BYTES) {
             /* Bounded: start afresh rather than keep a list of ages. */
             g_hash_table_remove_all(c->pages);
             c->bytes = 0;
         }
-        Kept *old = g_hash_table_lookup(c->pages, key);
-        if (old != NULL)
-            c->bytes -= g_bytes_get_size(old->body);
         Kept *k = g_new0(Kept, 1);
         k->body = g_bytes_ref(body);
+        k->gzip = gzip ? g_bytes_ref(gzip) : NULL;
         k->generation = generation;
         g_hash_table_replace(c->pages, g_strdup(key), k);
         c->bytes += size;

@@ -17,6 +17,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_t, json_decref)
 #define API_MAX_UPLOADS 20
 #define API_MAX_PAGE 200
 #define API_MEMORY_BODY (1024 * 1024) /* raw uploads larger than this go to a spool file */
+#define API_GZIP_MIN_BYTES 1024         /* JSON answers from this size on are sent compressed
+                                         * to clients that take gzip */
 
 typedef struct Request Request;
 typedef struct ApiCache ApiCache;
@@ -145,8 +147,14 @@ void api_cache_free(ApiCache *cache);
 /* The current generation, moved on first when anything was committed since. */
 gint64 api_cache_generation(ApiCache *cache);
 char *api_cache_etag(ApiCache *cache, gint64 generation);
-GBytes *api_cache_lookup(ApiCache *cache, const char *key, gint64 generation);
-void api_cache_store(ApiCache *cache, const char *key, gint64 generation, GBytes *body);
+/* The page kept under key in this generation (transfer full), or NULL; with
+ * gzip_out, also its gzip form when one was kept (else *gzip_out is NULL). */
+GBytes *api_cache_lookup(ApiCache *cache, const char *key, gint64 generation,
+                         GBytes **gzip_out);
+/* Keeps body (and its gzip form, or NULL) under key, if still in this generation;
+ * a gzip form added later to a kept body is kept beside it. */
+void api_cache_store(ApiCache *cache, const char *key, gint64 generation, GBytes *body,
+                     GBytes *gzip);
 /* Who a token or session cookie (by hash) is, when known in this generation and
  * for at most 10 s: *user_out (transfer full), its CSRF token and when it was seen. */
 bool api_cache_user(ApiCache *cache, const char *hash, gint64 generation, ClUser **user_out,
@@ -157,8 +165,13 @@ void api_cache_keep_user(ApiCache *cache, const char *hash, gint64 generation,
 gint64 api_generation(Request *r);
 /* The cache of pages, or NULL when http.page_cache is off. */
 ApiCache *api_page_cache(ClApi *api);
-/* Answers with JSON bytes (borrowed: a reference is taken). */
-void api_reply_bytes(Request *r, unsigned status, GBytes *json, const char *etag);
+/* Answers with JSON bytes (borrowed: a reference is taken), or their gzip form
+ * (gzip, or NULL: the client asked for it) with Content-Encoding: gzip. */
+void api_reply_bytes(Request *r, unsigned status, GBytes *json, GBytes *gzip, const char *etag);
+/* The client takes Content-Encoding: gzip (Accept-Encoding). */
+bool api_wants_gzip(Request *r);
+/* data in the gzip format at zlib's level (1 fast … 9 small); NULL on failure. */
+GBytes *api_gzip(const void *data, gsize len, int level);
 
 /* ---- api-json.c: the API's shapes ---- */
 json_t *api_time_json(gint64 t);

@@ -189,11 +189,78 @@ api_reply_response(Request *r, unsigned status, struct MHD_Response *response)
     MHD_destroy_response(response);
 }
 
+/* ---- compression ---------------------------------------------------------------------------- */
+
+bool
+api_wants_gzip(Request *r)
+{
+    /* Accept-Encoding: gzip (or x-gzip, or *), unless with q=0. */
+    const char *header = api_header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    if (header == NULL)
+        return false;
+    g_auto(GStrv) codings = g_strsplit(header, ",", 32);
+    for (char **c = codings; *c != NULL; c++) {
+        char *params = strchr(*c, ';');
+        if (params != NULL)
+            *params++ = '\0';
+        g_strstrip(*c);
+        if (g_ascii_strcasecmp(*c, "gzip") != 0 && g_ascii_strcasecmp(*c, "x-gzip") != 0 &&
+            strcmp(*c, "*") != 0)
+            continue;
+        const char *q = params ? strstr(params, "q=") : NULL;
+        return q == NULL || g_ascii_strtod(q + 2, NULL) > 0;
+    }
+    return false;
+}
+
+GBytes *
+api_gzip(const void *data, gsize len, int level)
+{
+    g_autoptr(GZlibCompressor) z = g_zlib_compressor_new(G_ZLIB_COMPRESSOR_FORMAT_GZIP, level);
+    gsize size = len / 3 + 256, done = 0, read = 0;
+    guint8 *out = g_malloc(size);
+    for (;;) {
+        gsize n_read = 0, n_written = 0;
+        g_autoptr(GError) error = NULL;
+        GConverterResult rc = g_converter_convert(G_CONVERTER(z), (const guint8 *)data + read,
+                                                  len - read, out + done, size - done,
+                                                  G_CONVERTER_INPUT_AT_END, &n_read, &n_written,
+                                                  &error);
+        read += n_read;
+        done += n_written;
+        if (rc == G_CONVERTER_FINISHED)
+            break;
+        if (rc == G_CONVERTER_ERROR && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE)) {
+            g_free(out);
+            return NULL;
+        }
+        if (size - done < 256 || rc == G_CONVERTER_ERROR)
+            out = g_realloc(out, size *= 2);
+    }
+    return g_bytes_new_take(out, done);
+}
+
 static void
 reply_text(Request *r, unsigned status, const char *type, char *text, gsize len)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback(len, text, g_free);
+    /* Lists, entries and search results shrink to a fifth or less; made
+     * once, they are compressed fast (kept pages: api_reply_bytes). */
+    GBytes *gz = NULL;
+    if (len >= API_GZIP_MIN_BYTES && api_wants_gzip(r))
+        gz = api_gzip(text, len, 1);
+    struct MHD_Response *resp;
+    if (gz != NULL) {
+        g_free(text);
+        gsize size = 0;
+        const void *data = g_bytes_get_data(gz, &size);
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(
+            size, (void *)data, (MHD_ContentReaderFreeCallback)g_bytes_unref, gz);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    } else {
+        resp = MHD_create_response_from_buffer_with_free_callback(len, text, g_free);
+    }
+    if (len >= API_GZIP_MIN_BYTES)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     MHD_add_response_header(resp, "Content-Type", type);
     api_reply_response(r, status, resp);
 }
@@ -219,13 +286,18 @@ api_reply_text(Request *r, unsigned status, GString *json)
 }
 
 void
-api_reply_bytes(Request *r, unsigned status, GBytes *json, const char *etag)
+api_reply_bytes(Request *r, unsigned status, GBytes *json, GBytes *gzip, const char *etag)
 {
+    GBytes *body = gzip ? gzip : json;
     gsize len = 0;
-    const void *data = g_bytes_get_data(json, &len);
+    const void *data = g_bytes_get_data(body, &len);
     struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
-        len, (void *)data, (MHD_ContentReaderFreeCallback)g_bytes_unref, g_bytes_ref(json));
+        len, (void *)data, (MHD_ContentReaderFreeCallback)g_bytes_unref, g_bytes_ref(body));
     MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (gzip != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (g_bytes_get_size(json) >= API_GZIP_MIN_BYTES)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     if (etag != NULL) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
         /* the browser may keep it, and asks again with If-None-Match */

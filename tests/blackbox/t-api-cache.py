@@ -6,6 +6,7 @@ the API, by another process (`contactlog add`, `confirm`, `passwd`), or by the m
 304 only while nothing changed; a revoked token and an ended session stop working at once;
 with http.page_cache off the answers are the same, without ETags. Mail imported by another
 process is indexed for search by the server behind it."""
+import gzip
 import socket
 import sys
 
@@ -101,6 +102,27 @@ def run(cache):
         else:
             t.eq(etag, None, f"{tag}: no ETag")
 
+        # Compressed for clients that take gzip, as browsers do: the same page, an ETag of
+        # its own; small answers and clients that refuse gzip (q=0) get it as it is.
+        gz = anna.get(path, headers={"Accept-Encoding": "gzip, deflate, br"})
+        t.eq(gz.header("Content-Encoding"), "gzip", f"{tag}: Accept-Encoding: gzip → gzip")
+        t.eq(gzip.decompress(gz.body) if gz.header("Content-Encoding") == "gzip" else gz.body,
+             r1.body, f"{tag}: the gzip answer is the same page")
+        t.ok("Accept-Encoding" in (gz.header("Vary") or "") and
+             "Accept-Encoding" in (r1.header("Vary") or ""), f"{tag}: Vary: Accept-Encoding on both",
+             got=(gz.header("Vary"), r1.header("Vary")))
+        if cache:
+            t.ok(gz.header("ETag") not in (None, etag), f"{tag}: the gzip form has an ETag of its own",
+                 got=(etag, gz.header("ETag")))
+            r = anna.get(path, headers={"Accept-Encoding": "gzip", "If-None-Match": gz.header("ETag")})
+            t.eq((r.status, r.body), (304, b""), f"{tag}: If-None-Match with the gzip ETag: 304")
+            again = anna.get(path, headers={"Accept-Encoding": "gzip"})
+            t.eq(again.body, gz.body, f"{tag}: the kept gzip form, asked again")
+        r = anna.get(path, headers={"Accept-Encoding": "gzip;q=0, identity"})
+        t.eq((r.header("Content-Encoding"), r.body), (None, r1.body), f"{tag}: gzip;q=0 → as it is")
+        small = anna.get("/healthz", headers={"Accept-Encoding": "gzip"})
+        t.eq(small.header("Content-Encoding"), None, f"{tag}: a small answer is not compressed")
+
         # Another tenant's user with a valid ETag: still 404, never 304 (nor the page).
         jonas = apiclient.Client(srv.address("http"))
         t.eq(jonas.login("jonas.petersen@beta-design.example", "test-jonas").status, 201,
@@ -126,6 +148,8 @@ def run(cache):
             t.eq(tags, {r3.header("ETag")}, f"{tag}: one commit, one new ETag on every thread")
         t.ok(f"Anruf {tag}" in subjects(r3), f"{tag}: the other process's entry is there at once",
              got=subjects(r3))
+        gz3 = anna.get(path, headers={"Accept-Encoding": "gzip"})
+        t.ok(f"Anruf {tag}".encode() in gzip.decompress(gz3.body), f"{tag}: … in the gzip form too")
         if cache:
             t.ok(r3.header("ETag") not in (None, etag), f"{tag}: a new ETag",
                  got=(etag, r3.header("ETag")))
@@ -149,6 +173,10 @@ def run(cache):
         inbox = anna.get("/api/v1/me/inbox").json["items"]
         pending = [e for e in inbox if e["subject"] == f"Lead 11111 Mail {tag}"]
         t.eq(len(pending), 1, f"{tag}: the LMTP mail is in anna's inbox at once")
+        inbox_plain = anna.get("/api/v1/me/inbox")
+        inbox_gz = anna.get("/api/v1/me/inbox", headers={"Accept-Encoding": "gzip"})
+        t.eq(gzip.decompress(inbox_gz.body) if inbox_gz.header("Content-Encoding") == "gzip" else None,
+             inbox_plain.body, f"{tag}: the inbox (never kept) compressed too, the same answer")
         before = anna.get(path)
         t.ok(f"Lead 11111 Mail {tag}" not in subjects(before), f"{tag}: pending, not in the history")
         if pending:
