@@ -12,11 +12,12 @@
  * it looks: anything committed before the request began is seen, so a kept
  * page is served only while nothing at all has been committed since it was
  * made. Coarse (a mail of another tenant empties the cache too), but it
- * cannot serve stale pages, and one commit moves the generation once. The
- * generation is also the page's ETag (If-None-Match → 304).
+ * cannot serve stale pages, and one commit moves the generation once. A
+ * page's ETag is a hash of its bytes (If-None-Match → 304).
  */
 #include "api-private.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #define CACHE_MAX_BYTES (32 * 1024 * 1024)
@@ -27,6 +28,7 @@
 typedef struct {
     GBytes *body;
     GBytes *gzip; /* made when a client first asks for it, or NULL */
+    char *etag;   /* of the body (api_page_etag) */
     gint64 generation;
 } Kept;
 
@@ -52,6 +54,7 @@ kept_free(Kept *k)
     g_bytes_unref(k->body);
     if (k->gzip != NULL)
         g_bytes_unref(k->gzip);
+    g_free(k->etag);
     g_free(k);
 }
 
@@ -61,7 +64,6 @@ struct ApiCache {
     GHashTable *users; /* hash of a token or cookie → KeptUser */
     gsize bytes;
     gint64 generation;
-    char *boot;        /* this process's run, so that ETags never repeat across restarts */
     ClStore *watch;    /* the watching connection (used under lock only; writes nothing) */
 };
 
@@ -74,7 +76,6 @@ api_cache_new(ClStore *watch)
     c->pages = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)kept_free);
     c->users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                      (GDestroyNotify)kept_user_free);
-    c->boot = cl_random_token(6);
     return c;
 }
 
@@ -87,7 +88,6 @@ api_cache_free(ApiCache *c)
     g_hash_table_unref(c->users);
     g_mutex_clear(&c->lock);
     cl_store_free(c->watch);
-    g_free(c->boot);
     g_free(c);
 }
 
@@ -109,23 +109,33 @@ api_cache_generation(ApiCache *c)
 }
 
 char *
-api_cache_etag(ApiCache *c, gint64 generation)
+api_page_etag(GBytes *body)
 {
-    return g_strdup_printf("\"%s-%" G_GINT64_FORMAT "\"", c->boot, generation);
+    /* Of the page's bytes: it changes when the page does, and only then —
+     * not with every commit, which would tell one tenant when another
+     * writes, and would answer 200 where 304 is true. */
+    guint8 hash[16];
+    gsize len = 0;
+    const guint8 *data = g_bytes_get_data(body, &len);
+    crypto_generichash(hash, sizeof hash, data, len, NULL, 0);
+    char b64[sodium_base64_ENCODED_LEN(sizeof hash, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    sodium_bin2base64(b64, sizeof b64, hash, sizeof hash, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return g_strdup_printf("\"%s\"", b64);
 }
 
 GBytes *
-api_cache_lookup(ApiCache *c, const char *key, gint64 generation, GBytes **gzip_out)
+api_cache_lookup(ApiCache *c, const char *key, gint64 generation, GBytes **gzip_out,
+                 char **etag_out)
 {
     GBytes *body = NULL;
-    if (gzip_out != NULL)
-        *gzip_out = NULL;
+    *gzip_out = NULL;
     g_mutex_lock(&c->lock);
     Kept *k = g_hash_table_lookup(c->pages, key);
     if (k != NULL && k->generation == generation) {
         body = g_bytes_ref(k->body);
-        if (gzip_out != NULL && k->gzip != NULL)
+        if (k->gzip != NULL)
             *gzip_out = g_bytes_ref(k->gzip);
+        *etag_out = g_strdup(k->etag);
     }
     g_mutex_unlock(&c->lock);
     return body;
@@ -138,7 +148,8 @@ kept_size(const Kept *k)
 }
 
 void
-api_cache_store(ApiCache *c, const char *key, gint64 generation, GBytes *body, GBytes *gzip)
+api_cache_store(ApiCache *c, const char *key, gint64 generation, GBytes *body, GBytes *gzip,
+                const char *etag)
 {
     gsize size = g_bytes_get_size(body) + (gzip ? g_bytes_get_size(gzip) : 0);
     if (size > CACHE_MAX_PAGE)
@@ -166,6 +177,7 @@ api_cache_store(ApiCache *c, const char *key, gint64 generation, GBytes *body, G
         Kept *k = g_new0(Kept, 1);
         k->body = g_bytes_ref(body);
         k->gzip = gzip ? g_bytes_ref(gzip) : NULL;
+        k->etag = g_strdup(etag);
         k->generation = generation;
         g_hash_table_replace(c->pages, g_strdup(key), k);
         c->bytes += size;

@@ -25,6 +25,23 @@
 
 /* ---- lists ---------------------------------------------------------------------------------- */
 
+/* If-None-Match names etag (a list, weak tags too: RFC 9110 §13.1.2). */
+static bool
+none_match(const char *header, const char *etag, const char *etag_gz)
+{
+    if (header == NULL)
+        return false;
+    g_auto(GStrv) tags = g_strsplit(header, ",", 64);
+    for (char **t = tags; *t != NULL; t++) {
+        const char *tag = g_strstrip(*t);
+        if (g_str_has_prefix(tag, "W/"))
+            tag += 2;
+        if (strcmp(tag, etag) == 0 || strcmp(tag, etag_gz) == 0 || strcmp(tag, "*") == 0)
+            return true;
+    }
+    return false;
+}
+
 /* A page that is (or is about to be) kept under key: 304 when the client has
  * it already; its gzip form (made once, kept beside it) when the client takes
  * gzip. The two forms have ETags of their own ("…-gz"), as RFC 9110 wants of
@@ -33,28 +50,27 @@ static void
 reply_kept(Request *r, ApiCache *cache, const char *key, gint64 generation, GBytes *body,
            GBytes *gzip, const char *etag)
 {
-    g_autoptr(GBytes) made = NULL;
     bool want = g_bytes_get_size(body) >= API_GZIP_MIN_BYTES && api_wants_gzip(r);
-    if (want && gzip == NULL) {
-        gsize len = 0;
-        const void *data = g_bytes_get_data(body, &len);
-        gzip = made = api_gzip(data, len, 6);
-        if (made != NULL)
-            api_cache_store(cache, key, generation, body, made);
-    }
-    if (!want)
-        gzip = NULL;
     g_autofree char *etag_gz = g_strdup_printf("%.*s-gz\"", (int)strlen(etag) - 1, etag);
-    const char *match = api_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    if (match != NULL && (strcmp(match, etag) == 0 || strcmp(match, etag_gz) == 0)) {
+    if (none_match(api_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag, etag_gz)) {
         struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL,
                                                                     MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, gzip ? etag_gz : etag);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, want ? etag_gz : etag);
         MHD_add_response_header(resp, "Cache-Control", "private, no-cache");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
         api_reply_response(r, 304, resp);
         return;
     }
+    g_autoptr(GBytes) made = NULL;
+    if (want && gzip == NULL) {
+        gsize len = 0;
+        const void *data = g_bytes_get_data(body, &len);
+        gzip = made = api_gzip(data, len, 6);
+        if (made != NULL)
+            api_cache_store(cache, key, generation, body, made, etag);
+    }
+    if (!want)
+        gzip = NULL;
     api_reply_bytes(r, 200, body, gzip, gzip ? etag_gz : etag);
 }
 
@@ -76,13 +92,12 @@ reply_page(Request *r, ClEntryQuery *q, char cache_kind, gint64 owner, int owner
     if (cache != NULL) {
         /* The page as this user sees it (can_edit is theirs). */
         generation = api_generation(r);
-        etag = api_cache_etag(cache, generation);
         key = g_strdup_printf("%c:%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT
                               ":%d:%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT,
                               cache_kind, r->user->tenant_id, owner, r->user->id, r->user->admin,
                               limit, q->before_time, q->before_id);
         g_autoptr(GBytes) kept_gzip = NULL;
-        g_autoptr(GBytes) kept = api_cache_lookup(cache, key, generation, &kept_gzip);
+        g_autoptr(GBytes) kept = api_cache_lookup(cache, key, generation, &kept_gzip, &etag);
         if (kept != NULL) {
             reply_kept(r, cache, key, generation, kept, kept_gzip, etag);
             return;
@@ -110,7 +125,8 @@ reply_page(Request *r, ClEntryQuery *q, char cache_kind, gint64 owner, int owner
         return;
     }
     g_autoptr(GBytes) body = g_string_free_to_bytes(out);
-    api_cache_store(cache, key, generation, body, NULL);
+    etag = api_page_etag(body);
+    api_cache_store(cache, key, generation, body, NULL, etag);
     reply_kept(r, cache, key, generation, body, NULL, etag);
 }
 

@@ -146,15 +146,16 @@ ApiCache *api_cache_new(ClStore *watch);
 void api_cache_free(ApiCache *cache);
 /* The current generation, moved on first when anything was committed since. */
 gint64 api_cache_generation(ApiCache *cache);
-char *api_cache_etag(ApiCache *cache, gint64 generation);
-/* The page kept under key in this generation (transfer full), or NULL; with
- * gzip_out, also its gzip form when one was kept (else *gzip_out is NULL). */
+/* The ETag of a page: a hash of its bytes, quoted. */
+char *api_page_etag(GBytes *body);
+/* The page kept under key in this generation (transfer full), or NULL; then also
+ * its gzip form when one was kept (else *gzip_out is NULL) and its ETag. */
 GBytes *api_cache_lookup(ApiCache *cache, const char *key, gint64 generation,
-                         GBytes **gzip_out);
-/* Keeps body (and its gzip form, or NULL) under key, if still in this generation;
- * a gzip form added later to a kept body is kept beside it. */
+                         GBytes **gzip_out, char **etag_out);
+/* Keeps body (its gzip form, or NULL, and its ETag) under key, if still in this
+ * generation; a gzip form added later to a kept body is kept beside it. */
 void api_cache_store(ApiCache *cache, const char *key, gint64 generation, GBytes *body,
-                     GBytes *gzip);
+                     GBytes *gzip, const char *etag);
 /* Who a token or session cookie (by hash) is, when known in this generation and
  * for at most 10 s: *user_out (transfer full), its CSRF token and when it was seen. */
 bool api_cache_user(ApiCache *cache, const char *hash, gint64 generation, ClUser **user_out,

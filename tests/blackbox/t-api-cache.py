@@ -2,7 +2,7 @@
 """t-api-cache: what `serve --http` keeps in memory and builds behind — pages of company, lead and project
 histories, and who a token or cookie is — is never served stale. After a change made through
 the API, by another process (`contactlog add`, `confirm`, `passwd`), or by the mail server
-(LMTP), the next answer shows it; ETags change with every commit and If-None-Match answers
+(LMTP), the next answer shows it; ETags are hashes of the pages and If-None-Match answers
 304 only while nothing changed; a revoked token and an ended session stop working at once;
 with http.page_cache off the answers are the same, without ETags. Mail imported by another
 process is indexed for search by the server behind it."""
@@ -136,6 +136,13 @@ def run(cache):
             t.eq(r.status, 404, f"{tag}: … also with the current ETag of a kept page")
             r = jonas.get(path)
             t.eq(r.status, 404, f"{tag}: … and without it, while alpha's page is kept")
+            # The ETag is the page's, not the server's: another tenant's writes leave it
+            # (nor can alpha's users tell from it when beta writes).
+            w = jonas.post("/api/v1/entries", {"channel": "phone", "subject": "beta schreibt"})
+            t.eq(w.status, 201, f"{tag}: jonas (beta) records a call")
+            r = anna.get(path, headers={"If-None-Match": etag})
+            t.eq((r.status, r.header("ETag")), (304, etag),
+                 f"{tag}: after another tenant's commit, alpha's page is still 304 with its ETag")
 
         # Another process writes: a manual entry in the lead.
         rr = t.run(["add", "--user", "anna", "--lead", "11111", "--channel", "phone",
