@@ -6,14 +6,19 @@
  *
  * Correctness over cleverness: one generation number for the whole process,
  * moved on whenever anything was committed — by an HTTP thread, the mail
- * server, an import in another process. One connection of its own watches
- * (cl_store_changed: SQLite's data_version, which moves with every commit of
- * any other connection); a request asks it, under the cache's lock, before
- * it looks: anything committed before the request began is seen, so a kept
- * page is served only while nothing at all has been committed since it was
- * made. Coarse (a mail of another tenant empties the cache too), but it
- * cannot serve stale pages, and one commit moves the generation once. A
- * page's ETag is a hash of its bytes (If-None-Match → 304).
+ * server, an import in another process. Each request first asks the database
+ * connection it was given whether anything was committed since that
+ * connection last asked (cl_store_changed: SQLite's data_version, which moves
+ * with every commit of any other connection, and the connection's own
+ * changes); a yes moves the generation on and empties the cache. Every
+ * connection sees every commit at its first question after it, so a request
+ * that began after a commit gets a generation moved on after that commit: a
+ * kept page is served only while nothing at all has been committed since it
+ * was made. A commit may move the generation once per connection (the cache
+ * then fills again); the question itself takes no lock, so that the threads
+ * do not queue on one connection. Coarse (a mail of another tenant empties
+ * the cache too), but it cannot serve stale pages. A page's ETag is a hash
+ * of its bytes (If-None-Match → 304).
  */
 #include "api-private.h"
 
@@ -64,14 +69,12 @@ struct ApiCache {
     GHashTable *users; /* hash of a token or cookie → KeptUser */
     gsize bytes;
     gint64 generation;
-    ClStore *watch;    /* the watching connection (used under lock only; writes nothing) */
 };
 
 ApiCache *
-api_cache_new(ClStore *watch)
+api_cache_new(void)
 {
     ApiCache *c = g_new0(ApiCache, 1);
-    c->watch = watch;
     g_mutex_init(&c->lock);
     c->pages = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)kept_free);
     c->users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
@@ -87,15 +90,16 @@ api_cache_free(ApiCache *c)
     g_hash_table_unref(c->pages);
     g_hash_table_unref(c->users);
     g_mutex_clear(&c->lock);
-    cl_store_free(c->watch);
     g_free(c);
 }
 
 gint64
-api_cache_generation(ApiCache *c)
+api_cache_generation(ApiCache *c, ClStore *store)
 {
+    /* Outside the lock: the connection is this request's alone. */
+    bool changed = cl_store_changed(store);
     g_mutex_lock(&c->lock);
-    if (cl_store_changed(c->watch)) {
+    if (changed) {
         c->generation++;
         /* Nothing kept before can be served again: a revoked token, a
          * deactivated user, an entry changed — all were commits. */

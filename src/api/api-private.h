@@ -141,11 +141,10 @@ GBytes *api_openapi(ClApi *api);
 const char *api_web_root(ClApi *api);
 
 /* ---- api-cache.c: pages kept in memory ---- */
-/* watch: a store of its own (transfer full) that sees every commit of others. */
-ApiCache *api_cache_new(ClStore *watch);
+ApiCache *api_cache_new(void);
 void api_cache_free(ApiCache *cache);
 /* The current generation, moved on first when anything was committed since. */
-gint64 api_cache_generation(ApiCache *cache);
+gint64 api_cache_generation(ApiCache *cache, ClStore *store);
 /* The ETag of a page: a hash of its bytes, quoted. */
 char *api_page_etag(GBytes *body);
 /* The page kept under key in this generation (transfer full), or NULL; then also

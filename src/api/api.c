@@ -570,9 +570,9 @@ api_set_cookie(Request *r, const char *value)
 gint64
 api_generation(Request *r)
 {
-    /* Asked once a request: whether anything was committed since this thread last asked. */
+    /* Asked once a request: whether anything was committed since its connection last asked. */
     if (r->generation < 0)
-        r->generation = r->api->cache ? api_cache_generation(r->api->cache) : 0;
+        r->generation = r->api->cache ? api_cache_generation(r->api->cache, r->store) : 0;
     return r->generation;
 }
 
@@ -1239,12 +1239,8 @@ cl_api_new(const ClConfig *config, GError **error)
                                            G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
     g_return_val_if_fail(contactlog_get_resource() != NULL && api->openapi != NULL, NULL);
     api->web_root = find_web_root(config);
-    if (config->page_cache) {
-        ClStore *watch = cl_store_open(api->config, error);
-        if (watch == NULL)
-            return NULL;
-        api->cache = api_cache_new(watch);
-    }
+    if (config->page_cache)
+        api->cache = api_cache_new();
     api->dummy_hash = cl_password_hash("contactlog: no such user", error);
     if (api->dummy_hash == NULL)
         return NULL;
