@@ -163,8 +163,10 @@ job_reply(const Job *job, char **text_out)
     case CL_RESULT_REJECTED:
         break;
     }
-    *text_out = g_strdup_printf("Rejected (%s): %s", r->reason, r->message ? r->message : "");
-    /* One line: the sender's sentence must not break the reply. */
+    /* One line of ASCII (RFC 5321 replies; German letters as ae, oe, ue, ss):
+     * the sender's sentence must not break the reply. */
+    g_autofree char *ascii = g_str_to_ascii(r->message ? r->message : "", "de");
+    *text_out = g_strdup_printf("Rejected (%s): %s", r->reason, ascii);
     g_strdelimit(*text_out, "\r\n", ' ');
     for (gsize i = 0; i < G_N_ELEMENTS(rejection_replies); i++)
         if (strcmp(rejection_replies[i].reason, r->reason) == 0)

@@ -3,6 +3,8 @@
  */
 #include "route.h"
 
+#include <string.h>
+
 static ClRoute *
 route_new(void)
 {
@@ -18,6 +20,17 @@ reject(ClRoute *r, const char *reason, char *message)
     r->reason = reason;
     r->message = message;
     return r;
+}
+
+/* The sender's address as the sentences show it: at most 80 bytes, so that
+ * the reply line stays within SMTP's 512 (RFC 5321 §4.5.3.1.5). */
+static char *
+shown(const char *sender)
+{
+    if (strlen(sender) <= 80)
+        return g_strdup(sender);
+    const char *end = g_utf8_find_prev_char(sender, sender + 78);
+    return g_strdup_printf("%.*s...", (int)(end - sender), sender);
 }
 
 void
@@ -55,11 +68,20 @@ cl_route_decide(const ClDirectory *dir, const char *sender, GError **error)
         g_autoptr(GPtrArray) users = dir->ops->users_by_address(dir->self, 0, address, error);
         if (users == NULL)
             return NULL;
-        if (users->len != 1)
+        /* Mostly a customer who answered all, the drop address among them: the
+         * sentence says that only this address refused, in German first. */
+        if (users->len != 1) {
+            g_autofree char *who = shown(sender);
             return reject(g_steal_pointer(&r), "unknown-tenant",
-                          g_strdup_printf("The sender address %s does not belong to any "
-                                          "contactlog customer.",
-                                          sender));
+                          g_strdup_printf("Die Absenderadresse %s gehört zu keinem Kunden von "
+                                          "contactlog; nur diese Ablage-Adresse lehnt die "
+                                          "Nachricht ab, andere Empfänger erhalten sie wie "
+                                          "gewohnt. The sender address does not belong to any "
+                                          "contactlog customer; only this filing address "
+                                          "refuses the message, other recipients get it as "
+                                          "usual.",
+                                          who));
+        }
         ClItem *user = g_ptr_array_index(users, 0);
         r->tenant = cl_item_new(CL_ITEM_TENANT, user->tenant_id, 0, user->tenant_key);
         g_ptr_array_add(r->reasons, cl_reason_new("tenant", "private-address", address));
@@ -72,8 +94,14 @@ cl_route_decide(const ClDirectory *dir, const char *sender, GError **error)
         return NULL;
     if (users->len == 0) {
         /* The sentence first: the order arguments are evaluated in is not fixed. */
-        char *msg = g_strdup_printf("The sender address %s is not registered with any user of %s.",
-                                    sender, r->tenant->key);
+        g_autofree char *who = shown(sender);
+        char *msg = g_strdup_printf("Die Absenderadresse %s ist bei keinem Benutzer von %s "
+                                    "eingetragen; bitte von der eingetragenen Adresse senden "
+                                    "oder diese von einem Administrator eintragen lassen. The "
+                                    "sender address is not registered with any user of %s; send "
+                                    "from your registered address, or have an administrator "
+                                    "add this one.",
+                                    who, r->tenant->key, r->tenant->key);
         return reject(g_steal_pointer(&r), "unknown-sender", msg);
     }
     if (users->len > 1) {
@@ -82,10 +110,13 @@ cl_route_decide(const ClDirectory *dir, const char *sender, GError **error)
             g_string_append_printf(keys, "%s%s", i ? ", " : "",
                                    ((ClItem *)g_ptr_array_index(users, i))->key);
         g_autofree char *list = g_string_free(keys, FALSE);
+        g_autofree char *who = shown(sender);
         return reject(g_steal_pointer(&r), "ambiguous-sender",
-                      g_strdup_printf("The sender address %s is registered with %u users (%s); "
-                                      "an administrator must keep only one.",
-                                      sender, users->len, list));
+                      g_strdup_printf("Die Absenderadresse %s ist bei %u Benutzern eingetragen "
+                                      "(%s); ein Administrator muss sie bei allen bis auf einen "
+                                      "entfernen. The sender address is registered with %u "
+                                      "users; an administrator must keep only one.",
+                                      who, users->len, list, users->len));
     }
     r->user = cl_item_copy(g_ptr_array_index(users, 0));
     r->accepted = true;

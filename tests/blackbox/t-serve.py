@@ -162,6 +162,8 @@ with smtplib.SMTP(*SMTP) as c:
             text = x.smtp_error.decode()
             t.ok(text.startswith(want_status) and reason in text and "sender" in text.lower(),
                  f"SMTP {reason}: {want_status} with the reason in words", got=text)
+            t.ok("Absenderadresse" in text and text.isascii(),
+                 f"SMTP {reason}: in German first, in ASCII (ae, oe, ue)", got=text)
     try:
         c.sendmail(ANNA, [DROP], b"Subject: no sender at all\r\n\r\nbody\r\n")
         t.fail("SMTP malformed: refused")
@@ -170,6 +172,16 @@ with smtplib.SMTP(*SMTP) as c:
 rej = t.rejected(d)
 t.eq(sorted(x.get("reason") for x in rej),
      ["ambiguous-sender", "malformed", "unknown-sender", "unknown-tenant"], "each rejection is recorded once")
+with smtplib.SMTP(*SMTP) as c:
+    # A sender of 250 bytes: the reply line stays within RFC 5321's 512 octets.
+    long_sender = "k" * 230 + "@elsewhere.example"
+    try:
+        c.sendmail(ANNA, [DROP], msg("smtp-long-sender", sender=long_sender))
+        t.fail("SMTP: a long unknown sender is refused")
+    except smtplib.SMTPDataError as x:
+        line = f"{x.smtp_code} ".encode() + x.smtp_error
+        t.ok(len(line) + 2 <= 512 and b"..." in line, "SMTP: the reply to a 250-byte sender fits 512 octets",
+             got=(len(line), line[:120]))
 
 # ---- SIZE and too-large -----------------------------------------------------------------------
 dlg = Dialog(SMTP)
