@@ -38,8 +38,9 @@ typedef struct {
 } Kept;
 
 typedef struct {
+    ApiCredential kind; /* what the hash is of: kept apart, and checked again */
     ClUser *user;
-    char *csrf;
+    char *csrf;         /* a session's; NULL for a token */
     gint64 seen;
     gint64 generation;
     gint64 until; /* monotonic µs */
@@ -66,7 +67,7 @@ kept_free(Kept *k)
 struct ApiCache {
     GMutex lock;
     GHashTable *pages; /* key → Kept */
-    GHashTable *users; /* hash of a token or cookie → KeptUser */
+    GHashTable *users; /* "t:" or "s:" + hash of a token or cookie → KeptUser */
     gsize bytes;
     gint64 generation;
 };
@@ -189,14 +190,27 @@ api_cache_store(ApiCache *c, const char *key, gint64 generation, GBytes *body, G
     g_mutex_unlock(&c->lock);
 }
 
+/* Tokens and session cookies are both known by the hash of their secret, but
+ * one is never the other: a token sent as a cookie must not find the token's
+ * entry (it has no CSRF token), nor a cookie sent as a token the session's
+ * (which would spare it the CSRF check). Each kind has keys of its own. */
+static char *
+user_key(ApiCredential kind, const char *hash)
+{
+    return g_strconcat(kind == API_CREDENTIAL_TOKEN ? "t:" : "s:", hash, NULL);
+}
+
 bool
-api_cache_user(ApiCache *c, const char *hash, gint64 generation, ClUser **user_out,
-               char **csrf_out, gint64 *seen_out)
+api_cache_user(ApiCache *c, ApiCredential kind, const char *hash, gint64 generation,
+               ClUser **user_out, char **csrf_out, gint64 *seen_out)
 {
     bool hit = false;
+    g_autofree char *key = user_key(kind, hash);
     g_mutex_lock(&c->lock);
-    KeptUser *k = g_hash_table_lookup(c->users, hash);
-    if (k != NULL && k->generation == generation && g_get_monotonic_time() < k->until) {
+    KeptUser *k = g_hash_table_lookup(c->users, key);
+    if (k != NULL && k->kind == kind && k->generation == generation &&
+        g_get_monotonic_time() < k->until &&
+        (kind == API_CREDENTIAL_TOKEN || k->csrf != NULL)) {
         *user_out = cl_user_copy(k->user);
         if (csrf_out)
             *csrf_out = g_strdup(k->csrf);
@@ -209,20 +223,22 @@ api_cache_user(ApiCache *c, const char *hash, gint64 generation, ClUser **user_o
 }
 
 void
-api_cache_keep_user(ApiCache *c, const char *hash, gint64 generation, const ClUser *user,
-                    const char *csrf, gint64 seen)
+api_cache_keep_user(ApiCache *c, ApiCredential kind, const char *hash, gint64 generation,
+                    const ClUser *user, const char *csrf, gint64 seen)
 {
+    g_autofree char *key = user_key(kind, hash);
     g_mutex_lock(&c->lock);
     if (generation == c->generation) {
         if (g_hash_table_size(c->users) > 10000)
             g_hash_table_remove_all(c->users);
         KeptUser *k = g_new0(KeptUser, 1);
+        k->kind = kind;
         k->user = cl_user_copy(user);
         k->csrf = g_strdup(csrf);
         k->seen = seen;
         k->generation = generation;
         k->until = g_get_monotonic_time() + USER_SECONDS * G_USEC_PER_SEC;
-        g_hash_table_replace(c->users, g_strdup(hash), k);
+        g_hash_table_replace(c->users, g_steal_pointer(&key), k);
     }
     g_mutex_unlock(&c->lock);
 }

@@ -23,6 +23,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_t, json_decref)
 typedef struct Request Request;
 typedef struct ApiCache ApiCache;
 
+/* What identifies a request: an API token (Authorization: Bearer) or a session cookie. */
+typedef enum { API_CREDENTIAL_TOKEN, API_CREDENTIAL_SESSION } ApiCredential;
+
 /* Route flags: who may call it, and what body it reads. */
 enum {
     AUTH_NONE = 0,      /* anyone */
@@ -155,12 +158,15 @@ GBytes *api_cache_lookup(ApiCache *cache, const char *key, gint64 generation,
  * generation; a gzip form added later to a kept body is kept beside it. */
 void api_cache_store(ApiCache *cache, const char *key, gint64 generation, GBytes *body,
                      GBytes *gzip, const char *etag);
-/* Who a token or session cookie (by hash) is, when known in this generation and
- * for at most 10 s: *user_out (transfer full), its CSRF token and when it was seen. */
-bool api_cache_user(ApiCache *cache, const char *hash, gint64 generation, ClUser **user_out,
-                    char **csrf_out, gint64 *seen_out);
-void api_cache_keep_user(ApiCache *cache, const char *hash, gint64 generation,
-                         const ClUser *user, const char *csrf, gint64 seen);
+/* Who a token or session cookie (by hash; kind says which, and the two never
+ * find each other's entries) is, when known in this generation and for at most
+ * 10 s: *user_out (transfer full), its CSRF token (a session's, never NULL) and
+ * when it was seen. */
+bool api_cache_user(ApiCache *cache, ApiCredential kind, const char *hash, gint64 generation,
+                    ClUser **user_out, char **csrf_out, gint64 *seen_out);
+/* csrf: a session's CSRF token; NULL for a token. */
+void api_cache_keep_user(ApiCache *cache, ApiCredential kind, const char *hash,
+                         gint64 generation, const ClUser *user, const char *csrf, gint64 seen);
 /* The page cache's generation for this request (asked once; 0 without a cache). */
 gint64 api_generation(Request *r);
 /* The cache of pages, or NULL when http.page_cache is off. */

@@ -603,11 +603,13 @@ api_identify(Request *r, bool quiet)
         char hash[CL_HASH_HEX_LEN];
         cl_secret_hash(token, hash);
         ApiCache *cache = r->api->cache;
-        if (cache && api_cache_user(cache, hash, api_generation(r), &r->user, NULL, NULL))
+        if (cache && api_cache_user(cache, API_CREDENTIAL_TOKEN, hash, api_generation(r),
+                                    &r->user, NULL, NULL))
             return true;
         r->user = cl_store_token_user(store, hash, now, &error);
         if (r->user != NULL && cache)
-            api_cache_keep_user(cache, hash, api_generation(r), r->user, NULL, 0);
+            api_cache_keep_user(cache, API_CREDENTIAL_TOKEN, hash, api_generation(r), r->user,
+                                NULL, 0);
         if (r->user == NULL) {
             if (!g_error_matches(error, CL_ERROR, CL_ERROR_NOT_FOUND)) {
                 api_reply_error(r, error);
@@ -629,10 +631,12 @@ api_identify(Request *r, bool quiet)
     cl_secret_hash(value, hash);
     gint64 seen = 0;
     ApiCache *cache = r->api->cache;
-    if (!(cache && api_cache_user(cache, hash, api_generation(r), &r->user, &r->csrf, &seen))) {
+    if (!(cache && api_cache_user(cache, API_CREDENTIAL_SESSION, hash, api_generation(r),
+                                  &r->user, &r->csrf, &seen))) {
         r->user = cl_store_session_user(store, hash, now, &r->csrf, &seen, &error);
         if (r->user != NULL && cache)
-            api_cache_keep_user(cache, hash, api_generation(r), r->user, r->csrf, seen);
+            api_cache_keep_user(cache, API_CREDENTIAL_SESSION, hash, api_generation(r), r->user,
+                                r->csrf, seen);
     }
     if (r->user == NULL) {
         if (!g_error_matches(error, CL_ERROR, CL_ERROR_NOT_FOUND)) {
@@ -647,7 +651,9 @@ api_identify(Request *r, bool quiet)
     bool safe = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
     if (!safe) {
         const char *sent = api_header(r, "X-CSRF-Token");
-        if (sent == NULL || strlen(sent) != strlen(r->csrf) ||
+        /* A session without a CSRF token (there is none: the column is NOT NULL)
+         * changes nothing rather than crash the server. */
+        if (sent == NULL || r->csrf == NULL || strlen(sent) != strlen(r->csrf) ||
             sodium_memcmp(sent, r->csrf, strlen(sent)) != 0) {
             api_reply_problem(r, 403, "csrf", "the request lacks the session's X-CSRF-Token");
             return false;

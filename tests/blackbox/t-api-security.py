@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""t-api-security: what a security test of the HTTP API found, each checked over real HTTP
+against `contactlog serve --http` (with http.trust_proxy, so that each part comes from a client
+address of its own, X-Forwarded-For, and the throttling of one part does not touch another):
+
+1. who a token or a session cookie is, kept in memory for ten seconds, is kept apart by kind:
+   with the cache warm, a token sent as the cookie is no session (401, also for a POST with an
+   X-CSRF-Token, which used to crash the server), a session cookie sent as a Bearer token is no
+   token (401) — and the server is alive afterwards.
+"""
+import base64
+import http.client
+import json
+import socket
+import sys
+import threading
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import apiclient  # noqa: E402
+import cltest  # noqa: E402
+
+t = cltest.Test(__file__)
+d = t.data_dir()
+srv = cltest.Server(t, d, ["--lmtp", "127.0.0.1:0", "--http", "127.0.0.1:0"],
+                    env={"CONTACTLOG_TRUST_PROXY": "true"}).start()
+ADDR = srv.address("http")
+
+ANNA = ("anna.berg@alpha-agentur.example", "test-anna")      # admin of alpha, two addresses
+ANNA_PRIVATE = "anna.privat@freemail.example"
+BEN = ("ben.kaya@alpha-agentur.example", "test-ben")
+CARLA = ("carla.diaz@alpha-agentur.example", "test-carla")
+DORA = ("dora.engel@alpha-mail.example", "test-dora")
+JONAS = ("jonas.petersen@beta-design.example", "test-jonas")  # admin of beta
+ERIK = ("erik.lund@beta-design.example", "test-erik")
+
+
+class Client(apiclient.Client):
+    """A client of its own address (X-Forwarded-For); a request that gets no answer at all
+    (the server died) is a Response with status 0."""
+
+    def __init__(self, client_ip, token=None):
+        super().__init__(ADDR, token=token)
+        self.client_ip = client_ip
+
+    def request(self, method, path, headers=None, **kw):
+        h = dict(headers or {})
+        h.setdefault("X-Forwarded-For", self.client_ip)
+        try:
+            return super().request(method, path, headers=h, **kw)
+        except (OSError, http.client.HTTPException) as x:
+            return apiclient.Response(0, [], f"no answer: {x!r}".encode())
+
+
+def st(r, want, what):
+    return t.ok(r.status == want, f"{what}: HTTP {want}", got=f"{r.status} {r.text[:400]}", wanted=want)
+
+
+def body(r):
+    return r.json if isinstance(r.json, dict) else {}
+
+
+def problem(r, status, what, code=None, detail_has=None):
+    good = st(r, status, what)
+    j = body(r)
+    if code is not None:
+        good &= t.eq(j.get("code"), code, f"{what}: problem code")
+    if detail_has is not None:
+        good &= t.ok(detail_has in (j.get("detail") or ""), f"{what}: the detail names {detail_has!r}",
+                     got=j.get("detail"))
+    return good
+
+
+def login(who, ip):
+    c = Client(ip)
+    st(c.login(*who), 201, f"login {who[0]} ({ip})")
+    return c
+
+
+def alive(what):
+    r = Client("10.0.0.1").get("/healthz")
+    t.ok(r.status == 200 and srv.proc.poll() is None, f"{what}: the server is alive (GET /healthz)",
+         got=f"{r.status} {r.text[:200]} exit={srv.proc.poll()}")
+
+
+def token_of(c, name):
+    r = c.post("/api/v1/me/tokens", {"name": name})
+    st(r, 201, f"make a token {name!r}")
+    return body(r).get("token") or "clt_none"
+
+
+def user_id(admin, key):
+    items = body(admin.get(f"/api/v1/admin/users?q={key}")).get("items", [])
+    found = [u.get("id") for u in items if u.get("key") == key]
+    t.ok(len(found) == 1, f"the admin finds user {key}", got=items)
+    return found[0] if found else 0
+
+
+def new_entry(c, what, **fields):
+    r = c.post("/api/v1/entries", dict({"channel": "phone", "subject": what}, **fields))
+    st(r, 201, what)
+    return body(r)
+
+
+anna = login(ANNA, "10.0.0.2")  # before anna's logins are throttled (part 3)
+jonas = login(JONAS, "10.0.0.2")
+
+# ---- 1. a token is no session cookie, a session cookie no token (cache warm) ------------------
+ben = login(BEN, "10.0.1.1")
+tok = token_of(ben, "cache")
+bearer = Client("10.0.1.1", token=tok)
+st(bearer.get("/api/v1/me"), 200, "the token works")  # notes its use: one commit
+for i in range(3):  # nothing committed from here on: both are kept in memory
+    st(bearer.get("/api/v1/me"), 200, f"GET /me with the token #{i + 1} (warms the cache)")
+    r = ben.get("/api/v1/me")
+    st(r, 200, f"GET /me with the cookie #{i + 1} (warms the cache)")
+t.eq(body(r).get("csrf_token"), ben.csrf, "the session's CSRF token")
+
+as_cookie = Client("10.0.1.1")
+as_cookie.cookie = tok
+r = as_cookie.get("/api/v1/me")
+problem(r, 401, "the token sent as the cl_session cookie (GET /me)", "unauthenticated")
+t.ok("csrf_token" not in r.text, "… and no answer with \"csrf_token\": null", got=r.text[:300])
+r = as_cookie.get("/api/v1/session")
+t.eq(body(r).get("authenticated"), False, "GET /session with the token as cookie: not logged in")
+r = as_cookie.patch("/api/v1/me", {"locale": "en"}, headers={"X-CSRF-Token": "x"})
+problem(r, 401, "PATCH /me with the token as cookie and an X-CSRF-Token", "unauthenticated")
+r = as_cookie.post("/api/v1/entries", {"channel": "phone", "subject": "Cookie-Verwechslung"},
+                   headers={"X-CSRF-Token": "anything"})
+problem(r, 401, "POST /entries with the token as cookie and an X-CSRF-Token", "unauthenticated")
+alive("after the token was sent as a cookie")
+
+as_bearer = Client("10.0.1.1", token=ben.cookie)
+problem(as_bearer.get("/api/v1/me"), 401, "the session cookie sent as a Bearer token (GET /me)",
+        "unauthenticated")
+problem(as_bearer.patch("/api/v1/me", {"locale": "en"}), 401,
+        "PATCH /me with the session cookie as a Bearer token, without CSRF token", "unauthenticated")
+t.eq((body(ben.get("/api/v1/me")).get("user") or {}).get("locale"), "de",
+     "the refused PATCH changed nothing")
+st(bearer.get("/api/v1/me"), 200, "the token still works as a token")
+st(ben.patch("/api/v1/me", {"locale": "de"}), 200, "the cookie still works with its CSRF token")
+problem(ben.patch("/api/v1/me", {"locale": "de"}, csrf=False), 403,
+        "the cookie without its CSRF token", "csrf")
+alive("after the confusions")
+
+alive("at the end")
+srv.stop()
+t.finish()
