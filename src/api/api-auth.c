@@ -5,7 +5,8 @@
  *
  * Passwords are checked with argon2id (libsodium); an unknown address costs
  * as long as a wrong password, so that nobody learns from the time which
- * addresses are users. Failed logins are throttled per account and address.
+ * addresses are users. Failed logins are throttled per user (whichever of their
+ * addresses is given; an address of nobody on its own) and per client address.
  */
 #include "api-private.h"
 
@@ -102,16 +103,9 @@ api_session_create(Request *r)
         api_reply_problem(r, 422, "invalid", "give \"email\" and \"password\"");
         return;
     }
-    g_autofree char *account = cl_address_fold(email);
-    if (account == NULL || strlen(account) > 320 || strlen(password) > 1024) {
+    g_autofree char *folded = cl_address_fold(email);
+    if (folded == NULL || strlen(folded) > 320 || strlen(password) > 1024) {
         api_reply_problem(r, 422, "invalid", "\"email\" or \"password\" is not acceptable");
-        return;
-    }
-    gint64 wait = api_throttle_wait(r->api, account, r->client);
-    if (wait > 0) {
-        r->retry_after = wait;
-        api_reply_problem(r, 429, "throttled",
-                          "too many failed logins; try again in %" G_GINT64_FORMAT " seconds", wait);
         return;
     }
     g_autoptr(GError) error = NULL;
@@ -121,10 +115,22 @@ api_session_create(Request *r)
         api_reply_error(r, error);
         return;
     }
+    /* The account is the user, whichever of their addresses is given (else
+     * each address would have guesses of its own); an address of nobody is an
+     * account of its own, answered alike. */
+    g_autofree char *account = user ? g_strdup_printf("u:%" G_GINT64_FORMAT, user->id)
+                                    : g_strconcat("e:", folded, NULL);
+    gint64 wait = api_throttle_begin(r->api, account, r->client);
+    if (wait > 0) {
+        r->retry_after = wait;
+        api_reply_problem(r, 429, "throttled",
+                          "too many failed logins; try again in %" G_GINT64_FORMAT " seconds", wait);
+        return;
+    }
     /* The same work whether or not the user exists. */
     bool ok = cl_password_verify(hash ? hash : api_dummy_hash(r->api), password);
     if (user == NULL || hash == NULL || !ok || !user->active) {
-        api_throttle_failed(r->api, account, r->client);
+        api_throttle_failed(r->api, r->client);
         g_info("event=login-failed client=%s", r->client);
         api_reply_problem(r, 401, "login-failed", "the e-mail address or the password is wrong");
         return;
@@ -216,8 +222,10 @@ api_me_password(Request *r)
         return;
     }
     g_autoptr(GError) error = NULL;
-    g_autofree char *account = g_strdup_printf("user:%" G_GINT64_FORMAT, r->user->id);
-    gint64 wait = api_throttle_wait(r->api, account, r->client);
+    /* Throttled apart from logins ("p:"): nobody's failed logins make a
+     * user's own password change wait. */
+    g_autofree char *account = g_strdup_printf("p:%" G_GINT64_FORMAT, r->user->id);
+    gint64 wait = api_throttle_begin(r->api, account, r->client);
     if (wait > 0) {
         r->retry_after = wait;
         api_reply_problem(r, 429, "throttled", "too many wrong passwords; try again in %"
@@ -231,10 +239,11 @@ api_me_password(Request *r)
         return;
     }
     if (!cl_password_verify(hash ? hash : api_dummy_hash(r->api), current) || hash == NULL) {
-        api_throttle_failed(r->api, account, r->client);
+        api_throttle_failed(r->api, r->client);
         api_reply_problem(r, 403, "wrong-password", "the current password is wrong");
         return;
     }
+    api_throttle_passed(r->api, account);
     g_autofree char *new_hash = cl_password_hash(next, &error);
     if (new_hash == NULL ||
         !cl_store_user_set_password(api_store(r), r->user->tenant_id, r->user->id, new_hash,

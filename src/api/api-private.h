@@ -132,9 +132,15 @@ const char *api_header(Request *r, const char *name);
 /* Sets a response header on the answer about to be made (cookies). */
 void api_set_cookie(Request *r, const char *value);
 
-/* Login throttling (per account and per client address): seconds to wait, 0 when allowed. */
-gint64 api_throttle_wait(ClApi *api, const char *account, const char *client);
-void api_throttle_failed(ClApi *api, const char *account, const char *client);
+/*
+ * Login throttling, per account and per client address. account: a key of the
+ * caller's, with a prefix for its kind ("u:ID" logins of a user, "e:ADDRESS"
+ * logins with an unknown address, "p:ID" password changes). begin: seconds to
+ * wait, or 0 — and then the attempt already counts as a failure of the account
+ * until passed() clears it; failed() counts a failure of the client.
+ */
+gint64 api_throttle_begin(ClApi *api, const char *account, const char *client);
+void api_throttle_failed(ClApi *api, const char *client);
 void api_throttle_passed(ClApi *api, const char *account);
 /* A password hash to verify against when there is no user (the same time either way). */
 const char *api_dummy_hash(ClApi *api);

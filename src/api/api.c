@@ -49,7 +49,7 @@ struct ClApi {
     GPtrArray *all_stores;
     gint in_flight;       /* requests between their first callback and completion */
     GMutex throttle_lock;
-    GHashTable *throttle; /* "a:ADDRESS" / "c:CLIENT" → Throttle */
+    GHashTable *throttle; /* "a:" + account key / "c:CLIENT" → Throttle */
     char *dummy_hash;
     GBytes *openapi;
     char *web_root;
@@ -452,6 +452,14 @@ api_body_json(Request *r, bool object)
  * guess cost about 0.1 s of the server's time. An account waits after 5
  * failures, an address after 20, 60 s doubling up to an hour; a success
  * clears the account, not the address.
+ *
+ * Accounts are keys the callers make, each kind with a prefix of its own
+ * ("u:ID" a user's logins, "e:ADDRESS" logins with an address of nobody,
+ * "p:ID" a user's password changes), so that no text a client sends can name
+ * another kind's key; clients are kept under "c:" apart from all of them.
+ * An account's attempt is counted when it is let through (api_throttle_begin,
+ * under the lock), not when its password has been found wrong: parallel
+ * guesses cannot all pass the check before the first failure is recorded.
  */
 
 static Throttle *
@@ -481,21 +489,6 @@ throttle_get(ClApi *api, const char *prefix, const char *key, gint64 now, bool c
     return t;
 }
 
-gint64
-api_throttle_wait(ClApi *api, const char *account, const char *client)
-{
-    gint64 now = g_get_real_time() / G_USEC_PER_SEC, wait = 0;
-    g_mutex_lock(&api->throttle_lock);
-    Throttle *a = throttle_get(api, "a:", account, now, false);
-    Throttle *c = throttle_get(api, "c:", client, now, false);
-    if (a && a->until > now)
-        wait = a->until - now;
-    if (c && c->until > now)
-        wait = MAX(wait, c->until - now);
-    g_mutex_unlock(&api->throttle_lock);
-    return wait;
-}
-
 static void
 throttle_fail(Throttle *t, guint free_failures, gint64 now)
 {
@@ -507,12 +500,28 @@ throttle_fail(Throttle *t, guint free_failures, gint64 now)
     }
 }
 
+gint64
+api_throttle_begin(ClApi *api, const char *account, const char *client)
+{
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC, wait = 0;
+    g_mutex_lock(&api->throttle_lock);
+    Throttle *a = throttle_get(api, "a:", account, now, false);
+    Throttle *c = throttle_get(api, "c:", client, now, false);
+    if (a && a->until > now)
+        wait = a->until - now;
+    if (c && c->until > now)
+        wait = MAX(wait, c->until - now);
+    if (wait == 0) /* counted as a failure until api_throttle_passed says otherwise */
+        throttle_fail(throttle_get(api, "a:", account, now, true), THROTTLE_ACCOUNT_FREE, now);
+    g_mutex_unlock(&api->throttle_lock);
+    return wait;
+}
+
 void
-api_throttle_failed(ClApi *api, const char *account, const char *client)
+api_throttle_failed(ClApi *api, const char *client)
 {
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
     g_mutex_lock(&api->throttle_lock);
-    throttle_fail(throttle_get(api, "a:", account, now, true), THROTTLE_ACCOUNT_FREE, now);
     throttle_fail(throttle_get(api, "c:", client, now, true), THROTTLE_CLIENT_FREE, now);
     g_mutex_unlock(&api->throttle_lock);
 }

@@ -6,7 +6,11 @@ address of its own, X-Forwarded-For, and the throttling of one part does not tou
 1. who a token or a session cookie is, kept in memory for ten seconds, is kept apart by kind:
    with the cache warm, a token sent as the cookie is no session (401, also for a POST with an
    X-CSRF-Token, which used to crash the server), a session cookie sent as a Bearer token is no
-   token (401) — and the server is alive afterwards.
+   token (401) — and the server is alive afterwards;
+2. a login with the "address" user:ID does not throttle that user's password change;
+3. the account of login throttling is the user, whichever of their addresses is given (5
+   failures in all, not 5 per address; an address of nobody waits after 5 too); of 24 parallel
+   wrong logins only 5 are evaluated.
 """
 import base64
 import http.client
@@ -141,6 +145,49 @@ st(ben.patch("/api/v1/me", {"locale": "de"}), 200, "the cookie still works with 
 problem(ben.patch("/api/v1/me", {"locale": "de"}, csrf=False), 403,
         "the cookie without its CSRF token", "csrf")
 alive("after the confusions")
+
+# ---- 2. a login as "user:ID" does not throttle that user's password change --------------------
+carla = login(CARLA, "10.0.2.1")
+carla_id = (body(carla.get("/api/v1/me")).get("user") or {}).get("id")
+for i in range(6):
+    r = Client("10.0.2.2").login(f"user:{carla_id}", f"guess-{i}")
+    t.ok(r.status in (401, 429), f"a login as \"user:{carla_id}\" #{i + 1} fails", got=r.status)
+r = carla.put("/api/v1/me/password", {"current": CARLA[1], "new": "carla-neu-12345"})
+st(r, 204, "carla's password change with the right password, after those logins")
+CARLA = (CARLA[0], "carla-neu-12345")
+
+# ---- 3. the account of throttling is the user; parallel guesses ---------------------------------
+for i in range(5):
+    st(Client("10.0.3.1").login(ANNA[0], f"falsch-{i}"), 401, f"anna: wrong password #{i + 1}")
+r = Client("10.0.3.2").login(ANNA_PRIVATE, "falsch-5")
+problem(r, 429, "anna's other address after 5 failures with the first", "throttled")
+r = Client("10.0.3.3").login(ANNA_PRIVATE, ANNA[1])
+problem(r, 429, "… also with the right password", "throttled")
+for i in range(5):
+    st(Client("10.0.3.4").login("niemand@alpha-agentur.example", f"x-{i}"), 401,
+       f"an address of nobody: failure #{i + 1}")
+problem(Client("10.0.3.4").login("niemand@alpha-agentur.example", "x-5"), 429,
+        "an address of nobody waits after 5 failures too", "throttled")
+st(anna.get("/api/v1/me"), 200, "anna's session (made before) goes on")
+
+results = []
+lock = threading.Lock()
+
+
+def guess(i):
+    r = Client(f"10.0.4.{i + 1}").login(JONAS[0], f"parallel-{i}")
+    with lock:
+        results.append(r.status)
+
+
+threads = [threading.Thread(target=guess, args=(i,)) for i in range(24)]
+for th in threads:
+    th.start()
+for th in threads:
+    th.join()
+t.eq(sorted(results), [401] * 5 + [429] * 19,
+     "24 parallel wrong logins of jonas (24 addresses): 5 evaluated (401), 19 wait (429)")
+st(jonas.get("/api/v1/me"), 200, "jonas's session (made before) goes on")
 
 alive("at the end")
 srv.stop()
