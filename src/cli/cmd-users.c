@@ -35,7 +35,8 @@ cmd_passwd(int argc, char **argv)
     };
     if (!cli_parse("passwd", "--user USER < PASSWORD",
                    "Sets a user's password for the web UI and the API, read from the first line\n"
-                   "of standard input (never from the command line). Ends the user's sessions.",
+                   "of standard input (never from the command line). Ends the user's sessions and\n"
+                   "revokes their API tokens.",
                    entries, true, false, &argc, &argv))
         return EXIT_USAGE;
     if (key == NULL)

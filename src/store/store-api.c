@@ -147,6 +147,33 @@ cl_store_user_password_hash(ClStore *store, gint64 tenant_id, gint64 user_id, ch
 }
 
 bool
+store_user_end_access(ClStore *store, gint64 tenant_id, gint64 user_id, const char *keep_session,
+                      GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?"
+                                " AND hash IS NOT ?",
+                                error);
+    if (s == NULL)
+        return false;
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_int64(s, 2, user_id);
+    if (keep_session != NULL)
+        cl_db_bind_text(s, 3, keep_session);
+    else
+        cl_db_bind_null(s, 3);
+    if (!cl_db_run(s, error))
+        return false;
+    s = cl_db_prepare(store->db, "DELETE FROM api_tokens WHERE tenant_id = ? AND user_id = ?",
+                      error);
+    if (s == NULL)
+        return false;
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_int64(s, 2, user_id);
+    return cl_db_run(s, error);
+}
+
+bool
 cl_store_user_set_password(ClStore *store, gint64 tenant_id, gint64 user_id, const char *hash,
                            const char *keep_session, GError **error)
 {
@@ -164,16 +191,9 @@ cl_store_user_set_password(ClStore *store, gint64 tenant_id, gint64 user_id, con
         g_set_error(error, CL_ERROR, CL_ERROR_NOT_FOUND, "no such user");
         return false;
     }
-    /* A new password ends every other session: whoever knew the old one is out. */
-    s = cl_db_prepare(store->db,
-                      "DELETE FROM sessions WHERE tenant_id = ? AND user_id = ? AND hash IS NOT ?",
-                      error);
-    if (s == NULL)
-        return false;
-    cl_db_bind_int64(s, 1, tenant_id);
-    cl_db_bind_int64(s, 2, user_id);
-    cl_db_bind_text(s, 3, keep_session);
-    return cl_db_run(s, error);
+    /* A new password ends every other session and every API token: whoever
+     * knew the old one, or made a token with it, is out. */
+    return store_user_end_access(store, tenant_id, user_id, keep_session, error);
 }
 
 bool

@@ -338,8 +338,14 @@ load_user(Load *l, gint64 tenant_id, json_t *u, GError **error)
         cl_db_bind_text(s, 3, hash);
         if (!cl_db_run(s, error))
             return false;
-        if (cl_db_changes(l->store->db) > 0 && change == 0)
-            change = 1;
+        if (cl_db_changes(l->store->db) > 0) {
+            if (change == 0)
+                change = 1;
+            /* A new password (master data, the admin API) ends the user's sessions and
+             * revokes their API tokens, as the user's own change does. */
+            if (!store_user_end_access(l->store, tenant_id, id, NULL, error))
+                return false;
+        }
     }
     json_t *emails = get_array(l, u, "emails", error);
     bool changed = false;
@@ -1166,16 +1172,10 @@ cl_store_record_save(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 i
             return -1;
         }
         ok = load_user(&l, tenant_id, obj, error);
-        /* A password the admin sets ends the user's sessions, as the user's own change does. */
-        if (ok && json_object_get(fields, "password") != NULL && id > 0) {
-            ClDbStmt *s = cl_db_prepare(store->db, "DELETE FROM sessions WHERE user_id = ?",
-                                        error);
-            ok = s != NULL;
-            if (ok) {
-                cl_db_bind_int64(s, 1, id);
-                ok = cl_db_run(s, error);
-            }
-        }
+        /* A password the admin sets ends the user's sessions and revokes their API
+         * tokens, as the user's own change does — also when it is the same again. */
+        if (ok && json_object_get(fields, "password") != NULL && id > 0)
+            ok = store_user_end_access(store, tenant_id, id, NULL, error);
         json_t *active = json_object_get(obj, "active");
         json_t *locale = json_object_get(obj, "locale");
         if (ok && active != NULL && !json_is_boolean(active))
@@ -1193,6 +1193,10 @@ cl_store_record_save(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 i
                 cl_db_bind_int64(s, 2, l.last_id);
                 ok = cl_db_run(s, error);
             }
+            /* A deactivated user is out for good: reactivating them later must not
+             * bring back the sessions and tokens they had. */
+            if (ok && !json_is_true(active))
+                ok = store_user_end_access(store, tenant_id, l.last_id, NULL, error);
         }
         if (ok) {
             /* Nobody could administer a tenant without an active admin. */

@@ -29,6 +29,12 @@ struct ClStore {
     gint64 inline_max;    /* blobs up to this size go into the database (blob_data) */
 };
 
+/* store-api.c */
+/* Ends what lets a user in without their password: every session but keep_session (a
+ * session hash, or NULL for all) and every API token. Inside the caller's transaction. */
+bool store_user_end_access(ClStore *store, gint64 tenant_id, gint64 user_id,
+                           const char *keep_session, GError **error);
+
 /* store-entry.c */
 ClItem *store_item_by_id(ClStore *store, ClItemKind kind, gint64 id, GError **error);
 

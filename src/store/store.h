@@ -500,8 +500,8 @@ ClUser *cl_store_user_get(ClStore *store, gint64 tenant_id, gint64 user_id, GErr
 /* The user's argon2id hash in *hash_out (NULL when none). */
 bool cl_store_user_password_hash(ClStore *store, gint64 tenant_id, gint64 user_id,
                                  char **hash_out, GError **error);
-/* Sets the password hash (cl_password_hash) and ends the user's sessions but keep_session (a
- * session hash, may be NULL). */
+/* Sets the password hash (cl_password_hash), ends the user's sessions but keep_session (a
+ * session hash, may be NULL: all of them) and revokes all the user's API tokens. */
 bool cl_store_user_set_password(ClStore *store, gint64 tenant_id, gint64 user_id,
                                 const char *hash, const char *keep_session, GError **error);
 bool cl_store_user_set_locale(ClStore *store, gint64 tenant_id, gint64 user_id,

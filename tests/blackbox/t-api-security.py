@@ -10,7 +10,10 @@ address of its own, X-Forwarded-For, and the throttling of one part does not tou
 2. a login with the "address" user:ID does not throttle that user's password change;
 3. the account of login throttling is the user, whichever of their addresses is given (5
    failures in all, not 5 per address; an address of nobody waits after 5 too); of 24 parallel
-   wrong logins only 5 are evaluated.
+   wrong logins only 5 are evaluated;
+4. a new password — the user's own (PUT /me/password), the admin's (PATCH
+   /admin/users/{id}), `contactlog passwd` — ends the user's other sessions and revokes their
+   API tokens; deactivating a user ends both for good (reactivating brings none back).
 """
 import base64
 import http.client
@@ -188,6 +191,56 @@ for th in threads:
 t.eq(sorted(results), [401] * 5 + [429] * 19,
      "24 parallel wrong logins of jonas (24 addresses): 5 evaluated (401), 19 wait (429)")
 st(jonas.get("/api/v1/me"), 200, "jonas's session (made before) goes on")
+
+# ---- 4. a new password ends sessions and revokes tokens; so does deactivation -------------------
+dora_id = user_id(anna, "dora")
+dora = login(DORA, "10.0.5.1")
+dora_tok = token_of(dora, "dora")
+st(anna.patch(f"/api/v1/admin/users/{dora_id}", {"active": False}), 200, "anna deactivates dora")
+problem(Client("10.0.5.1", token=dora_tok).get("/api/v1/me"), 401, "dora's token while deactivated")
+st(anna.patch(f"/api/v1/admin/users/{dora_id}", {"active": True}), 200, "anna reactivates dora")
+problem(dora.get("/api/v1/me"), 401, "dora's session after deactivation and reactivation",
+        "unauthenticated")
+problem(Client("10.0.5.1", token=dora_tok).get("/api/v1/me"), 401,
+        "dora's token after deactivation and reactivation", "unauthenticated")
+t.eq(body(login(DORA, "10.0.5.1").get("/api/v1/me/tokens")).get("items"), [],
+     "dora's token list is empty")
+
+ben2 = login(BEN, "10.0.6.1")
+ben_tok = token_of(ben, "before the new password")
+st(Client("10.0.6.1", token=ben_tok).get("/api/v1/me"), 200, "ben's new token works")
+r = ben.put("/api/v1/me/password", {"current": BEN[1], "new": "ben-neu-123456"})
+st(r, 204, "ben changes his password")
+BEN = (BEN[0], "ben-neu-123456")
+st(ben.get("/api/v1/me"), 200, "the session that changed it goes on")
+problem(ben2.get("/api/v1/me"), 401, "ben's other session ends", "unauthenticated")
+problem(Client("10.0.6.1", token=ben_tok).get("/api/v1/me"), 401, "ben's token is revoked",
+        "unauthenticated")
+problem(bearer.get("/api/v1/me"), 401, "ben's older token is revoked too", "unauthenticated")
+t.eq(body(ben.get("/api/v1/me/tokens")).get("items"), [], "ben's token list is empty")
+st(Client("10.0.6.1").login(*BEN), 201, "the new password logs in")
+
+erik_id = user_id(jonas, "erik")
+erik = login(ERIK, "10.0.6.2")
+erik_tok = token_of(erik, "erik")
+r = jonas.patch(f"/api/v1/admin/users/{erik_id}", {"password": "erik-vom-admin-1"})
+st(r, 200, "jonas (admin) sets erik's password")
+problem(erik.get("/api/v1/me"), 401, "erik's session ends with the admin's new password")
+problem(Client("10.0.6.2", token=erik_tok).get("/api/v1/me"), 401,
+        "erik's token is revoked by the admin's new password", "unauthenticated")
+st(Client("10.0.6.2").login(ERIK[0], "erik-vom-admin-1"), 201, "the admin's password logs in")
+st(jonas.get("/api/v1/me"), 200, "the admin's own session goes on")
+
+carla_tok = token_of(carla, "carla")
+st(Client("10.0.6.3", token=carla_tok).get("/api/v1/me"), 200, "carla's token works")
+st(carla.get("/api/v1/me"), 200, "carla's session works")
+r = t.run(["passwd", "--user", "carla"], data_dir=d, input="carla-von-der-shell\n")
+t.exit_status(r, 0, "contactlog passwd --user carla")
+problem(carla.get("/api/v1/me"), 401, "carla's session ends with `contactlog passwd`")
+problem(Client("10.0.6.3", token=carla_tok).get("/api/v1/me"), 401,
+        "carla's token is revoked by `contactlog passwd`", "unauthenticated")
+CARLA = (CARLA[0], "carla-von-der-shell")
+carla = login(CARLA, "10.0.6.3")
 
 alive("at the end")
 srv.stop()

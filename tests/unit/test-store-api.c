@@ -521,6 +521,81 @@ test_sessions_and_tokens(Fixture *f, gconstpointer data)
     g_assert_null(revoked);
 }
 
+/* A session and a token of user (ids of the table), and whether each still lets them in. */
+static void
+give_access(Fixture *f, const ClUser *user, const char *name, char *session, char *token)
+{
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    g_autofree char *cookie = g_strconcat("cookie-", name, NULL);
+    g_autofree char *secret = g_strconcat("clt_", name, NULL);
+    cl_secret_hash(cookie, session);
+    cl_secret_hash(secret, token);
+    g_assert_true(cl_store_session_create(f->store, session, user, "csrf", now + 100, "::1", NULL));
+    g_assert_cmpint(cl_store_token_create(f->store, user, name, token, "clt_", 0, NULL), >, 0);
+}
+
+static bool
+session_works(Fixture *f, const char *session)
+{
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    g_autoptr(ClUser) u = cl_store_session_user(f->store, session, now, NULL, NULL, NULL);
+    return u != NULL;
+}
+
+static bool
+token_works(Fixture *f, const char *token)
+{
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+    g_autoptr(ClUser) u = cl_store_token_user(f->store, token, now, NULL);
+    return u != NULL;
+}
+
+static void
+test_password_revokes(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ClUser) anna = cl_store_user_get(f->store, f->anna->tenant_id, f->anna->id, &error);
+    g_autoptr(ClUser) ben = cl_store_user_get(f->store, f->ben->tenant_id, f->ben->id, &error);
+    g_autoptr(ClUser) jonas = cl_store_user_get(f->store, f->jonas->tenant_id, f->jonas->id,
+                                                &error);
+    g_assert_no_error(error);
+    char a1[CL_HASH_HEX_LEN], a2[CL_HASH_HEX_LEN], at1[CL_HASH_HEX_LEN], at2[CL_HASH_HEX_LEN];
+    char b[CL_HASH_HEX_LEN], bt[CL_HASH_HEX_LEN], j[CL_HASH_HEX_LEN], jt[CL_HASH_HEX_LEN];
+    give_access(f, anna, "anna-1", a1, at1);
+    give_access(f, anna, "anna-2", a2, at2);
+    give_access(f, ben, "ben", b, bt);
+    give_access(f, jonas, "jonas", j, jt);
+
+    /* The user's own new password: the session that changed it stays, every token goes. */
+    g_autofree char *h = cl_password_hash("new-password", &error);
+    g_assert_true(cl_store_user_set_password(f->store, anna->tenant_id, anna->id, h, a1, &error));
+    g_assert_true(session_works(f, a1));
+    g_assert_false(session_works(f, a2));
+    g_assert_false(token_works(f, at1));
+    g_assert_false(token_works(f, at2));
+    /* Nobody else's: a colleague's, another tenant's. */
+    g_assert_true(session_works(f, b) && token_works(f, bt));
+    g_assert_true(session_works(f, j) && token_works(f, jt));
+
+    /* An admin's new password (the admin API): all of them. */
+    g_assert_cmpint(save(f, CL_ITEM_USER, f->muster, anna->id, "{\"password\": \"admin-set-1\"}",
+                         &error), ==, anna->id);
+    g_assert_no_error(error);
+    g_assert_false(session_works(f, a1));
+    g_assert_true(session_works(f, b) && token_works(f, bt));
+
+    /* Deactivated: out, and reactivating brings nothing back. */
+    g_assert_cmpint(save(f, CL_ITEM_USER, f->muster, ben->id, "{\"active\": false}", &error), ==,
+                    ben->id);
+    g_assert_cmpint(save(f, CL_ITEM_USER, f->muster, ben->id, "{\"active\": true}", &error), ==,
+                    ben->id);
+    g_assert_no_error(error);
+    g_assert_false(session_works(f, b));
+    g_assert_false(token_works(f, bt));
+    g_assert_true(session_works(f, j) && token_works(f, jt));
+}
+
 static char *
 queued_text(ClStore *store, ClEntry *entry, void *data)
 {
@@ -641,5 +716,6 @@ main(int argc, char **argv)
     ADD("/store-api/search/index-queue", test_index_queue);
     ADD("/store-api/records/save", test_records);
     ADD("/store-api/auth/sessions-and-tokens", test_sessions_and_tokens);
+    ADD("/store-api/auth/password-revokes", test_password_revokes);
     return g_test_run();
 }
