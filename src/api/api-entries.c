@@ -417,7 +417,10 @@ attachments_from_json(Request *r, json_t *list, Change *c)
             return false;
         }
         ClEntryAttachment *att = g_new0(ClEntryAttachment, 1);
-        att->name = g_strdup(name);
+        /* The same cleaning as a form's file names: no path, no control or
+         * bidi characters (a "Rechnung\u202efdp.exe"), no header breaks, at
+         * most CL_MAX_FILENAME_BYTES. */
+        att->name = api_safe_filename(name);
         att->content_type = g_strdup(type ? type : "application/octet-stream");
         att->size = (gint64)bin_len;
         g_ptr_array_add(c->attachments, att);

@@ -129,6 +129,10 @@ bool api_query_int(Request *r, const char *name, gint64 def, gint64 min, gint64 
 bool api_query_cursor(Request *r, gint64 *time_out, gint64 *id_out);
 /* A request header, or NULL. */
 const char *api_header(Request *r, const char *name);
+/* A file name as a client sent it (a form's file part, a JSON attachment's "name"), made
+ * safe (transfer full): its last path component, no control or bidirectional-override
+ * characters, at most CL_MAX_FILENAME_BYTES; "attachment" when nothing is left. */
+char *api_safe_filename(const char *name);
 /* Sets a response header on the answer about to be made (cookies). */
 void api_set_cookie(Request *r, const char *value);
 

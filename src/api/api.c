@@ -759,10 +759,8 @@ media_type(const char *header)
     return g_ascii_strdown(g_strstrip(t), -1);
 }
 
-/* A file name as sent in a form, made safe: its last path component, no
- * control or bidirectional-override characters, at most CL_MAX_FILENAME_BYTES. */
-static char *
-safe_filename(const char *name)
+char *
+api_safe_filename(const char *name)
 {
     g_autofree char *valid = g_utf8_make_valid(name ? name : "", -1);
     const char *base = valid;
@@ -825,7 +823,7 @@ post_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *file
             u = g_new0(ApiUpload, 1);
             u->fd = cl_store_tmp_file(r->store, &u->path, &error);
             u->field = g_strdup(key);
-            u->filename = safe_filename(filename);
+            u->filename = api_safe_filename(filename);
             u->content_type = g_strdup(content_type && *content_type ? content_type
                                                                     : "application/octet-stream");
             g_ptr_array_add(r->uploads, u);

@@ -13,7 +13,8 @@ address of its own, X-Forwarded-For, and the throttling of one part does not tou
    wrong logins only 5 are evaluated;
 4. a new password — the user's own (PUT /me/password), the admin's (PATCH
    /admin/users/{id}), `contactlog passwd` — ends the user's other sessions and revokes their
-   API tokens; deactivating a user ends both for good (reactivating brings none back).
+   API tokens; deactivating a user ends both for good (reactivating brings none back);
+5. names of base64 attachments in JSON are cleaned as a form's file names are.
 """
 import base64
 import http.client
@@ -241,6 +242,37 @@ problem(Client("10.0.6.3", token=carla_tok).get("/api/v1/me"), 401,
         "carla's token is revoked by `contactlog passwd`", "unauthenticated")
 CARLA = (CARLA[0], "carla-von-der-shell")
 carla = login(CARLA, "10.0.6.3")
+
+# ---- 5. names of JSON attachments are cleaned like a form's -------------------------------------
+B64 = base64.b64encode(b"Inhalt\n").decode()
+NAMES = {
+    "Rechnung\u202efdp.exe": "Rechnungfdp.exe",
+    "a\r\nX-Injected: 1\r\n.txt": "aX-Injected: 1.txt",
+    "../../etc/passwd": "passwd",
+    "..\\..\\boot.ini": "boot.ini",
+    "\u2066Bild\u2069.png": "Bild.png",
+    "..": "attachment",
+}
+LONG = "A" * 5000 + ".pdf"
+e = new_entry(ben, "Anhänge mit bösen Namen",
+              attachments=[{"name": n, "data": B64} for n in list(NAMES) + [LONG]])
+got = [a.get("name") for a in e.get("attachments", [])]
+t.eq(got[:-1], list(NAMES.values()), "JSON attachments: names without paths, control and bidi characters")
+long_name = got[-1] if got else ""
+t.ok(isinstance(long_name, str) and 0 < len(long_name.encode()) <= 200 and long_name.startswith("AAAA"),
+     "JSON attachments: a name of 5004 bytes is cut to at most 200", got=len((long_name or "").encode()))
+form_ct, form = apiclient.multipart({"entry": json.dumps({"channel": "phone", "subject": "Formular"})},
+                                    [("file", "../../etc/passwd", "text/plain", b"x"),
+                                     ("file", LONG, "text/plain", b"y")])
+r = ben.request("POST", "/api/v1/entries", body=form, content_type=form_ct)
+st(r, 201, "the same names in a form")
+t.eq([a.get("name") for a in body(r).get("attachments", [])], ["passwd", long_name],
+     "a form and JSON clean names alike")
+e2 = body(ben.post(f"/api/v1/entries/{e.get('id')}/attachments",
+                   {"attachments": [{"name": "x/../Rechnung\u202efdp.exe", "data": B64}]}))
+t.ok("Rechnungfdp.exe" in [a.get("name") for a in e2.get("attachments", [])] and
+     not any("\u202e" in (a.get("name") or "") for a in e2.get("attachments", [])),
+     "POST /entries/{id}/attachments (JSON) cleans the name too", got=e2.get("attachments"))
 
 alive("at the end")
 srv.stop()
