@@ -865,9 +865,12 @@ body_begin(Request *r)
         r->body_limit = 0;
         return true; /* a body where none is expected is read and ignored */
     }
+    /* Files get http.max_upload_bytes only in multipart/form-data: a JSON body
+     * is read into memory and parsed whole (base64 attachments included), so it
+     * is held to the JSON limit on every route, forms' routes too. */
     if (flags & BODY_RAW)
         r->body_limit = api_config(r)->max_message_bytes;
-    else if (flags & BODY_FORM)
+    else if ((flags & BODY_FORM) && g_strcmp0(r->content_type, "multipart/form-data") == 0)
         r->body_limit = api_config(r)->http_max_upload;
     else
         r->body_limit = API_MAX_JSON_BYTES;

@@ -59,7 +59,8 @@ static const struct {
       "threads answering HTTP requests, each with its own database connection",
       G_STRUCT_OFFSET(ClConfig, http_threads) },
     { "http", "max_upload_bytes", "CONTACTLOG_HTTP_MAX_UPLOAD", CONF_SIZE, "25M",
-      "largest request body with attachments (413 above); JSON bodies are limited to 1M",
+      "largest multipart/form-data body, files included (413 above); JSON bodies (base64 "
+      "attachments too) are limited to 1M",
       G_STRUCT_OFFSET(ClConfig, http_max_upload) },
     { "http", "session_timeout", "CONTACTLOG_SESSION_TIMEOUT", CONF_UINT, "43200",
       "seconds a login stays valid without being used", G_STRUCT_OFFSET(ClConfig, session_timeout) },

@@ -14,7 +14,9 @@ address of its own, X-Forwarded-For, and the throttling of one part does not tou
 4. a new password — the user's own (PUT /me/password), the admin's (PATCH
    /admin/users/{id}), `contactlog passwd` — ends the user's other sessions and revokes their
    API tokens; deactivating a user ends both for good (reactivating brings none back);
-5. names of base64 attachments in JSON are cleaned as a form's file names are.
+5. names of base64 attachments in JSON are cleaned as a form's file names are;
+6. a JSON body is held to 1 MiB on the routes that also take forms (POST /entries,
+   POST /entries/{id}/attachments); files go in multipart/form-data.
 """
 import base64
 import http.client
@@ -273,6 +275,51 @@ e2 = body(ben.post(f"/api/v1/entries/{e.get('id')}/attachments",
 t.ok("Rechnungfdp.exe" in [a.get("name") for a in e2.get("attachments", [])] and
      not any("\u202e" in (a.get("name") or "") for a in e2.get("attachments", [])),
      "POST /entries/{id}/attachments (JSON) cleans the name too", got=e2.get("attachments"))
+
+# ---- 6. JSON on the routes of forms: 1 MiB ---------------------------------------------------------
+def raw_post(path, payload, c, chunked=False):
+    conn = http.client.HTTPConnection(*ADDR, timeout=60)
+    try:
+        headers = {"Content-Type": "application/json", "Cookie": "cl_session=" + c.cookie,
+                   "X-CSRF-Token": c.csrf, "X-Forwarded-For": c.client_ip}
+        if chunked:
+            conn.request("POST", path, body=iter([payload[i:i + 65536]
+                                                  for i in range(0, len(payload), 65536)]),
+                         headers=headers, encode_chunked=True)
+        else:
+            conn.request("POST", path, body=payload, headers=headers)
+        resp = conn.getresponse()
+        return apiclient.Response(resp.status, resp.getheaders(), resp.read())
+    except (OSError, http.client.HTTPException) as x:
+        return apiclient.Response(0, [], f"no answer: {x!r}".encode())
+    finally:
+        conn.close()
+
+
+big = base64.b64encode(b"\x00" * (1024 * 1024)).decode()  # 1.33 MiB as base64
+big_body = json.dumps({"channel": "phone", "subject": "Zu groß als JSON",
+                       "attachments": [{"name": "gross.bin", "data": big}]}).encode()
+problem(raw_post("/api/v1/entries", big_body, ben), 413,
+        "POST /entries: JSON of 1.33 MiB (Content-Length)", "too-large")
+problem(raw_post("/api/v1/entries", big_body, ben, chunked=True), 413,
+        "POST /entries: JSON of 1.33 MiB (chunked)", "too-large")
+big_add = json.dumps({"attachments": [{"name": "gross.bin", "data": big}]}).encode()
+problem(raw_post(f"/api/v1/entries/{e.get('id')}/attachments", big_add, ben), 413,
+        "POST /entries/{id}/attachments: JSON of 1.33 MiB", "too-large")
+t.ok("Zu groß als JSON" not in [x.get("subject") for x in
+                                body(ben.get("/api/v1/me/inbox?state=own")).get("items", [])],
+     "the refused JSON made no entry")
+small = base64.b64encode(b"\x01" * (512 * 1024)).decode()
+r = ben.post("/api/v1/entries", {"channel": "phone", "subject": "Halbes MiB als JSON",
+                                 "attachments": [{"name": "halb.bin", "data": small}]})
+st(r, 201, "POST /entries: JSON of 0.7 MiB is fine")
+form_ct, form = apiclient.multipart({"entry": json.dumps({"channel": "phone", "subject": "Groß"})},
+                                    [("file", "gross.bin", "application/octet-stream",
+                                      b"\x00" * (2 * 1024 * 1024))])
+r = ben.request("POST", "/api/v1/entries", body=form, content_type=form_ct)
+st(r, 201, "POST /entries: a file of 2 MiB in multipart/form-data")
+t.eq([a.get("size") for a in body(r).get("attachments", [])], [2 * 1024 * 1024],
+     "the 2 MiB file is stored")
 
 alive("at the end")
 srv.stop()
