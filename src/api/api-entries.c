@@ -22,6 +22,8 @@
 
 #define SNIFF_BYTES 4096
 #define SEARCH_CATCH_UP 256 /* queued mails a search indexes itself before it searches */
+#define CONTACT_TIME_MIN G_GINT64_CONSTANT(86400)        /* 1970-01-02T00:00:00Z */
+#define CONTACT_TIME_MAX G_GINT64_CONSTANT(253402300799) /* 9999-12-31T23:59:59Z */
 
 /* ---- lists ---------------------------------------------------------------------------------- */
 
@@ -483,7 +485,16 @@ read_change(Request *r, json_t *body, Change *c, const char *const *allowed)
                               "\"contact_time\" must be a time such as 2026-12-04T10:30:00+01:00");
             return false;
         }
-        c->change.contact_time = g_date_time_to_unix(dt);
+        /* 0 means "not given" to the store (now, or unchanged), and answers have
+         * years of four digits: a contact happened after 1970-01-01 and before
+         * the year 10000, or the time is a mistake. */
+        gint64 t = g_date_time_to_unix(dt);
+        if (t < CONTACT_TIME_MIN || t > CONTACT_TIME_MAX) {
+            api_reply_problem(r, 422, "invalid", "\"contact_time\" must be from "
+                              "1970-01-02T00:00:00Z to 9999-12-31T23:59:59Z");
+            return false;
+        }
+        c->change.contact_time = t;
     }
     if (!record_field(r, body, "company", CL_ITEM_COMPANY, &c->change.company_id) ||
         !record_field(r, body, "lead", CL_ITEM_LEAD, &c->change.lead_id) ||

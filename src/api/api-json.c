@@ -9,16 +9,17 @@
 #include <string.h>
 #include <time.h>
 
+static void put_time(GString *out, gint64 t);
+
 json_t *
 api_time_json(gint64 t)
 {
     if (t == 0)
         return json_null();
-    g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(t);
-    if (dt == NULL)
-        return json_null();
-    g_autofree char *text = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
-    return json_string(text);
+    /* The same text as in entries (put_time): years of four digits. */
+    g_autoptr(GString) text = g_string_new(NULL);
+    put_time(text, t);
+    return json_stringn(text->str + 1, text->len - 2);
 }
 
 json_t *
@@ -134,7 +135,13 @@ put_time(GString *out, gint64 t)
     int month = (int)(mp < 10 ? mp + 3 : mp - 9);
     gint64 year = yoe + era * 400 + (month <= 2);
     g_string_append_c(out, '"');
-    put_int(out, year);
+    /* ISO 8601 and RFC 3339 want four digits: "0001-01-01", not "1-01-01". */
+    if (year < 0)
+        g_string_append_c(out, '-');
+    gint64 abs_year = year < 0 ? -year : year;
+    for (gint64 p = 1000; p > 1 && abs_year < p; p /= 10)
+        g_string_append_c(out, '0');
+    put_int(out, abs_year);
     g_string_append_c(out, '-');
     put_2(out, month);
     g_string_append_c(out, '-');

@@ -16,7 +16,9 @@ address of its own, X-Forwarded-For, and the throttling of one part does not tou
    API tokens; deactivating a user ends both for good (reactivating brings none back);
 5. names of base64 attachments in JSON are cleaned as a form's file names are;
 6. a JSON body is held to 1 MiB on the routes that also take forms (POST /entries,
-   POST /entries/{id}/attachments); files go in multipart/form-data.
+   POST /entries/{id}/attachments); files go in multipart/form-data;
+7. contact times outside 1970-01-02 … 9999-12-31 are 422 (POST and PATCH), years are written
+   with four digits.
 """
 import base64
 import http.client
@@ -320,6 +322,29 @@ r = ben.request("POST", "/api/v1/entries", body=form, content_type=form_ct)
 st(r, 201, "POST /entries: a file of 2 MiB in multipart/form-data")
 t.eq([a.get("size") for a in body(r).get("attachments", [])], [2 * 1024 * 1024],
      "the 2 MiB file is stored")
+
+# ---- 7. contact times ------------------------------------------------------------------------------
+for when in ("1970-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "1969-12-31T23:00:00Z",
+             "1970-01-01T23:59:59Z"):
+    r = ben.post("/api/v1/entries", {"channel": "phone", "subject": f"Zeit {when}", "contact_time": when})
+    problem(r, 422, f"POST /entries with contact_time {when}", "invalid", detail_has="contact_time")
+edge = new_entry(ben, "Zeit am Rand", contact_time="1970-01-02T00:00:00Z")
+t.eq(edge.get("contact_time"), "1970-01-02T00:00:00Z", "contact_time 1970-01-02T00:00:00Z is kept")
+late = new_entry(ben, "Zeit am Ende", contact_time="9999-12-31T23:59:59Z")
+t.eq(late.get("contact_time"), "9999-12-31T23:59:59Z", "contact_time 9999-12-31T23:59:59Z is kept")
+r = ben.patch(f"/api/v1/entries/{edge.get('id')}", {"contact_time": "1970-01-01T00:00:00Z"})
+problem(r, 422, "PATCH with contact_time 1970-01-01T00:00:00Z", "invalid", detail_has="contact_time")
+t.eq(body(ben.get(f"/api/v1/entries/{edge.get('id')}")).get("contact_time"), "1970-01-02T00:00:00Z",
+     "the refused PATCH changed nothing")
+# Older times come from elsewhere (`contactlog add --time`): four digits on the way out.
+r = t.run(["add", "--user", "ben", "--channel", "phone", "--subject", "Uralt",
+           "--time", "0999-06-01T10:00:00Z", "--json"], data_dir=d)
+t.exit_status(r, 0, "contactlog add --time 0999-06-01T10:00:00Z")
+old_id = (r.json() or {}).get("id")
+t.eq(body(ben.get(f"/api/v1/entries/{old_id}")).get("contact_time"), "0999-06-01T10:00:00Z",
+     "a contact time of the year 999 is written with four digits")
+t.ok(old_id in [x.get("id") for x in body(ben.get("/api/v1/me/inbox?state=own&limit=200")).get("items", [])],
+     "… and listed in the own history")
 
 alive("at the end")
 srv.stop()
