@@ -20,6 +20,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -729,12 +730,21 @@ find_route(Request *r)
     }
     if (allow != NULL) {
         g_autofree char *methods = g_string_free(allow, FALSE);
-        g_autofree char *text = g_strdup_printf(
-            "{\"type\":\"about:blank\",\"title\":\"Method Not Allowed\",\"status\":405,"
-            "\"detail\":\"%s is not allowed here; allowed: %s\",\"code\":\"method-not-allowed\"}",
-            r->method, methods);
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-            strlen(text), text, MHD_RESPMEM_MUST_COPY);
+        /* The method is the client's text: jansson escapes it (and repairs it
+         * when it is not UTF-8), so that the body is JSON whatever was sent. */
+        g_autofree char *valid = g_utf8_make_valid(r->method, -1);
+        g_autofree char *detail = g_strdup_printf("%s is not allowed here; allowed: %s", valid,
+                                                  methods);
+        g_autoptr(json_t) problem = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "about:blank",
+                                              "title", "Method Not Allowed", "status", 405,
+                                              "detail", detail, "code", "method-not-allowed");
+        char *text = problem ? json_dumps(problem, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (text == NULL) {
+            api_reply_problem(r, 500, "internal", "the answer could not be written");
+            return NULL;
+        }
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer_with_free_callback(strlen(text), text, free);
         MHD_add_response_header(resp, "Content-Type", "application/problem+json");
         MHD_add_response_header(resp, "Allow", methods);
         api_reply_response(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
@@ -1133,6 +1143,19 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     return MHD_YES;
 }
 
+/* The method as a metrics label and in the log: the client's text only when it
+ * is one of HTTP's own, so that it cannot break a label's quotes or a log line. */
+static const char *
+method_label(const char *method)
+{
+    static const char *const known[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+                                         "OPTIONS", "TRACE", "CONNECT" };
+    for (gsize i = 0; i < G_N_ELEMENTS(known); i++)
+        if (strcmp(method, known[i]) == 0)
+            return known[i];
+    return "other";
+}
+
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              enum MHD_RequestTerminationCode toe)
@@ -1145,13 +1168,14 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     double seconds = (g_get_monotonic_time() - r->started) / 1e6;
     const char *route = r->route ? r->route->pattern : "none";
     g_autofree char *labels = g_strdup_printf("method=\"%s\",route=\"%s\",status=\"%u\"",
-                                              r->method, route, r->status);
+                                              method_label(r->method), route, r->status);
     cl_metrics_count("contactlog_http_requests_total", labels, 1);
     g_autofree char *hl = g_strdup_printf("route=\"%s\"", route);
     cl_metrics_observe("contactlog_http_request_seconds", hl, seconds);
     if (cl_log_enabled(G_LOG_LEVEL_INFO))
         g_info("event=request method=%s route=%s status=%u ms=%.2f user=%s tenant=%s%s",
-               r->method, route, r->status, seconds * 1000, r->user ? r->user->key : "-",
+               method_label(r->method), route, r->status, seconds * 1000,
+               r->user ? r->user->key : "-",
                r->user ? r->user->tenant_key : "-",
                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     request_free(r);

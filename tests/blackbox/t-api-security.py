@@ -18,7 +18,8 @@ address of its own, X-Forwarded-For, and the throttling of one part does not tou
 6. a JSON body is held to 1 MiB on the routes that also take forms (POST /entries,
    POST /entries/{id}/attachments); files go in multipart/form-data;
 7. contact times outside 1970-01-02 … 9999-12-31 are 422 (POST and PATCH), years are written
-   with four digits.
+   with four digits;
+8. the 405 answer is JSON whatever the method is.
 """
 import base64
 import http.client
@@ -345,6 +346,37 @@ t.eq(body(ben.get(f"/api/v1/entries/{old_id}")).get("contact_time"), "0999-06-01
      "a contact time of the year 999 is written with four digits")
 t.ok(old_id in [x.get("id") for x in body(ben.get("/api/v1/me/inbox?state=own&limit=200")).get("items", [])],
      "… and listed in the own history")
+
+# ---- 8. 405 with any method is JSON ------------------------------------------------------------------
+def raw_method(method):
+    with socket.create_connection(ADDR, timeout=30) as s:
+        s.sendall(method + b" /api/v1/me HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.8.1\r\n"
+                  b"Connection: close\r\n\r\n")
+        data = b""
+        while True:
+            piece = s.recv(65536)
+            if not piece:
+                break
+            data += piece
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head.decode("latin-1"), rest
+
+
+for method in (b'X"}', b'BREW\\', b'Q"\x01'):
+    head, rest = raw_method(method)
+    t.ok(head.startswith("HTTP/1.1 405") or head.startswith("HTTP/1.1 400"),
+         f"method {method!r}: 405 (or 400)", got=head[:200])
+    if head.startswith("HTTP/1.1 405"):
+        try:
+            j = json.loads(rest.decode("utf-8"))
+        except ValueError:
+            j = None
+        t.ok(isinstance(j, dict) and j.get("code") == "method-not-allowed" and j.get("status") == 405,
+             f"method {method!r}: the 405 body is a JSON problem", got=rest[:300])
+metrics = Client("10.0.8.1").get("/metrics").text
+t.ok('method="X"}' not in metrics, "the method does not break a label in /metrics",
+     got=[line for line in metrics.splitlines() if "X\"" in line][:3])
+alive("after the odd methods")
 
 alive("at the end")
 srv.stop()
