@@ -609,10 +609,15 @@ request_fields(Request *r)
     if (entry == NULL)
         return json_object();
     json_error_t err;
-    json_t *v = json_loadb(entry->str, entry->len, JSON_REJECT_DUPLICATES, &err);
+    json_t *v = json_loadb(entry->str, entry->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                           &err);
     if (v == NULL || !json_is_object(v)) {
         json_decref(v);
         api_reply_problem(r, 400, "bad-json", "the form field \"entry\" must be a JSON object");
+        return NULL;
+    }
+    if (!api_json_acceptable(r, v)) {
+        json_decref(v);
         return NULL;
     }
     return v;

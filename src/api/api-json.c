@@ -423,6 +423,12 @@ api_record_id(Request *r, ClItemKind kind, json_t *value, const char *field)
 {
     if (value == NULL || json_is_null(value))
         return 0;
+    if (json_is_string(value) &&
+        memchr(json_string_value(value), '\0', json_string_length(value)) != NULL) {
+        /* The store would find the record named by the part before the NUL. */
+        api_reply_problem(r, 422, "invalid", "\"%s\" must not contain NUL characters", field);
+        return -1;
+    }
     g_autoptr(GError) error = NULL;
     g_autoptr(ClItem) item = NULL;
     if (json_is_integer(value))

@@ -117,9 +117,12 @@ bool api_identify(Request *r, bool quiet);
  * else rolled back and answered with *error. true when committed. */
 bool api_commit(Request *r, bool ok, GError **error);
 
-/* The parsed JSON body (transfer full); NULL after answering 400. Objects only when
- * `object`. */
+/* The parsed JSON body (transfer full); NULL after answering 400 (or 422: a string
+ * with a NUL character, api_json_acceptable). Objects only when `object`. */
 json_t *api_body_json(Request *r, bool object);
+/* No string anywhere in v (a request's JSON) holds a NUL character: C reads strings up
+ * to the first one. false after answering 422 naming the field. */
+bool api_json_acceptable(Request *r, json_t *v);
 /* A query parameter, or NULL. */
 const char *api_query(Request *r, const char *name);
 /* An integer query parameter in [min, max] (def when absent); false after answering 400. */

@@ -422,6 +422,50 @@ api_query_cursor(Request *r, gint64 *time_out, gint64 *id_out)
     return true;
 }
 
+/* Where in v (a request's JSON) a string holds a NUL ("company", "attachments[0].name"),
+ * or NULL. C code reads a string up to its first NUL: "sommer\u0000zzz" would be
+ * the company "sommer", a password would be checked by its first part. */
+static char *
+json_nul_path(json_t *v, const char *path, guint depth)
+{
+    if (json_is_string(v))
+        return memchr(json_string_value(v), '\0', json_string_length(v)) != NULL
+                   ? g_strdup(*path ? path : "the body")
+                   : NULL;
+    if (depth > 64)
+        return NULL; /* jansson bounds the depth of what it reads; so do we */
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *member;
+        json_object_foreach(v, key, member) {
+            g_autofree char *sub = *path ? g_strconcat(path, ".", key, NULL) : g_strdup(key);
+            char *found = json_nul_path(member, sub, depth + 1);
+            if (found != NULL)
+                return found;
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item) {
+            g_autofree char *sub = g_strdup_printf("%s[%zu]", path, i);
+            char *found = json_nul_path(item, sub, depth + 1);
+            if (found != NULL)
+                return found;
+        }
+    }
+    return NULL;
+}
+
+bool
+api_json_acceptable(Request *r, json_t *v)
+{
+    g_autofree char *where = json_nul_path(v, "", 0);
+    if (where == NULL)
+        return true;
+    api_reply_problem(r, 422, "invalid", "\"%s\" must not contain NUL characters", where);
+    return false;
+}
+
 json_t *
 api_body_json(Request *r, bool object)
 {
@@ -442,6 +486,10 @@ api_body_json(Request *r, bool object)
     if (object && !json_is_object(v)) {
         json_decref(v);
         api_reply_problem(r, 400, "bad-json", "the body must be a JSON object");
+        return NULL;
+    }
+    if (!api_json_acceptable(r, v)) {
+        json_decref(v);
         return NULL;
     }
     return v;

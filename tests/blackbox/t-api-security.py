@@ -19,7 +19,8 @@ address of its own, X-Forwarded-For, and the throttling of one part does not tou
    POST /entries/{id}/attachments); files go in multipart/form-data;
 7. contact times outside 1970-01-02 … 9999-12-31 are 422 (POST and PATCH), years are written
    with four digits;
-8. the 405 answer is JSON whatever the method is.
+8. the 405 answer is JSON whatever the method is;
+9. a string with a NUL character in a JSON body is 422, never the record named by its start.
 """
 import base64
 import http.client
@@ -377,6 +378,31 @@ metrics = Client("10.0.8.1").get("/metrics").text
 t.ok('method="X"}' not in metrics, "the method does not break a label in /metrics",
      got=[line for line in metrics.splitlines() if "X\"" in line][:3])
 alive("after the odd methods")
+
+# ---- 9. NUL characters in JSON strings ------------------------------------------------------------
+r = ben.post("/api/v1/entries", {"channel": "phone", "subject": "NUL-Firma", "company": "acme\u0000zzz"})
+problem(r, 422, "POST /entries with \"company\": \"acme\\u0000zzz\"", "invalid", detail_has="company")
+r = ben.post("/api/v1/entries", {"channel": "phone", "subject": "NUL-Kontakt",
+                                 "contacts": ["jmueller\u0000x"]})
+problem(r, 422, "POST /entries with a contact \"jmueller\\u0000x\"", "invalid", detail_has="contacts")
+r = ben.post("/api/v1/entries", {"channel": "phone", "subject": "NUL-Anhang",
+                                 "attachments": [{"name": "a\u0000.exe", "data": B64}]})
+problem(r, 422, "POST /entries with an attachment name holding NUL", "invalid",
+        detail_has="attachments[0].name")
+t.ok(not any(x.get("subject", "").startswith("NUL-") for x in
+             body(ben.get("/api/v1/me/inbox?state=own&limit=200")).get("items", [])),
+     "the refused entries made nothing")
+r = Client("10.0.9.1").login(ANNA[0] + "\u0000zzz", "x")
+problem(r, 422, "a login with a NUL in the address", "invalid")
+r = Client("10.0.9.1").post("/api/v1/session", {"email": DORA[0], "password": DORA[1] + "\u0000x"})
+problem(r, 422, "a login with a NUL in the password", "invalid")
+r = anna.patch(f"/api/v1/admin/users/{dora_id}", {"name": "Dora\u0000 Engel"})
+problem(r, 422, "PATCH /admin/users/{id} with a NUL in the name", "invalid", detail_has="name")
+form_ct, form = apiclient.multipart({"entry": json.dumps({"channel": "phone", "subject": "NUL-Form",
+                                                          "company": "acme\u0000zzz"})})
+r = ben.request("POST", "/api/v1/entries", body=form, content_type=form_ct)
+problem(r, 422, "a form's \"entry\" field with \"company\": \"acme\\u0000zzz\"", "invalid",
+        detail_has="company")
 
 alive("at the end")
 srv.stop()
