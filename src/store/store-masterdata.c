@@ -951,12 +951,176 @@ rename_key(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 id, const c
     return true;
 }
 
+/* ---- what a tenant's admin may register ----------------------------------------------------
+ *
+ * Mail goes to a tenant by the sender's domain, else by the sender's exact
+ * address (DESIGN §2 rule 2). A domain or address an admin registers through
+ * the API therefore takes over mail from there. Whatever another tenant has
+ * at a domain (its domain, a user's address, a company's domain, a contact
+ * person's address) says that mail from there may be that tenant's: its
+ * users' private mail, its customers' replies to a mail with the drop address
+ * in Cc. So an admin may only register what no other tenant has anything at,
+ * and never the domain of a drop address. Master-data files, the operator's
+ * tool, may still do what they like.
+ *
+ * Every refusal for such a reason is the same sentence, NOT_YOURS, whatever
+ * (and whoever's) the cause: the answer must not tell an admin what other
+ * customers of the service have. Conflicts inside the own tenant are told
+ * precisely.
+ */
+#define NOT_YOURS "cannot be registered for your organisation; the operator of contactlog can " \
+                  "register it (master data)"
+
 /*
- * The addresses a tenant's admin gives a user must be nobody else's: an
- * address of another tenant's domain, or of a user elsewhere, would take
- * over that user's mail (rule 2: a private address registered with two
- * users belongs to neither) and their login. Master-data files, the
- * operator's tool, may still do what they like.
+ * A domain and its parents of two labels or more, folded
+ * (mail.acme.example → mail.acme.example, acme.example), as the company-domain
+ * rule walks them: a company domain also names its subdomains.
+ */
+static GPtrArray *
+domain_and_parents(const char *domain)
+{
+    GPtrArray *out = g_ptr_array_new();
+    g_ptr_array_add(out, (gpointer)domain);
+    for (const char *d = strchr(domain, '.'); d != NULL; d = strchr(d, '.')) {
+        d++;
+        if (strchr(d, '.') == NULL)
+            break;
+        g_ptr_array_add(out, (gpointer)d);
+    }
+    g_ptr_array_add(out, NULL);
+    return out;
+}
+
+/*
+ * 1 when something of another tenant than `tenant_id` is at `domain`
+ * (folded), at one of its parents or at one of its subdomains: a tenant
+ * domain or company domain, or the domain of a drop address; with
+ * `addresses`, also the domain of a user's or a contact person's address.
+ * 0 when nothing is; -1 on error.
+ *
+ * Subdomains are found by suffix, which no index serves: this reads the
+ * address tables whole. It runs only when an admin registers something new.
+ */
+static int
+domain_used_elsewhere(ClStore *store, gint64 tenant_id, const char *domain, bool addresses,
+                      GError **error)
+{
+    /* ?2: the domain and its parents; ?3: "." + domain, the suffix of its subdomains. */
+#define DOMAIN_HIT(col)                                                                        \
+    "(" col " IN (SELECT value FROM json_each(?2)) OR substr(" col ", -length(?3)) = ?3)"
+    /* An address at one of them: "@" + a domain of ?2 ends it (a domain has no "@", so
+     * that "@" is the address's last one), or the suffix of a subdomain does. */
+#define ADDRESS_HIT(col)                                                                       \
+    "(substr(" col ", -length(?3)) = ?3 OR EXISTS (SELECT 1 FROM json_each(?2) k"            \
+    " WHERE substr(" col ", -length(k.value) - 1) = '@' || k.value))"
+    ClDbStmt *s = cl_db_prepare(
+        store->db,
+        "SELECT EXISTS (SELECT 1 FROM tenant_domains WHERE tenant_id != ?1 AND "
+        DOMAIN_HIT("domain") ")"
+        " OR EXISTS (SELECT 1 FROM company_domains WHERE tenant_id != ?1 AND "
+        DOMAIN_HIT("domain") ")"
+        " OR EXISTS (SELECT 1 FROM drop_addresses WHERE " ADDRESS_HIT("address") ")"
+        " OR (?4 AND EXISTS (SELECT 1 FROM user_addresses WHERE tenant_id != ?1 AND "
+        ADDRESS_HIT("address") "))"
+        " OR (?4 AND EXISTS (SELECT 1 FROM contact_addresses WHERE tenant_id != ?1 AND "
+        ADDRESS_HIT("address") "))",
+        error);
+#undef DOMAIN_HIT
+#undef ADDRESS_HIT
+    if (s == NULL)
+        return -1;
+    g_autoptr(GPtrArray) parents = domain_and_parents(domain);
+    g_autofree char *suffix = g_strconcat(".", domain, NULL);
+    cl_db_bind_int64(s, 1, tenant_id);
+    cl_db_bind_strings(s, 2, (const char *const *)parents->pdata, G_MAXSIZE);
+    cl_db_bind_text(s, 3, suffix);
+    cl_db_bind_int64(s, 4, addresses);
+    gint64 used = cl_db_one_int64(s, 0, error);
+    return used < 0 ? -1 : used > 0;
+}
+
+/* A domain as an admin may write it: no "@", no spaces, labels not empty. */
+static bool
+domain_syntax_ok(const char *folded)
+{
+    if (*folded == '\0' || *folded == '.' || folded[strlen(folded) - 1] == '.' ||
+        strstr(folded, "..") != NULL)
+        return false;
+    for (const char *p = folded; *p; p++)
+        if (*p == '@' || g_ascii_isspace(*p) || (guchar)*p < 0x20)
+            return false;
+    return true;
+}
+
+/*
+ * The domains an admin adds to the tenant (those it has already stay, and
+ * may be removed): each must be free of everything of other tenants and of
+ * the drop addresses (see above).
+ */
+static bool
+tenant_domains_free(ClStore *store, gint64 tenant_id, json_t *have, json_t *want,
+                    GError **error)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(want, i, v) {
+        if (!json_is_string(v))
+            continue; /* the loader says what is wrong with it */
+        g_autofree char *folded = cl_address_fold(json_string_value(v));
+        if (folded == NULL)
+            continue;
+        bool kept = false;
+        size_t j;
+        json_t *h;
+        json_array_foreach(have, j, h) {
+            if (g_strcmp0(json_string_value(h), folded) == 0)
+                kept = true;
+        }
+        if (kept)
+            continue;
+        if (!domain_syntax_ok(folded)) {
+            g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "domains[%zu]: %s is not a domain", i,
+                        json_string_value(v));
+            return false;
+        }
+        int used = domain_used_elsewhere(store, tenant_id, folded, true, error);
+        if (used < 0)
+            return false;
+        if (used) {
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT, "domains[%zu]: %s " NOT_YOURS, i,
+                        json_string_value(v));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* 1 when the tenant registered `domain` (folded) itself, 0 when not, -1 on error. */
+static int
+own_tenant_domain(ClStore *store, gint64 tenant_id, const char *domain, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "SELECT count(*) FROM tenant_domains WHERE domain = ?"
+                                " AND tenant_id = ?",
+                                error);
+    if (s == NULL)
+        return -1;
+    cl_db_bind_text(s, 1, domain);
+    cl_db_bind_int64(s, 2, tenant_id);
+    gint64 n = cl_db_one_int64(s, 0, error);
+    return n < 0 ? -1 : n > 0;
+}
+
+/*
+ * The addresses a tenant's admin gives a user. The exact address must be
+ * nobody else's: another user's (rule 2: a private address registered with
+ * two users belongs to neither, and it logs in), nor a contact person's of
+ * another tenant (its mail to a drop address would be this tenant's). An
+ * address at one of the tenant's own domains goes to the tenant by its
+ * domain anyway; any other goes to it by the address (rule 2), so its domain
+ * must be free as a tenant domain is — except for addresses of other
+ * tenants there: those are single people at what may well be a free-mail
+ * domain (freemail.example), each with the exact address that is theirs.
  */
 static bool
 user_addresses_free(ClStore *store, gint64 tenant_id, gint64 user_id, json_t *emails,
@@ -983,25 +1147,53 @@ user_addresses_free(ClStore *store, gint64 tenant_id, gint64 user_id, json_t *em
             return false;
         if (has > 0)
             continue;
+        /* A colleague's address: inside the tenant, so said precisely. */
+        ClDbStmt *mate = cl_db_prepare(store->db,
+                                       "SELECT u.key FROM user_addresses a JOIN users u"
+                                       " ON u.id = a.user_id WHERE a.tenant_id = ? AND"
+                                       " a.address = ? AND a.user_id != ? ORDER BY u.id",
+                                       error);
+        if (mate == NULL)
+            return false;
+        cl_db_bind_int64(mate, 1, tenant_id);
+        cl_db_bind_text(mate, 2, folded);
+        cl_db_bind_int64(mate, 3, user_id);
+        int rc = cl_db_step(mate, error);
+        if (rc < 0)
+            return false;
+        if (rc == 1) {
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT,
+                        "emails[%zu]: %s is already an address of the user %s", i,
+                        json_string_value(v), cl_db_column_text(mate, 0));
+            while (cl_db_step(mate, NULL) == 1)
+                ;
+            return false;
+        }
+        int mine = domain != NULL ? own_tenant_domain(store, tenant_id, domain, error) : 0;
+        if (mine < 0)
+            return false;
+        /* ?3: the address goes to this tenant by itself, not by its domain. */
         ClDbStmt *s = cl_db_prepare(store->db,
-                                    "SELECT EXISTS (SELECT 1 FROM tenant_domains WHERE domain = ?1"
-                                    " AND tenant_id != ?3) OR EXISTS (SELECT 1 FROM user_addresses"
-                                    " WHERE address = ?2 AND user_id != ?4)",
+                                    "SELECT EXISTS (SELECT 1 FROM user_addresses WHERE address = ?1"
+                                    " AND tenant_id != ?2) OR (?3 AND EXISTS (SELECT 1 FROM"
+                                    " contact_addresses WHERE address = ?1 AND tenant_id != ?2))",
                                     error);
         if (s == NULL)
             return false;
-        cl_db_bind_text(s, 1, domain ? domain : "");
-        cl_db_bind_text(s, 2, folded);
-        cl_db_bind_int64(s, 3, tenant_id);
-        cl_db_bind_int64(s, 4, user_id);
+        cl_db_bind_text(s, 1, folded);
+        cl_db_bind_int64(s, 2, tenant_id);
+        cl_db_bind_int64(s, 3, !mine);
         gint64 taken = cl_db_one_int64(s, 0, error);
         if (taken < 0)
             return false;
+        if (!taken && !mine && domain != NULL) {
+            taken = domain_used_elsewhere(store, tenant_id, domain, false, error);
+            if (taken < 0)
+                return false;
+        }
         if (taken) {
-            g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT,
-                        "emails[%zu]: %s is registered elsewhere (another user, or a domain of "
-                        "another organisation)",
-                        i, json_string_value(v));
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFLICT, "emails[%zu]: %s " NOT_YOURS, i,
+                        json_string_value(v));
             return false;
         }
     }
@@ -1306,8 +1498,12 @@ cl_store_tenant_save(ClStore *store, gint64 tenant_id, json_t *fields, GError **
         g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "\"domains\" must be a list");
         return false;
     }
-    if (domains != NULL)
+    if (domains != NULL) {
+        if (!tenant_domains_free(store, tenant_id, json_object_get(obj, "domains"), domains,
+                                 error))
+            return false;
         json_object_set(obj, "domains", domains);
+    }
     json_t *name = json_object_get(obj, "name");
     if (!json_is_string(name) || json_string_length(name) == 0) {
         g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "\"name\" must be a non-empty string");
@@ -1315,7 +1511,16 @@ cl_store_tenant_save(ClStore *store, gint64 tenant_id, json_t *fields, GError **
     }
     ClLoadStats stats = { 0 };
     Load l = { .store = store, .stats = &stats, .path = g_string_new(NULL) };
-    bool ok = load_tenant(&l, 0, 0, obj, error);
+    g_autoptr(GError) local = NULL;
+    bool ok = load_tenant(&l, 0, 0, obj, &local);
     g_string_free(l.path, TRUE);
+    /* The loader's message names the other tenant's domain as such; the checks
+     * above leave nothing for it to find, but it must not tell even then. */
+    if (!ok && g_error_matches(local, CL_ERROR, CL_ERROR_CONFLICT)) {
+        g_clear_error(&local);
+        g_set_error(&local, CL_ERROR, CL_ERROR_CONFLICT, "domains: a domain " NOT_YOURS);
+    }
+    if (!ok)
+        g_propagate_error(error, g_steal_pointer(&local));
     return ok;
 }

@@ -1052,6 +1052,114 @@ for u in ("erik", "jonas"):
     r = S[u].get("/api/v1/me")
     t.eq(r.status, 200, f"{u}'s session still works")
 
+# ---- an admin of A registers nothing where B has something (domains and addresses) --------------------------
+
+LMTP_ADDR = srv.address("lmtp")
+
+
+def lmtp(message, sender="sender@lmtp.example"):
+    """One message over LMTP to the drop address: (code, text) of the reply after DATA."""
+    dlg = cltest.Dialog(LMTP_ADDR)
+    try:
+        dlg.reply()
+        dlg.send(f"LHLO isolation.example\r\nMAIL FROM:<{sender}>\r\nRCPT TO:<{cltest.DROP}>\r\nDATA\r\n")
+        replies = dlg.replies(4)
+        if [c for c, _ in replies] != [250, 250, 250, 354]:
+            return replies[-1]
+        dlg.send(cltest.dot_stuff(message))
+        return dlg.reply()
+    finally:
+        dlg.close()
+
+
+NOT_YOURS = "cannot be registered for your organisation; the operator of contactlog can register it (master data)"
+A_DOMAINS = ["alpha-agentur.example", "alpha-mail.example"]
+# B made a contact person at A's own domain (A's people may be B's customers).
+need(S["jonas"].post("/api/v1/contacts", {"name": "Quokka als Kunde", "company": bco.get("id"),
+                                          "emails": ["quokka.kollege@alpha-agentur.example"]}),
+     201, "B: a contact person at A's domain")
+# What B has at a domain, and the domain anna tries to add to A.
+for dom, what in (("freemail.example", "private addresses of B's users (and of A's: jonas.p@, doppelt@)"),
+                  ("FreeMail.Example", "the same, in other case"),
+                  ("acme-nord.example", "a company domain of B"),
+                  ("mail.acme-nord.example", "a subdomain of a company domain of B"),
+                  ("okapibeta-werft.example", "a company domain of B made through the API"),
+                  ("acme-maschinen.example", "an address of a contact person of B (jm-beta); A's own company domain"),
+                  ("beta-design.example", "B's domain"),
+                  ("intern.beta-design.example", "a subdomain of B's domain"),
+                  ("contactlog.example", "the drop address's domain"),
+                  ("example", "a parent of everything B has")):
+    r = S["anna"].patch("/api/v1/admin/tenant", {"domains": A_DOMAINS + [dom]})
+    t.eq((r.status, (r.json or {}).get("code"), (r.json or {}).get("detail")),
+         (409, "conflict", f"domains[2]: {dom} {NOT_YOURS}"),
+         f"A's admin adds {dom} ({what}) to A's domains: 409, the one sentence for all refusals")
+t.eq(jget(S["anna"], "/api/v1/admin/tenant", "A tenant").get("domains"), A_DOMAINS,
+     "the refused domains are not A's")
+# Free domains, also ones that only look like B's, can be added; A's domains can be removed.
+r = S["anna"].patch("/api/v1/admin/tenant", {"domains": A_DOMAINS + ["design.example", "quokka-neu.example"]})
+t.eq(r.status, 200, "A's admin adds design.example (no label of beta-design.example) and quokka-neu.example")
+r = S["anna"].patch("/api/v1/admin/tenant", {"domains": ["alpha-agentur.example", "quokka-neu.example"]})
+t.eq((r.status, (r.json or {}).get("domains")), (200, ["alpha-agentur.example", "quokka-neu.example"]),
+     "A's admin removes alpha-mail.example and design.example")
+r = S["anna"].patch("/api/v1/admin/tenant", {"domains": A_DOMAINS})
+t.eq((r.status, (r.json or {}).get("domains")), (200, A_DOMAINS), "and adds alpha-mail.example back")
+problem_r = S["anna"].patch("/api/v1/admin/tenant", {"domains": A_DOMAINS + ["nicht eine@domain"]})
+t.eq(problem_r.status, 422, "a domain with a space and an @: 422")
+
+# Addresses anna gives a (new) user of A.
+A_USERS = sorted(u.get("key") for u in jget(S["anna"], "/api/v1/admin/users?limit=200", "A users").get("items", []))
+for addr, what in (("k.ahrens@acme-nord.example", "B's contact person"),
+                   ("neu.person@acme-nord.example", "at a company domain of B"),
+                   ("x@mail.acme-nord.example", "at a subdomain of a company domain of B"),
+                   ("olaf@okapibeta-werft.example", "B's contact person made through the API"),
+                   ("J.Mueller@acme-maschinen.example", "B's contact person (A's too), in other case"),
+                   ("jonas.p@freemail.example", "the private address of B's admin"),
+                   ("erik.lund@beta-design.example", "B's user at B's domain"),
+                   ("neu@beta-design.example", "at B's domain"),
+                   ("neu@intern.beta-design.example", "at a subdomain of B's domain"),
+                   ("quokka@contactlog.example", "at the drop address's domain")):
+    r = S["anna"].post("/api/v1/admin/users", {"name": "Quokka Neu", "password": "quokka-neu-123",
+                                               "emails": [addr]})
+    t.eq((r.status, (r.json or {}).get("code"), (r.json or {}).get("detail")),
+         (409, "conflict", f"emails[0]: {addr} {NOT_YOURS}"),
+         f"A's admin creates a user with {addr} ({what}): 409, the one sentence")
+r = S["anna"].patch(f"/api/v1/admin/users/{UID['ben']}",
+                    {"emails": ["ben.kaya@alpha-agentur.example", "ben@acme-nord.example"]})
+t.eq((r.status, (r.json or {}).get("detail")), (409, f"emails[1]: ben@acme-nord.example {NOT_YOURS}"),
+     "A's admin adds an address at B's company domain to ben: 409")
+# Inside A the answer is precise.
+r = S["anna"].post("/api/v1/admin/users", {"name": "Quokka Neu", "password": "quokka-neu-123",
+                                           "emails": ["Ben.Kaya@alpha-agentur.example"]})
+t.eq((r.status, (r.json or {}).get("detail")),
+     (409, "emails[0]: Ben.Kaya@alpha-agentur.example is already an address of the user ben"),
+     "an address of a colleague in A: 409 naming the colleague")
+t.eq(sorted(u.get("key") for u in jget(S["anna"], "/api/v1/admin/users?limit=200", "A users").get("items", [])),
+     A_USERS, "no user was made by the refused requests")
+# What is A's to give: another private address at the free-mail domain B's users use too, and an
+# address at A's own domain that B has as a contact person (it is A's mail by its domain anyway).
+for addr, key in (("quokka.privat@freemail.example", "quokka-frei"),
+                  ("quokka.kollege@alpha-agentur.example", "quokka-kollege")):
+    r = S["anna"].post("/api/v1/admin/users", {"name": key, "key": key, "password": "quokka-neu-123",
+                                               "emails": [addr]})
+    t.eq((r.status, (r.json or {}).get("emails")), (201, [addr]), f"A's admin creates a user with {addr}")
+code, text = lmtp(mime_mail("quokka.privat@freemail.example", "k.ahrens@acme-nord.example", "Quokka privat",
+                            "privat\n", "a-quokka-privat"))
+t.ok(code == 250, "LMTP: mail from the new private address of A's user is captured", got=(code, text))
+
+# B's mail from where anna tried to register things goes to B, or is refused, never to A.
+for frm, mid, want in (("jonas.p@freemail.example", "b-free-after", 250),
+                       ("k.ahrens@acme-nord.example", "b-customer-after", 550),
+                       ("neu.person@acme-nord.example", "b-customer-new", 550)):
+    code, text = lmtp(mime_mail(frm, "crm@contactlog.example, j.mueller@acme-maschinen.example",
+                                f"Okapibeta Kunde {mid}", "Okapibeta\n", mid))
+    t.ok(code == want, f"LMTP: mail from {frm} after A's attempts: {want}", got=(code, text))
+rej = jget(S["anna"], "/api/v1/admin/rejections?limit=1000", "A rejections").get("items", [])
+t.ok(not [x for x in rej if "acme-nord" in (x.get("sender") or "") or "freemail" in (x.get("sender") or "")],
+     "A's rejections list no mail of B's customers or users", got=[x.get("sender") for x in rej])
+jp = [e for e in jget(S["jonas"], "/api/v1/me/inbox?limit=200", "jonas inbox").get("items", [])
+      if e.get("subject") == "Okapibeta Kunde b-free-after"]
+t.eq(len(jp), 1, "the mail from jonas.p@freemail.example is in jonas's inbox")
+
 # ---- end ------------------------------------------------------------------------------------------------------
 
 print(f"[t-api-isolation] walked {len(walked)} routes with {{id}} ({sum(walked.values())} requests, each "
