@@ -74,7 +74,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The match as the pipeline runs it, in both subject-number modes. */
     for (int tolerant = 0; tolerant <= 1; tolerant++) {
         fake_settings(crm, tenant, (ClTenantSettings){ .tolerant_numbers = tolerant });
-        g_autoptr(ClMatch) match = cl_pipeline_match(&dir, m, tenant, &error);
+        g_autoptr(ClMatch) match = cl_pipeline_match(&dir, m, tenant,
+                                                       route->user ? route->user->id : 0, &error);
         g_assert_nonnull(match);
         g_assert_true(match->lead == NULL || match->project == NULL);
     }

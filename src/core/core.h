@@ -332,10 +332,11 @@ typedef struct {
     GPtrArray *(*companies_by_domain)(void *self, gint64 tenant_id, const char *domain,
                                       GError **error);
     /* rule 10: the newest entry of the tenant (not discarded) whose Message-ID is one of
-     * `message_ids` (NULL-terminated); false with error set on failure, true and
-     * out->entry_id 0 when there is none */
-    bool (*thread_entry)(void *self, gint64 tenant_id, const char *const *message_ids,
-                         ClThreadRef *out, GError **error);
+     * `message_ids` (NULL-terminated) and that `author_id` may see: their own, or saved
+     * in a company, lead or project (a colleague's pending mail is private to them);
+     * false with error set on failure, true and out->entry_id 0 when there is none */
+    bool (*thread_entry)(void *self, gint64 tenant_id, gint64 author_id,
+                         const char *const *message_ids, ClThreadRef *out, GError **error);
 } ClDirectoryOps;
 
 typedef struct {

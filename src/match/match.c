@@ -494,7 +494,9 @@ match_names(const ClDirectory *dir, const ClMatchInput *in, const char *const *s
 }
 
 /* Rule 10: a reply inherits company and lead/project of the entry of its
- * thread where its own rules found none. */
+ * thread where its own rules found none — of an entry its author may see:
+ * a colleague's pending mail is private, and inheriting from it would show
+ * what it is about (and that it exists) to whoever replies to it. */
 static bool
 match_thread(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError **error)
 {
@@ -503,7 +505,8 @@ match_thread(const ClDirectory *dir, const ClMatchInput *in, ClMatch *m, GError 
     if (m->company != NULL && (m->lead != NULL || m->project != NULL))
         return true;
     ClThreadRef ref = { 0 };
-    if (!dir->ops->thread_entry(dir->self, in->tenant_id, in->references, &ref, error))
+    if (!dir->ops->thread_entry(dir->self, in->tenant_id, in->author_id, in->references, &ref,
+                                error))
         return false;
     if (ref.entry_id != 0) {
         m->thread_entry = ref.entry_id;

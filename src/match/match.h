@@ -19,6 +19,7 @@ typedef struct {
 
 typedef struct {
     gint64 tenant_id;
+    gint64 author_id;             /* rule 10 follows only entries the author may see */
     ClTenantSettings settings;
     const char *subject;          /* decoded subject, borrowed */
     const char *const *recipients; /* To then Cc addresses in header order, NULL-terminated */

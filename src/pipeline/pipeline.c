@@ -333,7 +333,7 @@ address_strings(GPtrArray *a, GPtrArray *b)
 }
 
 static ClMatch *
-decide_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id,
+decide_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id, gint64 author_id,
              const ClTenantSettings *settings, GError **error)
 {
     g_autoptr(GPtrArray) rcpts = address_strings(msg->to, msg->cc);
@@ -360,6 +360,7 @@ decide_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id,
     g_ptr_array_add(refs, NULL);
     ClMatchInput in = {
         .tenant_id = tenant_id,
+        .author_id = author_id,
         .settings = *settings,
         .subject = msg->subject,
         .recipients = (const char *const *)rcpts->pdata,
@@ -372,12 +373,13 @@ decide_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id,
 }
 
 ClMatch *
-cl_pipeline_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id, GError **error)
+cl_pipeline_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id,
+                  gint64 author_id, GError **error)
 {
     ClTenantSettings settings;
     if (!dir->ops->tenant_settings(dir->self, tenant_id, &settings, error))
         return NULL;
-    return decide_match(dir, msg, tenant_id, &settings, error);
+    return decide_match(dir, msg, tenant_id, author_id, &settings, error);
 }
 
 /* The tenant's settings, read once per batch: under the write lock nobody
@@ -406,6 +408,7 @@ accept(ClPipeline *p, ClRawMessage *raw, ClMessage *msg, GPtrArray *decoded, ClR
 
     /* Rule 9: the same Message-ID in the same tenant changes nothing; mail
      * without one is known by its content. */
+    gint64 author_id = route->user->id;
     gint64 dup = msg->message_id
                      ? cl_store_entry_find_message_id(p->store, tenant_id, msg->message_id, error)
                      : cl_store_entry_find_content_hash(p->store, tenant_id, msg->content_hash,
@@ -418,7 +421,7 @@ accept(ClPipeline *p, ClRawMessage *raw, ClMessage *msg, GPtrArray *decoded, ClR
     ClTenantSettings settings;
     if (!tenant_settings(p, tenant_id, &settings, error))
         return NULL;
-    g_autoptr(ClMatch) match = decide_match(&dir, msg, tenant_id, &settings, error);
+    g_autoptr(ClMatch) match = decide_match(&dir, msg, tenant_id, author_id, &settings, error);
     if (match == NULL)
         return NULL;
 

@@ -94,10 +94,11 @@ char *cl_pipeline_index_text(ClStore *store, ClEntry *entry, void *data);
 /*
  * Rules 4-7 and 10 for a parsed mail of an accepted tenant, as the pipeline
  * runs them: the mail's recipients, forwarded originals, scan addresses and
- * thread handed to the matcher. For the fuzz target; reads the settings from dir.
+ * thread handed to the matcher (rule 10 as `author_id` may see it). For the fuzz
+ * target; reads the settings from dir.
  */
 ClMatch *cl_pipeline_match(const ClDirectory *dir, const ClMessage *msg, gint64 tenant_id,
-                           GError **error);
+                           gint64 author_id, GError **error);
 
 bool cl_pipeline_batch_begin(ClPipeline *pipeline, GError **error);
 /* Makes blobs durable (one syncfs) and commits; on failure everything since begin is gone. */

@@ -207,12 +207,13 @@ thread_item(ClDbStmt *s, int col, ClItemKind kind, gint64 tenant_id)
 }
 
 static bool
-thread_entry(void *self, gint64 tenant_id, const char *const *message_ids, ClThreadRef *out,
-             GError **error)
+thread_entry(void *self, gint64 tenant_id, gint64 author_id, const char *const *message_ids,
+             ClThreadRef *out, GError **error)
 {
     ClStore *store = self;
     *out = (ClThreadRef){ 0 };
-    /* One probe of (tenant_id, message_id) per id; the newest entry wins. */
+    /* One probe of (tenant_id, message_id) per id; the newest entry the author
+     * may see wins (cl_entry_visible: their own, or saved in a company, lead or project). */
     ClDbStmt *s = cl_db_prepare(
         store->db,
         "SELECT e.id, e.message_id, e.company_id, co.key, co.name, e.lead_id, l.number, l.name,"
@@ -220,12 +221,15 @@ thread_entry(void *self, gint64 tenant_id, const char *const *message_ids, ClThr
         " FROM json_each(?2) k JOIN entries e ON e.tenant_id = ?1 AND e.message_id = k.value"
         " LEFT JOIN companies co ON co.id = e.company_id"
         " LEFT JOIN leads l ON l.id = e.lead_id LEFT JOIN projects p ON p.id = e.project_id"
-        " WHERE e.state != 'discarded' ORDER BY e.id DESC LIMIT 1",
+        " WHERE e.state != 'discarded' AND (e.author_id = ?3 OR (e.state = 'saved'"
+        " AND (e.company_id IS NOT NULL OR e.lead_id IS NOT NULL OR e.project_id IS NOT NULL)))"
+        " ORDER BY e.id DESC LIMIT 1",
         error);
     if (s == NULL)
         return false;
     cl_db_bind_int64(s, 1, tenant_id);
     cl_db_bind_strings(s, 2, message_ids, CL_MAX_REFERENCES + 1);
+    cl_db_bind_int64(s, 3, author_id);
     int rc = cl_db_step(s, error);
     if (rc < 0)
         return false;

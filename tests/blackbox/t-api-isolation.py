@@ -1160,6 +1160,70 @@ jp = [e for e in jget(S["jonas"], "/api/v1/me/inbox?limit=200", "jonas inbox").g
       if e.get("subject") == "Okapibeta Kunde b-free-after"]
 t.eq(len(jp), 1, "the mail from jonas.p@freemail.example is in jonas's inbox")
 
+# ---- a colleague's private mail: neither named by a duplicate nor followed by a reply ------------------------
+
+CARLA = "Carla Díaz <carla.diaz@alpha-agentur.example>"
+
+
+def upload(client, data):
+    return client.request("POST", "/api/v1/messages", body=data, content_type="message/rfc822")
+
+
+def reply_mail(frm, subject, mid, refs):
+    """A reply of frm to nobody the CRM knows, in the thread of refs (Message-IDs without <>)."""
+    m = EmailMessage()
+    m["From"] = frm
+    m["To"] = "jemand@unbekannt-irgendwo.example"
+    m["Subject"] = subject
+    m["Date"] = DATE
+    m["Message-ID"] = f"<{mid}@isolation.example>"
+    m["In-Reply-To"] = f"<{refs[-1]}@isolation.example>"
+    m["References"] = " ".join(f"<{x}@isolation.example>" for x in refs)
+    m.set_content("Danke!\n")
+    return m.as_bytes()
+
+
+def inbox(user, subject):
+    return [e for e in jget(S[user], "/api/v1/me/inbox?limit=200", f"{user}'s inbox").get("items", [])
+            if e.get("subject") == subject]
+
+
+def reasons(user, eid):
+    return [(x.get("field"), x.get("rule")) for x in jget(S[user], f"/api/v1/entries/{eid}",
+                                                          f"entry {eid} as {user}").get("reasons", [])]
+
+
+# Rule 10 (thread): a reply follows entries its author may see only.
+cases = (("ben", "Ben", "a-ben-pend", "ben's own pending mail", True),
+         ("carla", "Carla Díaz", "a-ben-pend", "ben's pending mail", False),
+         ("carla", "Carla Díaz", "a-ben-disc", "ben's discarded mail", False),
+         ("carla", "Carla Díaz", "a-ben-saved", "ben's saved mail (acme, lead 11112)", True),
+         ("carla", "Carla Díaz", "a-ben-pend", "ben's pending mail", False))
+for n, (user, name, ref, what, follows) in enumerate(cases):
+    frm = f"{name} <{PASSWORDS[user][0]}>"
+    subj = f"AW: Rückfrage Quokkareply {n}"
+    via_lmtp = n % 2 == 1
+    data = reply_mail(frm, subj, f"reply-{n}", ["thread-start", ref])
+    if via_lmtp:
+        code, text = lmtp(data)
+        t.ok(code == 250, f"LMTP: {user}'s reply to {what}", got=(code, text))
+        got = inbox(user, subj)
+        eid = got[0].get("id") if got else None
+    else:
+        r = upload(S[user], data)
+        t.eq(r.status, 201, f"upload: {user}'s reply to {what}")
+        eid = ((r.json or {}).get("entry") or {}).get("id")
+    e = jget(S[user], f"/api/v1/entries/{eid}", f"the reply {eid}") if eid else {}
+    thread = [x for x in reasons(user, eid) if x[1] == "thread"] if eid else []
+    if follows:
+        t.ok((e.get("company") or {}).get("key") == "acme" and thread,
+             f"{user}'s reply to {what} ({'LMTP' if via_lmtp else 'upload'}) inherits its company (rule 10)",
+             got=(e.get("company"), thread))
+    else:
+        t.eq((e.get("company"), e.get("lead"), thread), (None, None, []),
+             f"{user}'s reply to {what} ({'LMTP' if via_lmtp else 'upload'}): nothing inherited, "
+             f"no reason 'thread'")
+
 # ---- end ------------------------------------------------------------------------------------------------------
 
 print(f"[t-api-isolation] walked {len(walked)} routes with {{id}} ({sum(walked.values())} requests, each "

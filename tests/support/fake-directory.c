@@ -11,6 +11,7 @@ typedef struct {
 typedef struct {
     gint64 tenant, entry, company, lead, project;
     char *message_id;
+    gint64 author; /* a private entry of this user; 0: saved, every user sees it */
 } Thread;
 
 static void
@@ -143,8 +144,16 @@ fake_thread(FakeDirectory *fd, gint64 tenant, gint64 entry, const char *message_
             gint64 company, gint64 lead, gint64 project)
 {
     Thread *t = g_new0(Thread, 1);
-    *t = (Thread){ tenant, entry, company, lead, project, g_strdup(message_id) };
+    *t = (Thread){ tenant, entry, company, lead, project, g_strdup(message_id), 0 };
     g_ptr_array_add(fd->threads, t);
+}
+
+void
+fake_thread_private(FakeDirectory *fd, gint64 tenant, gint64 author, gint64 entry,
+                    const char *message_id, gint64 company, gint64 lead, gint64 project)
+{
+    fake_thread(fd, tenant, entry, message_id, company, lead, project);
+    ((Thread *)g_ptr_array_index(fd->threads, fd->threads->len - 1))->author = author;
 }
 
 void
@@ -292,7 +301,8 @@ copy_rec(FakeDirectory *fd, gint64 id)
 }
 
 static bool
-thread_entry(void *self, gint64 tenant, const char *const *ids, ClThreadRef *out, GError **error)
+thread_entry(void *self, gint64 tenant, gint64 author, const char *const *ids, ClThreadRef *out,
+             GError **error)
 {
     FakeDirectory *fd = self;
     *out = (ClThreadRef){ 0 };
@@ -304,7 +314,8 @@ thread_entry(void *self, gint64 tenant, const char *const *ids, ClThreadRef *out
     Thread *best = NULL;
     for (guint i = 0; i < fd->threads->len; i++) {
         Thread *t = fd->threads->pdata[i];
-        if (t->tenant != tenant || !g_strv_contains(ids, t->message_id))
+        if (t->tenant != tenant || !g_strv_contains(ids, t->message_id) ||
+            (t->author != 0 && t->author != author))
             continue;
         if (best == NULL || t->entry > best->entry)
             best = t;

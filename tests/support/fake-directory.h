@@ -30,6 +30,9 @@ void fake_address(FakeDirectory *fd, gint64 owner, const char *address);
 /* An entry of the tenant with this Message-ID, for rule 10 (company, lead, project: ids or 0). */
 void fake_thread(FakeDirectory *fd, gint64 tenant, gint64 entry, const char *message_id,
                  gint64 company, gint64 lead, gint64 project);
+/* The same for an entry only `author` may see (pending, discarded or own history). */
+void fake_thread_private(FakeDirectory *fd, gint64 tenant, gint64 author, gint64 entry,
+                         const char *message_id, gint64 company, gint64 lead, gint64 project);
 /* Sets the tenant's settings (default: strict numbers, no auto-save). */
 void fake_settings(FakeDirectory *fd, gint64 tenant, ClTenantSettings settings);
 /* After n more successful lookups, the next one fails with CL_ERROR_TEMPFAIL. */

@@ -643,6 +643,49 @@ test_thread(void)
     world_clear(&w);
 }
 
+/* Rule 10 follows only entries the author may see: a colleague's pending mail
+ * is private to them, so a reply to it inherits nothing from it. */
+static void
+test_thread_private(void)
+{
+    World w;
+    world_init(&w);
+    const gint64 lena = 501, max = 502;
+    fake_thread(w.fd, w.t1, 7, "saved@agentur.example", w.globex, w.lead22222, 0);
+    fake_thread_private(w.fd, w.t1, lena, 9, "pending@agentur.example", w.acme, w.lead11111, 0);
+    const char *nobody[] = { "nobody@example.org", NULL };
+    const char *refs[] = { "pending@agentur.example", NULL };
+    const struct {
+        gint64 author;
+        const char *const *refs;
+        const char *company, *lead;
+        gint64 entry;
+    } cases[] = {
+        { lena, refs, "acme", "11111", 9 },  /* her own pending mail */
+        { max, refs, NULL, NULL, 0 },        /* a colleague's: nothing */
+        { 0, refs, NULL, NULL, 0 },          /* nobody's */
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        ClMatchInput in = { .author_id = cases[i].author, .subject = "AW: Rückfrage",
+                            .recipients = nobody, .references = cases[i].refs };
+        g_autoptr(ClMatch) m = run_in(&w, &in);
+        g_test_message("author %" G_GINT64_FORMAT, cases[i].author);
+        g_assert_cmpstr(m->company ? m->company->key : NULL, ==, cases[i].company);
+        g_assert_cmpstr(m->lead ? m->lead->key : NULL, ==, cases[i].lead);
+        g_assert_cmpint(m->thread_entry, ==, cases[i].entry);
+        g_assert_false(cases[i].entry == 0 && has_reason(m, "company", "thread", NULL));
+    }
+    /* A thread with a saved entry and, newer, a colleague's pending one: the saved one. */
+    const char *both[] = { "pending@agentur.example", "saved@agentur.example", NULL };
+    ClMatchInput in = { .author_id = max, .subject = "AW: Rückfrage", .recipients = nobody,
+                        .references = both };
+    g_autoptr(ClMatch) m = run_in(&w, &in);
+    g_assert_cmpint(m->thread_entry, ==, 7);
+    g_assert_cmpstr(m->company->key, ==, "globex");
+    g_assert_cmpstr(m->lead->key, ==, "22222");
+    world_clear(&w);
+}
+
 static void
 test_subject_strip(void)
 {
@@ -726,6 +769,7 @@ main(int argc, char **argv)
     g_test_add_func("/match/contacts/ambiguous-address", test_ambiguous_contact_address);
     g_test_add_func("/match/company-domain", test_company_by_domain);
     g_test_add_func("/match/thread", test_thread);
+    g_test_add_func("/match/thread/private", test_thread_private);
     g_test_add_func("/match/subject-strip", test_subject_strip);
     return g_test_run();
 }
