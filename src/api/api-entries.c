@@ -949,7 +949,9 @@ api_message_upload(Request *r)
         return;
     }
     /* An upload of a colleague's mail (admins) lands in their private inbox:
-     * the uploader learns where, not what. */
+     * the uploader learns where, not what. A duplicate of an entry the
+     * uploader may not see (the colleague's mail was there already) is not
+     * named at all: its id would tell that the colleague has it, and which. */
     GString *out = g_string_new(NULL);
     g_string_append_printf(out, "{\"status\":\"%s\",\"entry\":",
                            cl_result_status_name(result->status));
@@ -958,6 +960,8 @@ api_message_upload(Request *r)
                                                    result->entry->id, NULL);
     if (stored != NULL && cl_entry_visible(stored, r->user->id))
         api_entry_write(r, out, stored, false, NULL);
+    else if (result->status == CL_RESULT_DUPLICATE)
+        g_string_append(out, "null");
     else
         g_string_append_printf(out, "{\"id\":%" G_GINT64_FORMAT "}", result->entry->id);
     g_string_append_c(out, '}');

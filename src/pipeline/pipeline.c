@@ -407,12 +407,14 @@ accept(ClPipeline *p, ClRawMessage *raw, ClMessage *msg, GPtrArray *decoded, ClR
     gint64 tenant_id = route->tenant->id;
 
     /* Rule 9: the same Message-ID in the same tenant changes nothing; mail
-     * without one is known by its content. */
+     * without one is known by its content. Per author: a colleague's private
+     * entry is neither a duplicate nor named (cl_store_entry_find_message_id). */
     gint64 author_id = route->user->id;
     gint64 dup = msg->message_id
-                     ? cl_store_entry_find_message_id(p->store, tenant_id, msg->message_id, error)
-                     : cl_store_entry_find_content_hash(p->store, tenant_id, msg->content_hash,
-                                                        error);
+                     ? cl_store_entry_find_message_id(p->store, tenant_id, author_id,
+                                                      msg->message_id, error)
+                     : cl_store_entry_find_content_hash(p->store, tenant_id, author_id,
+                                                        msg->content_hash, error);
     if (dup < 0)
         return NULL;
     if (dup > 0)

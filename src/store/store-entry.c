@@ -112,33 +112,50 @@ cl_entry_free(ClEntry *e)
     g_free(e);
 }
 
-gint64
-cl_store_entry_find_message_id(ClStore *store, gint64 tenant_id, const char *message_id,
-                               GError **error)
+/*
+ * Rule 9, per author: an entry of the tenant with this Message-ID (content
+ * hash) that is the author's own, or saved where every user sees it. Others'
+ * pending, discarded and own-history entries are private to them: they
+ * neither make this mail a duplicate nor may an answer name them. Every
+ * copy of one mail has the same author (rule 3: the sender), so it is one
+ * entry still; a mail of another sender claiming a colleague's Message-ID is
+ * another mail and no longer takes the colleague's real one's place.
+ */
+#define FIND_DUPLICATE(column)                                                                 \
+    "SELECT id FROM entries WHERE tenant_id = ?1 AND " column " = ?2 AND (author_id = ?3"       \
+    " OR (state = 'saved' AND (company_id IS NOT NULL OR lead_id IS NOT NULL"                  \
+    " OR project_id IS NOT NULL))) ORDER BY author_id = ?3 DESC, id LIMIT 1"
+
+/* `sql`: a FIND_DUPLICATE literal (prepared statements are cached by the text's address). */
+static gint64
+find_duplicate(ClStore *store, const char *sql, gint64 tenant_id, gint64 author_id,
+               const char *value, GError **error)
 {
-    ClDbStmt *s = cl_db_prepare(store->db,
-                                "SELECT id FROM entries WHERE tenant_id = ? AND message_id = ?",
-                                error);
+    ClDbStmt *s = cl_db_prepare(store->db, sql, error);
     if (s == NULL)
         return -1;
     cl_db_bind_int64(s, 1, tenant_id);
-    cl_db_bind_text(s, 2, message_id);
+    cl_db_bind_text(s, 2, value);
+    cl_db_bind_int64(s, 3, author_id);
     return cl_db_one_int64(s, 0, error);
 }
 
 gint64
-cl_store_entry_find_content_hash(ClStore *store, gint64 tenant_id, const char *hash,
-                                 GError **error)
+cl_store_entry_find_message_id(ClStore *store, gint64 tenant_id, gint64 author_id,
+                               const char *message_id, GError **error)
 {
-    ClDbStmt *s = cl_db_prepare(store->db,
-                                "SELECT id FROM entries WHERE tenant_id = ? AND content_hash = ?",
-                                error);
-    if (s == NULL)
-        return -1;
-    cl_db_bind_int64(s, 1, tenant_id);
-    cl_db_bind_text(s, 2, hash);
-    return cl_db_one_int64(s, 0, error);
+    return find_duplicate(store, FIND_DUPLICATE("message_id"), tenant_id, author_id, message_id,
+                          error);
 }
+
+gint64
+cl_store_entry_find_content_hash(ClStore *store, gint64 tenant_id, gint64 author_id,
+                                 const char *hash, GError **error)
+{
+    return find_duplicate(store, FIND_DUPLICATE("content_hash"), tenant_id, author_id, hash,
+                          error);
+}
+#undef FIND_DUPLICATE
 
 static gint64
 item_id(const ClItem *item)

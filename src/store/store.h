@@ -209,17 +209,22 @@ int cl_store_blob_open(ClStore *store, const char *hash, gint64 *offset_out, gin
 
 /* ---- capture ------------------------------------------------------------------------- */
 
-/* The id of the tenant's entry with this Message-ID, 0 when none, -1 on error. */
-/* The id of the tenant's entry of mail with this content hash (rule 9), 0 when none, -1 on error. */
-gint64 cl_store_entry_find_content_hash(ClStore *store, gint64 tenant_id, const char *hash,
-                                        GError **error);
-gint64 cl_store_entry_find_message_id(ClStore *store, gint64 tenant_id, const char *message_id,
-                                      GError **error);
+/*
+ * Rule 9: the id of the entry a mail of `author_id` with this Message-ID
+ * (content hash) duplicates — the author's own entry of it, else a saved
+ * one of a company, lead or project (one every user sees) — 0 when none,
+ * -1 on error. Colleagues' private entries (pending, discarded, own
+ * history) are never found: a mail of another sender is another mail.
+ */
+gint64 cl_store_entry_find_content_hash(ClStore *store, gint64 tenant_id, gint64 author_id,
+                                        const char *hash, GError **error);
+gint64 cl_store_entry_find_message_id(ClStore *store, gint64 tenant_id, gint64 author_id,
+                                      const char *message_id, GError **error);
 
 /*
  * Inserts an entry with its contacts, notified users, reasons, candidates and
  * attachments (records that already have ids). Sets entry->id.
- * Errors: CL_ERROR_CONFLICT when the tenant already has this Message-ID.
+ * Errors: CL_ERROR_CONFLICT when the author already has this Message-ID.
  */
 bool cl_store_entry_insert(ClStore *store, ClEntry *entry, GError **error);
 

@@ -1224,6 +1224,52 @@ for n, (user, name, ref, what, follows) in enumerate(cases):
              f"{user}'s reply to {what} ({'LMTP' if via_lmtp else 'upload'}): nothing inherited, "
              f"no reason 'thread'")
 
+# Carla uploads mail of hers with the Message-IDs of ben's private mail: another mail, her own
+# new entry; the answer names nothing of ben's.
+for k, mid in (("ben_pending", "a-ben-pend"), ("ben_discard", "a-ben-disc"), ("ben_ownmail", "a-ben-own")):
+    subj = f"Carla mit Bens Message-ID {k}"
+    r = upload(S["carla"], mime_mail(CARLA, "j.mueller@acme-maschinen.example", subj, "Carla\n", mid))
+    doc = r.json or {}
+    t.eq((r.status, doc.get("status")), (201, "pending"),
+         f"carla uploads a mail with the Message-ID of ben's {k} entry: 201 pending, her own mail")
+    t.ok((doc.get("entry") or {}).get("id") not in PRIVATE_A.values() and "Quokka" not in r.text,
+         f"the answer names none of ben's private entries ({k}: {eA[k]})", got=r.text[:300])
+    t.eq([(e.get("author") or {}).get("key") for e in inbox("carla", subj)], ["carla"],
+         f"carla's upload with ben's {k} Message-ID waits in her inbox")
+    r2 = upload(S["carla"], mime_mail(CARLA, "j.mueller@acme-maschinen.example", subj, "Carla\n", mid))
+    t.eq((r2.status, (r2.json or {}).get("status"), ((r2.json or {}).get("entry") or {}).get("id")),
+         (200, "duplicate", (doc.get("entry") or {}).get("id")),
+         f"carla's upload again: a duplicate of her own entry, named")
+    t.eq(S["carla"].get(f"/api/v1/entries/{eA[k]}").status, 404, f"ben's {k} entry is still 404 for carla")
+    t.eq(S["ben"].get(f"/api/v1/entries/{eA[k]}").status, 200, f"ben still reads his {k} entry")
+# A Message-ID of a saved entry every user sees: rule 9 as before, one entry in the tenant.
+r = upload(S["carla"], mime_mail(CARLA, "s.krause@acme-maschinen.example", "Carla mit gespeicherter ID",
+                                 "Carla\n", "a-ben-saved"))
+t.eq((r.status, (r.json or {}).get("status"), ((r.json or {}).get("entry") or {}).get("id")),
+     (200, "duplicate", eA["ben_saved"]),
+     "carla uploads a mail with the Message-ID of ben's saved (shared) entry: a duplicate of it, named")
+
+# A Message-ID squatted: ben uploads a fake mail of his with the Message-ID carla's real mail will
+# carry; carla's real mail, arriving later over LMTP, is still hers.
+REAL = mime_mail(CARLA, "t.gruen@baumschule-gruen.example", "Carlas echte Mail Quokkasquat",
+                 "echt\n", "carla-real")
+r = upload(S["ben"], mime_mail(BEN, "t.gruen@baumschule-gruen.example", "Bens Fälschung",
+                               "falsch\n", "carla-real"))
+t.eq(r.status, 201, "ben uploads a mail with the Message-ID of carla's coming mail")
+code, text = lmtp(REAL)
+t.ok(code == 250, "LMTP: carla's real mail", got=(code, text))
+real = inbox("carla", "Carlas echte Mail Quokkasquat")
+t.eq(len(real), 1, "carla's real mail is in her inbox although ben took its Message-ID first")
+code, text = lmtp(REAL)
+t.ok(code == 250, "LMTP: carla's real mail again (an MTA retrying)", got=(code, text))
+t.eq(len(inbox("carla", "Carlas echte Mail Quokkasquat")), 1, "the same mail again: still one entry (rule 9)")
+# The admin uploads carla's mail that she has already: duplicate, and not named.
+r = upload(S["anna"], REAL)
+t.eq((r.status, (r.json or {}).get("status"), (r.json or {}).get("entry")), (200, "duplicate", None),
+     "anna (admin) uploads carla's mail that carla has pending: duplicate without the entry")
+if real:
+    t.ok(f'{real[0].get("id")}' not in r.text, "the answer holds no id of carla's entry", got=r.text)
+
 # ---- end ------------------------------------------------------------------------------------------------------
 
 print(f"[t-api-isolation] walked {len(walked)} routes with {{id}} ({sum(walked.values())} requests, each "
