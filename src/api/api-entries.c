@@ -668,6 +668,7 @@ api_entry_create(Request *r)
     assign.contact_ids = c.change.contact_ids;
     assign.notify_ids = c.change.notify_ids;
     assign.actor_id = r->user->id;
+    assign.initial = true; /* a new entry is version 1 */
     bool ok = cl_store_begin(store, &error) && store_files(r, &c, &error);
     if (ok && c.attachments != NULL) {
         for (guint i = 0; i < c.attachments->len; i++) {

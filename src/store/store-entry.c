@@ -1473,7 +1473,7 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
     ClDbStmt *up = cl_db_prepare(
         db,
         "UPDATE entries SET state = ?1, company_id = ?2, lead_id = ?3, project_id = ?4,"
-        " channel = ?5, updated_at = ?6, version = version + 1, reasons = coalesce(?7, reasons),"
+        " channel = ?5, updated_at = ?6, version = version + ?19, reasons = coalesce(?7, reasons),"
         " subject = coalesce(?8, subject), body = CASE WHEN ?12 THEN ?9 ELSE body END,"
         " preview = CASE WHEN ?12 THEN ?10 ELSE preview END,"
         " contact_time = coalesce(?11, contact_time),"
@@ -1505,6 +1505,7 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
     cl_db_bind_text(up, 16, names);
     cl_db_bind_int64(up, 17, id);
     cl_db_bind_int64(up, 18, e->version);
+    cl_db_bind_int64(up, 19, c->initial ? 0 : 1);
     if (!cl_db_run(up, error))
         return false;
     if (cl_db_changes(db) != 1) {

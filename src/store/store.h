@@ -382,6 +382,9 @@ typedef struct {
     GPtrArray *add_attachments; /* ClEntryAttachment * (blobs already stored): appended */
     GArray *remove_attachments; /* gint64 attachment ids to remove */
     gint64 actor_id;     /* who makes the change (notifications name them) */
+    /* The first assignment of an entry made in the same transaction (POST
+     * /api/v1/entries): part of its making, so the version stays 1. */
+    bool initial;
 } ClEntryChange;
 
 /* A change that keeps everything (channel -1), to fill in. */
