@@ -81,6 +81,18 @@ function startServer() {
   });
 }
 
+/**
+ * A UTF-8 locale the machine has: de_DE.UTF-8 when it is generated, else
+ * C.UTF-8. With a LANG that does not exist Chromium runs in the C locale,
+ * cannot write a file name with "ä" and saves every such download as
+ * "download".
+ */
+function utf8Locale() {
+  const r = spawnSync('locale', ['-a'], { encoding: 'utf8' });
+  const have = (r.stdout || '').split('\n').map((l) => l.trim().toLowerCase());
+  return have.includes('de_de.utf8') ? 'de_DE.UTF-8' : 'C.UTF-8';
+}
+
 before(async () => {
   const major = Number(process.versions.node.split('.')[0]);
   if (major < 20) throw new Error(`Node ${process.versions.node}: the browser tests need Node 20 or newer (playwright-core)`);
@@ -106,7 +118,7 @@ before(async () => {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--lang=de-DE'],
-    env: { ...process.env, LANGUAGE: 'de', LANG: 'de_DE.UTF-8' },
+    env: { ...process.env, LANGUAGE: 'de', LANG: utf8Locale() },
   });
 });
 
