@@ -806,16 +806,37 @@ api_attachment_delete(Request *r)
 }
 
 /* Content-Disposition for a download (RFC 6266): an ASCII fallback and the
- * UTF-8 name (RFC 8187). */
+ * UTF-8 name (RFC 8187). The fallback, for clients that do not read
+ * filename*, spells German letters out ("Gesprächsnotiz.pdf" →
+ * "Gespraechsnotiz.pdf") and puts one "_" for each other character that is
+ * not printable ASCII (and for the quote, backslash and semicolon). */
 static char *
 disposition(const char *name)
 {
+    static const struct {
+        gunichar c;
+        const char *ascii;
+    } spelled[] = {
+        { 0xe4, "ae" }, { 0xf6, "oe" }, { 0xfc, "ue" }, { 0xdf, "ss" },
+        { 0xc4, "Ae" }, { 0xd6, "Oe" }, { 0xdc, "Ue" }, { 0x1e9e, "SS" },
+    };
+    g_autofree char *valid = g_utf8_make_valid(name, -1);
+    g_autofree char *nfc = g_utf8_normalize(valid, -1, G_NORMALIZE_DEFAULT_COMPOSE);
+    const char *text = nfc ? nfc : valid;
     GString *ascii = g_string_new(NULL);
-    for (const char *p = name; *p; p++)
-        g_string_append_c(ascii, ((guchar)*p < 0x20 || (guchar)*p >= 0x7f || *p == '"' ||
-                                  *p == '\\' || *p == ';')
-                                     ? '_'
-                                     : *p);
+    for (const char *p = text; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_utf8_get_char(p);
+        const char *out = NULL;
+        for (gsize i = 0; i < G_N_ELEMENTS(spelled) && out == NULL; i++)
+            if (spelled[i].c == c)
+                out = spelled[i].ascii;
+        if (out != NULL)
+            g_string_append(ascii, out);
+        else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == ';')
+            g_string_append_c(ascii, '_');
+        else
+            g_string_append_c(ascii, (char)c);
+    }
     g_autofree char *fallback = g_string_free(ascii, FALSE);
     g_autofree char *encoded = g_uri_escape_string(name, NULL, FALSE);
     return g_strdup_printf("attachment; filename=\"%s\"; filename*=UTF-8''%s", fallback, encoded);

@@ -23,6 +23,7 @@ import re
 import struct
 import sys
 import time
+import unicodedata
 import urllib.parse
 import zlib
 
@@ -200,6 +201,14 @@ def disposition_name(value):
     return m.group(1) if m else None
 
 
+def ascii_fallback(name):
+    """The filename= a download should carry beside filename*: German letters spelled out,
+    one "_" for every other character that is not printable ASCII (and for " \\ ;)."""
+    spelled = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ẞ": "SS"}
+    return "".join(spelled.get(c, "_" if not " " <= c <= "~" or c in '"\\;' else c)
+                   for c in unicodedata.normalize("NFC", name))
+
+
 def check_download(r, want_bytes, want_name, what, want_type=None, not_type=None):
     """A download: the exact bytes, attachment disposition with the UTF-8 name, nosniff."""
     if not st(r, 200, what):
@@ -213,6 +222,9 @@ def check_download(r, want_bytes, want_name, what, want_type=None, not_type=None
     t.ok(re.search(r"filename\*\s*=\s*UTF-8''", disp, re.I) is not None, f"{what}: Content-Disposition has filename*=UTF-8''",
          got=disp)
     t.eq(disposition_name(disp), want_name, f"{what}: the file name in Content-Disposition")
+    m = re.search(r'filename\s*=\s*"([^"]*)"', disp)
+    t.eq(m.group(1) if m else None, ascii_fallback(want_name),
+         f"{what}: the ASCII fallback filename= spells umlauts out")
     t.eq((r.header("X-Content-Type-Options") or "").lower(), "nosniff", f"{what}: X-Content-Type-Options: nosniff")
     ct = (r.header("Content-Type") or "").split(";")[0].strip().lower()
     if want_type is not None:
@@ -842,14 +854,16 @@ def main():
 
     # ---- attachments: add and delete ---------------------------------------------------------------------
     proto = "Protokoll der Besprechung\n".encode() * 10
-    ct, form = apiclient.multipart({}, [("file", "Protokoll Ü.txt", "text/plain", proto)])
+    ct, form = apiclient.multipart({}, [("file", "Protokoll Ü – Café.txt", "text/plain", proto)])
     r = anna.request("POST", f"/api/v1/entries/{e_m1}/attachments", body=form, content_type=ct)
     st(r, 201, "POST /api/v1/entries/ID/attachments (multipart)")
-    added = [a for a in body(r).get("attachments", []) if a.get("name") == "Protokoll Ü.txt"]
+    added = [a for a in body(r).get("attachments", []) if a.get("name") == "Protokoll Ü – Café.txt"]
     t.eq(len(body(r).get("attachments", [])), 2, "the entry has two attachments now")
     if t.eq(len(added), 1, "the added file is listed"):
-        check_download(anna.get(added[0]["url"]), proto, "Protokoll Ü.txt", "download of the added file",
+        check_download(anna.get(added[0]["url"]), proto, "Protokoll Ü – Café.txt", "download of the added file",
                        want_type="text/plain")
+        t.ok('filename="Protokoll Ue _ Caf_.txt"' in (anna.get(added[0]["url"]).header("Content-Disposition") or ""),
+             "the fallback: Ü spelled Ue, one _ for the dash and for é")
         problem(ben.delete(added[0]["url"]), 403, "ben deletes an attachment of anna's entry", "forbidden")
         st(anna.delete(added[0]["url"]), 204, "DELETE /api/v1/entries/ID/attachments/AID")
         problem(anna.get(added[0]["url"]), 404, "the deleted attachment", "not-found")
