@@ -413,8 +413,9 @@ cmd_add(int argc, char **argv)
         { "text-file", 0, 0, G_OPTION_ARG_FILENAME, &text_file, "read the note from a file", "FILE" },
         { "attach", 'a', 0, G_OPTION_ARG_FILENAME_ARRAY, &attach, "attach a file (repeatable)",
           "FILE" },
-        { "time", 0, 0, G_OPTION_ARG_STRING, &when, "when the contact happened (ISO 8601; "
-          "default now)", "TIME" },
+        { "time", 0, 0, G_OPTION_ARG_STRING, &when, "when the contact happened (ISO 8601, "
+          "such as 2026-12-03T14:30 or 2026-12-03T14:30+01:00; local time (TZ) unless it names a "
+          "zone; default now)", "TIME" },
         { NULL },
     };
     if (!cli_parse("add", "--user USER --channel CHANNEL --subject TEXT [...]",
@@ -444,12 +445,17 @@ cmd_add(int argc, char **argv)
     gint64 contact_time = 0;
     if (when) {
         g_autoptr(GTimeZone) tz = g_time_zone_new_local();
-        /* "2026-12-03 14:30" and "2026-12-03T14:30" as people write them. */
+        /* "2026-12-03 14:30" and "2026-12-03T14:30" as people write them, with
+         * or without seconds, with or without a zone ("…T14:30Z",
+         * "…T14:30+01:00"); without one it is the local time (TZ). GLib wants
+         * the seconds: "HH:MM" before the end or the zone gets ":00". */
         g_autofree char *iso = g_strdup(when);
         if (strlen(iso) > 10 && iso[10] == ' ')
             iso[10] = 'T';
-        if (strlen(iso) == 16) {
-            char *with_seconds = g_strconcat(iso, ":00", NULL);
+        if (strlen(iso) >= 16 && iso[10] == 'T' && g_ascii_isdigit(iso[11]) &&
+            g_ascii_isdigit(iso[12]) && iso[13] == ':' && g_ascii_isdigit(iso[14]) &&
+            g_ascii_isdigit(iso[15]) && strchr("Zz+-", iso[16]) != NULL) {
+            char *with_seconds = g_strdup_printf("%.16s:00%s", iso, iso + 16);
             g_free(iso);
             iso = with_seconds;
         }

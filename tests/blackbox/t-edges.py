@@ -174,4 +174,26 @@ mm = mail([("From", ANNA), ("To", "j.mueller@acme-maschinen.example"), ("Subject
 t.eq((t.one_line(t.deliver(mm, d), "strict (11111)") or {}).get("lead"), None,
      "strict tenant: '(11111)' names no lead")
 
+
+# ---- add --time: with and without seconds, zone, T or a space ---------------------------------------
+# Without a zone it is the local time of TZ; a zone named wins over TZ.
+for when, tz, want in [("2026-12-03T14:30", "Europe/Berlin", "2026-12-03T13:30:00Z"),
+                       ("2026-12-03 14:30", "Europe/Berlin", "2026-12-03T13:30:00Z"),
+                       ("2026-12-03T14:30:00", "UTC", "2026-12-03T14:30:00Z"),
+                       ("2026-12-03T14:30+01:00", "UTC", "2026-12-03T13:30:00Z"),
+                       ("2026-12-03 14:30+01:00", "UTC", "2026-12-03T13:30:00Z"),
+                       ("2026-12-03T14:30-05:00", "Europe/Berlin", "2026-12-03T19:30:00Z"),
+                       ("2026-12-03T14:30Z", "Europe/Berlin", "2026-12-03T14:30:00Z"),
+                       ("2026-12-03 14:30Z", "Europe/Berlin", "2026-12-03T14:30:00Z"),
+                       ("2026-12-03T14:30:15+01:00", "UTC", "2026-12-03T13:30:15Z"),
+                       ("2026-12-03T14:30:00Z", "Europe/Berlin", "2026-12-03T14:30:00Z")]:
+    r = t.run(["add", "--user", "anna", "--channel", "phone", "--subject", f"Zeit {when}", "--time", when,
+               "--json"], data_dir=d, env={"TZ": tz})
+    t.exit_status(r, 0, f"add --time {when!r} (TZ={tz})")
+    got = ((r.json() or {}) if r.rc == 0 else {}).get("contact_time")
+    t.eq(got, want, f"add --time {when!r} with TZ={tz}: the contact time in UTC")
+for bad in ["2026-12-03T14", "2026-12-03T14:3", "2026-12-03T14:30+", "2026-12-03T14:30 +01:00", "14:30"]:
+    r = t.run(["add", "--user", "anna", "--channel", "phone", "--subject", "x", "--time", bad], data_dir=d)
+    t.exit_status(r, 64, f"add --time {bad!r} is refused")
+
 t.finish()
