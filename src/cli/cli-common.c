@@ -56,12 +56,16 @@ cli_usage(const char *name, const char *fmt, ...)
 }
 
 GOptionEntry *
-cli_common_entries(bool with_tenant, bool with_json)
+cli_common_entries(const char *name, bool with_tenant, bool with_json)
 {
     static GOptionEntry all[5];
     gsize n = 0;
+    bool demo = name != NULL && strcmp(name, "demo") == 0;
     all[n++] = (GOptionEntry){ "data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &cli_common.data_dir,
-                               "data directory (default: $CONTACTLOG_DATA_DIR or ./contactlog-data)",
+                               demo ? "data directory (default: $CONTACTLOG_DATA_DIR or "
+                                      "./contactlog-demo)"
+                                    : "data directory (default: $CONTACTLOG_DATA_DIR or "
+                                      "./contactlog-data)",
                                "DIR" };
     all[n++] = (GOptionEntry){ "config", 0, 0, G_OPTION_ARG_FILENAME, &cli_common.config_file,
                                "configuration file (default: DIR/contactlog.conf)", "FILE" };
@@ -84,7 +88,7 @@ cli_parse(const char *name, const char *params, const char *summary, GOptionEntr
     g_option_context_set_summary(ctx, summary);
     if (entries != NULL)
         g_option_context_add_main_entries(ctx, entries, NULL);
-    g_option_context_add_main_entries(ctx, cli_common_entries(with_tenant, with_json), NULL);
+    g_option_context_add_main_entries(ctx, cli_common_entries(name, with_tenant, with_json), NULL);
     g_autoptr(GError) error = NULL;
     /* GOption prints the program name from argv[0]: make it "contactlog NAME". */
     g_set_prgname("contactlog");

@@ -39,7 +39,8 @@ typedef struct {
 
 extern CliCommon cli_common;
 extern const char *cli_program; /* argv[0], for hints */
-GOptionEntry *cli_common_entries(bool with_tenant, bool with_json);
+/* name: the command (`demo` has a data directory of its own by default). */
+GOptionEntry *cli_common_entries(const char *name, bool with_tenant, bool with_json);
 
 /*
  * Parses argv for command `name` with its own entries plus the common ones.

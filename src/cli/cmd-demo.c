@@ -296,7 +296,8 @@ cmd_demo(int argc, char **argv)
         return cli_usage("demo", "unexpected argument \"%s\"", argv[1]);
     if ((lmtp != NULL || smtp != NULL || http != NULL) && !serve)
         return cli_usage("demo", "--lmtp, --smtp and --http go with --serve");
-    if (cli_common.data_dir == NULL && g_getenv("CONTACTLOG_DATA_DIR") == NULL)
+    const char *env_dir = g_getenv("CONTACTLOG_DATA_DIR");
+    if (cli_common.data_dir == NULL && (env_dir == NULL || *env_dir == '\0'))
         cli_common.data_dir = g_strdup("contactlog-demo");
     g_autoptr(GError) error = NULL;
     g_autoptr(ClConfig) config = cli_config("demo", &error);

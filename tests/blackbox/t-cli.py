@@ -27,6 +27,29 @@ for c in COMMANDS:
     t.ok("--data-dir" in r.out, f"{c} --help documents --data-dir", r)
     t.eq(r.err, "", f"{c} --help writes nothing to stderr", r)
 
+# The demo's data directory defaults to ./contactlog-demo, and its --help says so.
+r = t.run(["demo", "--help"])
+t.ok("$CONTACTLOG_DATA_DIR or ./contactlog-demo" in r.out and "contactlog-data" not in r.out,
+     "demo --help: --data-dir defaults to $CONTACTLOG_DATA_DIR or ./contactlog-demo", r)
+r = t.run(["inbox", "--help"])
+t.ok("$CONTACTLOG_DATA_DIR or ./contactlog-data" in r.out, "inbox --help: --data-dir defaults to ./contactlog-data", r)
+
+# README shows the beginning of `config --defaults` and says so: what it shows is the real
+# output's first lines, and the sections it leaves out are named.
+import os  # noqa: E402
+with open(os.path.join(t.source_root, "README.md"), encoding="utf-8") as f:
+    readme = f.read()
+m = re.search(r"`contactlog config --defaults`\s+prints(.*?)```ini\n(.*?)```", readme, re.S)
+r = t.run(["config", "--defaults"])
+t.exit_status(r, 0, "config --defaults")
+if t.ok(m is not None, "README shows the output of `config --defaults`"):
+    shown = m.group(2).rstrip("\n").splitlines()
+    real = r.out.splitlines()
+    t.eq(real[:len(shown)], shown, "README's `config --defaults` block is the start of the real output")
+    missing = [sec for sec in re.findall(r"^\[(\w+)\]$", r.out, re.M) if f"[{sec}]" not in m.group(2)]
+    t.ok(all(f"`[{sec}]`" in m.group(1) for sec in missing),
+         "README names the sections its block leaves out", got=missing)
+
 # Commands that print for people document --json (DESIGN §5: "Add --json where a
 # command prints for people by default").
 for c in ["load", "inbox", "history", "show", "confirm", "add", "rejected"]:
