@@ -42,6 +42,7 @@ let server;
 let base;
 let dataDir;
 let serverLog;
+let callPage; // the lead page with the recorded call and its attachment
 
 /* ---- set-up ---------------------------------------------------------------------------- */
 
@@ -533,6 +534,9 @@ test('record a phone call with an attachment and a colleague to notify; the coll
     entry.getByRole('link', { name: /Gesprächsnotiz Sommer\.txt/ }).click(),
   ]);
   assert.equal(download.suggestedFilename(), 'Gesprächsnotiz Sommer.txt');
+  // The size in German: "Byte" for every count.
+  assert.equal(await entry.locator('.attachment-size').textContent(), `${Buffer.byteLength(note)} Byte`);
+  callPage = new URL(page.url()).pathname;
   const file = await download.path();
   assert.equal(readFileSync(file, 'utf8'), note);
   await checkPage(page, 'lead page with entry');
@@ -609,8 +613,16 @@ test('follow-ups: overdue ones highlighted, marked done', async () => {
   await dialog.getByRole('button', { name: 'Kontakt speichern' }).click();
   const own = historyEntry(page, 'Idee <img src=x onerror="window.__xss=1"> für den Newsletter');
   await own.waitFor();
-  // The badge counts both due follow-ups (counts.followups_due of GET /api/v1/me) before the page is opened.
-  await page.waitForFunction(() => document.querySelector('[data-nav="followups"] .nav-badge').textContent === '2');
+  // And one that was due three days ago.
+  await page.getByRole('button', { name: 'Eigenen Kontakt vermerken' }).click();
+  dialog = page.getByRole('dialog', { name: 'Kontakt in eigener Kontakthistorie vermerken' });
+  await dialog.getByRole('radio', { name: 'Telefon' }).check({ force: true });
+  await dialog.getByLabel('Betreff').fill('Rückruf Steuerberater');
+  await dialog.getByLabel('Wiedervorlage', { exact: true }).fill(ymd(-3));
+  await dialog.getByRole('button', { name: 'Kontakt speichern' }).click();
+  await historyEntry(page, 'Rückruf Steuerberater').waitFor();
+  // The badge counts the three due follow-ups (counts.followups_due of GET /api/v1/me) before the page is opened.
+  await page.waitForFunction(() => document.querySelector('[data-nav="followups"] .nav-badge').textContent === '3');
   assert.deepEqual(s.calls(/^GET \/api\/v1\/me\/followups/), []);
   assert.equal(await page.evaluate(() => window.__xss), undefined);
   assert.equal(await own.locator('img').count(), 0);
@@ -620,22 +632,26 @@ test('follow-ups: overdue ones highlighted, marked done', async () => {
   await page.getByRole('navigation', { name: 'Hauptnavigation' }).getByRole('link', { name: /Wiedervorlagen/ }).click();
   await page.getByRole('heading', { level: 1, name: 'Wiedervorlagen' }).waitFor();
   await waitIdle(page);
-  await page.getByText('2 Wiedervorlagen sind fällig').waitFor();
-  await page.waitForFunction(() => document.querySelector('[data-nav="followups"] .nav-badge').textContent === '2');
+  await page.getByText('3 Wiedervorlagen sind fällig').waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-nav="followups"] .nav-badge').textContent === '3');
   const overdue = page.getByRole('region', { name: /Überfällig/ });
   const call = overdue.locator('li.followup').filter({ hasText: 'Telefonat: Freigabe der Startseite' });
   await call.waitFor();
   assert.match(await call.getAttribute('class'), /followup-overdue/);
-  await call.getByText('fällig seit gestern').waitFor();
+  // German as it is said: "seit gestern überfällig", "seit 3 Tagen überfällig" (not "fällig seit vor 3 Tagen").
+  assert.equal(await call.locator('.followup-rel').textContent(), 'seit gestern überfällig');
+  const older = overdue.locator('li.followup').filter({ hasText: 'Rückruf Steuerberater' });
+  assert.equal(await older.locator('.followup-rel').textContent(), 'seit 3 Tagen überfällig');
+  assert.deepEqual(await page.locator('.followup-rel').evaluateAll((els) => els.filter((e) => /seit vor|fällig seit/.test(e.textContent)).map((e) => e.textContent)), []);
   await page.getByRole('region', { name: /Heute/ }).getByText(/Idee <img/).waitFor();
   await page.getByRole('region', { name: /Demnächst/ }).getByText('Termin: Abnahme des Messestands').waitFor();
   await checkPage(page, 'follow-ups');
   await shot(page, 'desktop-de-14-followups');
   await call.getByRole('button', { name: 'Erledigt' }).click();
   await toastSays(page, 'Die Wiedervorlage ist erledigt.');
-  await overdue.waitFor({ state: 'detached' });
-  await page.getByText('1 Wiedervorlage ist fällig').waitFor();
-  await page.waitForFunction(() => document.querySelector('[data-nav="followups"] .nav-badge').textContent === '1');
+  await call.waitFor({ state: 'detached' });
+  await page.getByText('2 Wiedervorlagen sind fällig').waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-nav="followups"] .nav-badge').textContent === '2');
   await page.getByLabel('Erledigte anzeigen').check();
   await page.getByRole('region', { name: /Erledigt/ }).getByText('Telefonat: Freigabe der Startseite').waitFor();
   s.assertClean();
@@ -823,8 +839,14 @@ test('language: switch to English and back, remembered for the user and before l
   await page.getByRole('tab', { name: 'Contact history' }).waitFor();
   await page.getByText('Follow-up', { exact: false }).first().waitFor();
   await shot(page, 'desktop-en-02-lead-history');
+  // The size of a small file in English: "bytes", not "byte".
+  await go(page, callPage);
+  await page.locator('.attachment-size').first().waitFor();
+  assert.deepEqual(await page.locator('.attachment-size').allTextContents(), ['72 bytes']);
   await go(page, '/followups');
   await page.getByRole('heading', { level: 1, name: 'Follow-ups' }).waitFor();
+  // Overdue follow-ups in English too.
+  assert.equal(await page.locator('li.followup', { hasText: 'Rückruf Steuerberater' }).locator('.followup-rel').textContent(), '3 days overdue');
   await shot(page, 'desktop-en-03-followups');
   await go(page, '/companies/1');
   await page.getByRole('button', { name: 'Record a new contact' }).click();

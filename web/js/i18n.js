@@ -145,6 +145,9 @@ export function relativeTime(iso) {
 }
 
 export function formatSize(bytes) {
+  // Bytes with the plural of the language ("1 byte", "15 bytes"; German "15 Byte"):
+  // Intl's short unit says "15 byte" in English.
+  if (!(bytes >= 1024)) return tn('size.bytes', Math.max(0, Math.round(Number(bytes) || 0)));
   const units = ['byte', 'kilobyte', 'megabyte', 'gigabyte'];
   let v = bytes;
   let i = 0;

@@ -5,8 +5,15 @@
 import { get, patch } from '../api.js';
 import { announce, errorText, link, refreshCounts, setCount, toast } from '../app.js';
 import { h, icon, newId } from '../dom.js';
-import { formatDate, relativeDay, t, tn, todayYmd } from '../i18n.js';
+import { formatDate, parseDate, relativeDay, t, tn, todayYmd } from '../i18n.js';
 import { channelIcon, chip, emptyState, pageHeader, recordLink } from '../components/ui.js';
+
+/** Whole days from a date YYYY-MM-DD until today (local time). */
+function daysSince(ymd) {
+  const d = parseDate(ymd);
+  const today = parseDate(todayYmd());
+  return d && today ? Math.max(1, Math.round((today - d) / 86400000)) : 1;
+}
 
 function row(entry, onChange) {
   const today = todayYmd();
@@ -38,7 +45,7 @@ function row(entry, onChange) {
   return h(`li.followup${overdue ? '.followup-overdue' : ''}${isToday ? '.followup-today' : ''}${entry.followup_done ? '.followup-done' : ''}`,
     h('div.followup-date',
       h('span.followup-day', formatDate(entry.followup)),
-      h('span.followup-rel', overdue ? t('followup.overdue_since', { rel: relativeDay(entry.followup) }) : relativeDay(entry.followup))),
+      h('span.followup-rel', overdue ? tn('followup.overdue_days', daysSince(entry.followup)) : relativeDay(entry.followup))),
     channelIcon(entry.channel),
     h('div.followup-body',
       h('p.followup-subject', { id: titleId }, link(`/entries/${entry.id}`, {}, entry.subject || t('entry.no_subject'))),
