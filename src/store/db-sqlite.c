@@ -76,6 +76,123 @@ sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_text(ctx, folded, -1, g_free);
 }
 
+/*
+ * The tokenizer of the search index (0004-search.sql): unicode61 with
+ * remove_diacritics 2, as before ("Müller" is the token "muller", so "muller"
+ * finds it), and for a word with ä, ö, ü or ß also its German spelling out at
+ * the same position (FTS5_TOKEN_COLOCATED): "Müller" is found by "mueller",
+ * "Öffnungszeiten" by "oeffnungszeiten", "Straße" by "strasse", in phrases too.
+ * A query word with an umlaut asks for both ("Müller" finds "Mueller").
+ */
+typedef struct {
+    fts5_tokenizer parent;
+    Fts5Tokenizer *inner;
+} GermanTokenizer;
+
+typedef struct {
+    void *ctx;
+    int (*token)(void *, int, const char *, int, int, int);
+    const char *text;
+    int len;
+} GermanCall;
+
+static void
+german_delete(Fts5Tokenizer *tok)
+{
+    GermanTokenizer *g = (GermanTokenizer *)tok;
+    if (g->inner != NULL)
+        g->parent.xDelete(g->inner);
+    g_free(g);
+}
+
+static int
+german_create(void *api_ptr, const char **argv, int argc, Fts5Tokenizer **out)
+{
+    (void)argv;
+    (void)argc;
+    fts5_api *api = api_ptr;
+    GermanTokenizer *g = g_new0(GermanTokenizer, 1);
+    void *uctx = NULL;
+    int rc = api->xFindTokenizer(api, "unicode61", &uctx, &g->parent);
+    static const char *args[] = { "remove_diacritics", "2" };
+    if (rc == SQLITE_OK)
+        rc = g->parent.xCreate(uctx, args, 2, &g->inner);
+    if (rc != SQLITE_OK) {
+        g_free(g);
+        return rc;
+    }
+    *out = (Fts5Tokenizer *)g;
+    return SQLITE_OK;
+}
+
+/* The word spelled out (ä → ae, ö → oe, ü → ue, ß → ss), then folded as
+ * unicode61 folds (lower case, no accents); NULL when it has none of them. */
+static char *
+german_spelling(const char *word, int len)
+{
+    if (!g_utf8_validate(word, len, NULL))
+        return NULL;
+    g_autofree char *nfc = g_utf8_normalize(word, len, G_NORMALIZE_DEFAULT_COMPOSE);
+    if (nfc == NULL)
+        return NULL;
+    GString *out = g_string_new(NULL);
+    bool any = false;
+    for (const char *p = nfc; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_unichar_tolower(g_utf8_get_char(p));
+        const char *spelled = c == 0xe4 ? "ae" : c == 0xf6 ? "oe" : c == 0xfc ? "ue"
+                            : (c == 0xdf || c == 0x1e9e) ? "ss" : NULL;
+        if (spelled != NULL) {
+            g_string_append(out, spelled);
+            any = true;
+        } else {
+            g_string_append_unichar(out, c);
+        }
+    }
+    g_autofree char *spelled = g_string_free(out, FALSE);
+    return any ? cl_text_fold_search(spelled) : NULL;
+}
+
+static int
+german_token(void *data, int flags, const char *token, int n, int start, int end)
+{
+    GermanCall *call = data;
+    int rc = call->token(call->ctx, flags, token, n, start, end);
+    if (rc != SQLITE_OK || (flags & FTS5_TOKEN_COLOCATED) || start < 0 || end > call->len ||
+        end <= start)
+        return rc;
+    g_autofree char *spelled = german_spelling(call->text + start, end - start);
+    if (spelled != NULL && ((int)strlen(spelled) != n || memcmp(spelled, token, n) != 0))
+        rc = call->token(call->ctx, FTS5_TOKEN_COLOCATED, spelled, (int)strlen(spelled), start,
+                         end);
+    return rc;
+}
+
+static int
+german_tokenize(Fts5Tokenizer *tok, void *ctx, int flags, const char *text, int len,
+                int (*token)(void *, int, const char *, int, int, int))
+{
+    GermanTokenizer *g = (GermanTokenizer *)tok;
+    GermanCall call = { .ctx = ctx, .token = token, .text = text, .len = len };
+    return g->parent.xTokenize(g->inner, &call, flags, text, len, german_token);
+}
+
+/* Registers the tokenizer "contactlog" with the connection's FTS5. */
+static bool
+register_tokenizer(sqlite3 *handle)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(handle, "SELECT fts5(?1)", -1, &s, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_pointer(s, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (api == NULL || api->iVersion < 2)
+        return false;
+    static fts5_tokenizer german = { german_create, german_delete, german_tokenize };
+    return api->xCreateTokenizer(api, "contactlog", api, &german, NULL) == SQLITE_OK;
+}
+
 ClDb *
 cl_db_open_sqlite(const char *path, bool sync, GError **error)
 {
@@ -98,6 +215,12 @@ cl_db_open_sqlite(const char *path, bool sync, GError **error)
     sqlite3_busy_timeout(db->handle, BUSY_TIMEOUT_MS);
     sqlite3_create_function(db->handle, "cl_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                             sql_fold, NULL, NULL);
+    if (!register_tokenizer(db->handle)) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INTERNAL,
+                    "database: SQLite without FTS5: the search index cannot be opened");
+        cl_db_close(db);
+        return NULL;
+    }
     sqlite3_extended_result_codes(db->handle, 1);
     db->cache = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
                                       (GDestroyNotify)stmt_free);

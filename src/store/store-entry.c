@@ -218,20 +218,6 @@ load_reasons(ClEntry *e, const char *json)
 static bool insert_attachments(ClStore *store, const ClEntry *e, GPtrArray *list,
                                gint64 first, GError **error);
 
-/* The names of an entry's contact persons, as manual entries are indexed for search. */
-static char *
-contact_names(GPtrArray *contacts)
-{
-    if (contacts->len == 0)
-        return NULL;
-    GString *out = g_string_new(NULL);
-    for (guint i = 0; i < contacts->len; i++) {
-        ClItem *c = g_ptr_array_index(contacts, i);
-        g_string_append_printf(out, "%s%s", out->len ? "; " : "", c->name ? c->name : c->key);
-    }
-    return g_string_free(out, FALSE);
-}
-
 /* Notifies the users of an entry that is saved now (not its author, nobody twice). */
 static bool
 notify_users(ClStore *store, gint64 tenant_id, gint64 entry_id, GPtrArray *users, gint64 skip,
@@ -269,7 +255,6 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
     const char *text = e->from_mail ? e->index_text : e->body;
     g_free(e->preview);
     e->preview = store_preview(text);
-    g_autofree char *names = e->from_mail ? NULL : contact_names(e->contacts);
     int i = 1;
     cl_db_bind_int64(s, i++, e->tenant_id);
     cl_db_bind_text(s, i++, cl_entry_state_name(e->state));
@@ -300,7 +285,7 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
         cl_db_bind_null(s, i++);
     cl_db_bind_text(s, i++, e->preview);
     cl_db_bind_int64(s, i++, e->followup_done);
-    cl_db_bind_text(s, i++, names);
+    cl_db_bind_null(s, i++); /* search_names: not in the index yet */
     e->id = cl_db_one_int64(s, -1, error);
     if (e->id < 0)
         return false;
@@ -336,8 +321,12 @@ cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
         return false;
     /* The search index: a manual entry in the same transaction; captured mail
      * a moment later, behind the acknowledgement (search_queue in 0003-api.sql). */
-    if (!e->from_mail && !store_index(store, "", e->id, e->subject, text, names, error))
-        return false;
+    if (!e->from_mail) {
+        g_autofree char *names = store_entry_names(store, e->id, error);
+        if (names == NULL || !store_index(store, "", e->id, e->subject, text, NULL, names, error) ||
+            !store_set_indexed_names(store, e->id, names, error))
+            return false;
+    }
     if (e->from_mail) {
         ClDbStmt *q = cl_db_prepare(db, "INSERT INTO search_queue (entry_id) VALUES (?)", error);
         if (q == NULL)
@@ -1431,15 +1420,12 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
         g_ptr_array_add(e->reasons, cl_reason_new(changes[i].field, "review", detail));
         reasons_changed = true;
     }
-    g_autoptr(GPtrArray) new_contacts = cl_item_array_new();
     if (contact_ids != NULL) {
         GString *keys = g_string_new(NULL);
         for (guint i = 0; i < contact_ids->len; i++) {
-            ClItem *ct = store_item_by_id(store, CL_ITEM_CONTACT,
-                                          *(gint64 *)g_ptr_array_index(contact_ids, i), NULL);
+            g_autoptr(ClItem) ct = store_item_by_id(
+                store, CL_ITEM_CONTACT, *(gint64 *)g_ptr_array_index(contact_ids, i), NULL);
             g_string_append_printf(keys, "%s%s", keys->len ? ", " : "", ct ? ct->key : "?");
-            if (ct)
-                g_ptr_array_add(new_contacts, ct);
         }
         g_autofree char *detail = g_string_free(keys, FALSE);
         if (e->from_mail) {
@@ -1448,11 +1434,16 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
             reasons_changed = true;
         }
     }
-    /* A manual entry is indexed with its subject, text and contact names:
-     * when one of them changes, the old words go and the new ones come. */
+    /* The search index follows subject, text, contact persons and attachments.
+     * A manual entry's words are changed here: the old ones (as search_names
+     * keeps them) go and the new ones come. Captured mail's text is in its
+     * original: it is queued, and the indexer does the same with it. An entry
+     * not in the index yet (search_names NULL) is queued already. */
     g_autofree char *names = NULL;
-    bool reindex = !e->from_mail && (c->subject || c->body || contact_ids);
-    if (reindex) {
+    bool names_changed = contact_ids != NULL || c->remove_attachments != NULL ||
+                         (c->add_attachments != NULL && c->add_attachments->len > 0);
+    bool reindex = false;
+    if (names_changed || (!e->from_mail && (c->subject || c->body))) {
         ClDbStmt *old = cl_db_prepare(db, "SELECT search_names FROM entries WHERE id = ?", error);
         if (old == NULL)
             return false;
@@ -1462,11 +1453,23 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
         g_autofree char *old_names = g_strdup(cl_db_column_text(old, 0));
         while (cl_db_step(old, NULL) == 1)
             ;
-        names = contact_ids ? contact_names(new_contacts) : g_strdup(old_names);
-        if (!store_index(store, "delete", id, e->subject, e->body, old_names, error) ||
-            !store_index(store, "", id, c->subject ? c->subject : e->subject,
-                         c->body ? c->body : e->body, names, error))
-            return false;
+        if (e->from_mail || old_names == NULL) {
+            ClDbStmt *q = cl_db_prepare(db, "INSERT OR IGNORE INTO search_queue (entry_id)"
+                                            " VALUES (?)", error);
+            if (q == NULL)
+                return false;
+            cl_db_bind_int64(q, 1, id);
+            if (!cl_db_run(q, error))
+                return false;
+        } else {
+            names = store_entry_names(store, id, error);
+            if (names == NULL ||
+                !store_index(store, "delete", id, e->subject, e->body, NULL, old_names, error) ||
+                !store_index(store, "", id, c->subject ? c->subject : e->subject,
+                             c->body ? c->body : e->body, NULL, names, error))
+                return false;
+            reindex = true;
+        }
     }
     g_autofree char *reasons = reasons_changed ? reasons_json(e->reasons) : NULL;
     g_autofree char *preview = c->body ? store_preview(c->body) : NULL;
@@ -1599,21 +1602,19 @@ cl_store_entry_delete(ClStore *store, gint64 tenant_id, gint64 id, gint64 versio
     while (cl_db_step(n, NULL) == 1)
         ;
     g_autofree char *addresses = e->from_mail ? store_mail_addresses_text(e->addresses_json)
-                                              : g_steal_pointer(&names);
-    /* Mail still queued for indexing is not in the index yet. */
+                                              : NULL;
     ClDbStmt *q = cl_db_prepare(store->db, "DELETE FROM search_queue WHERE entry_id = ?", error);
     if (q == NULL)
         return false;
     cl_db_bind_int64(q, 1, id);
     if (!cl_db_run(q, error))
         return false;
-    bool queued = cl_db_changes(store->db) == 1;
-    /* Captured mail without its text (an unreadable original) leaves its text's
-     * words in the index; they name a row that no longer exists, so no search
-     * shows them. */
-    if (!queued && (!e->from_mail || mail_text != NULL) &&
+    /* Not in the index yet (search_names NULL): nothing to take out. Captured
+     * mail without its text (an unreadable original) leaves its text's words in
+     * the index; they name a row that no longer exists, so no search shows them. */
+    if (names != NULL && (!e->from_mail || mail_text != NULL) &&
         !store_index(store, "delete", id, e->subject, e->from_mail ? mail_text : e->body,
-                     addresses, error))
+                     addresses, names, error))
         return false;
     ClDbStmt *s = cl_db_prepare(store->db, "DELETE FROM entries WHERE tenant_id = ? AND id = ?",
                                 error);

@@ -377,6 +377,10 @@ load_contact(Load *l, gint64 tenant_id, gint64 company_id, json_t *c, GError **e
                          tenant_id, key, values, 3, &change, error);
     if (id < 0)
         return false;
+    /* Entries are found by their contact persons' names: a changed name is
+     * indexed again (behind, as captured mail is). */
+    if (change == 1 && !store_reindex_contact(l->store, id, error))
+        return false;
     l->last_id = id;
     json_t *emails = get_array(l, c, "emails", error);
     bool changed = false;

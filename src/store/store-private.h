@@ -44,9 +44,18 @@ char *store_preview(const char *text);
 /* The names and addresses of a mail's addresses JSON (not the envelope), for the index. */
 char *store_mail_addresses_text(const char *addresses_json);
 /* Adds an entry to the search index (op "") or takes it out (op "delete", with
- * exactly the values it was added with). */
+ * exactly the values it was added with). addresses: a mail's (store_mail_
+ * addresses_text), NULL for manual entries; names: store_entry_names(). */
 bool store_index(ClStore *store, const char *op, gint64 id, const char *subject, const char *text,
-                 const char *addresses, GError **error);
+                 const char *addresses, const char *names, GError **error);
+/* The words an entry is found by besides its text (transfer full): the names of
+ * its contact persons and of its attachments as they are now; "" for none,
+ * NULL on error. Kept in entries.search_names once indexed (0004-search.sql). */
+char *store_entry_names(ClStore *store, gint64 id, GError **error);
+/* Sets entries.search_names: the names the index holds now (NULL: not indexed). */
+bool store_set_indexed_names(ClStore *store, gint64 id, const char *names, GError **error);
+/* Queues the entries that name a contact person for indexing again (its name changed). */
+bool store_reindex_contact(ClStore *store, gint64 contact_id, GError **error);
 /* A notification for user_id (nothing when 0); actor_id 0: none. */
 bool store_notify(ClStore *store, gint64 tenant_id, gint64 entry_id, gint64 user_id,
                   const char *kind, gint64 actor_id, GError **error);

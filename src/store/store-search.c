@@ -5,8 +5,13 @@
  *
  * A contentless FTS5 table forgets what it indexed: taking a row out needs the
  * very words that went in. So everything indexed is either stored (subject,
- * a manual entry's text and contact names in search_names) or can be made
- * again from the original message (the text and addresses of captured mail).
+ * a manual entry's text, and for every entry the contact persons' and
+ * attachments' names as indexed, in search_names) or can be made again from
+ * the original message (the text and addresses of captured mail).
+ *
+ * search_queue holds entries to be (re)indexed: captured mail behind its
+ * acknowledgement, and entries whose names changed (a review, a renamed
+ * contact person). search_names NULL: the entry is not in the index yet.
  */
 #include "store-private.h"
 
@@ -127,7 +132,7 @@ store_mail_addresses_text(const char *addresses_json)
 
 bool
 store_index(ClStore *store, const char *op, gint64 id, const char *subject, const char *text,
-            const char *addresses, GError **error)
+            const char *addresses, const char *names, GError **error)
 {
     /* The same cut going in and coming out: at a character boundary. */
     g_autofree char *cut = NULL;
@@ -138,9 +143,9 @@ store_index(ClStore *store, const char *op, gint64 id, const char *subject, cons
     }
     ClDbStmt *s = cl_db_prepare(store->db,
                                 *op ? "INSERT INTO entry_search (entry_search, rowid, subject,"
-                                      " text, addresses) VALUES ('delete', ?, ?, ?, ?)"
+                                      " text, addresses, names) VALUES ('delete', ?, ?, ?, ?, ?)"
                                     : "INSERT INTO entry_search (rowid, subject, text,"
-                                      " addresses) VALUES (?, ?, ?, ?)",
+                                      " addresses, names) VALUES (?, ?, ?, ?, ?)",
                                 error);
     if (s == NULL)
         return false;
@@ -148,6 +153,59 @@ store_index(ClStore *store, const char *op, gint64 id, const char *subject, cons
     cl_db_bind_text(s, 2, subject ? subject : "");
     cl_db_bind_text(s, 3, text ? text : "");
     cl_db_bind_text(s, 4, addresses ? addresses : "");
+    cl_db_bind_text(s, 5, names ? names : "");
+    return cl_db_run(s, error);
+}
+
+char *
+store_entry_names(ClStore *store, gint64 id, GError **error)
+{
+    /* Contact persons in their order, then the attachments in theirs. */
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "SELECT coalesce(c.name, c.key) FROM entry_contacts ec"
+                                " JOIN contacts c ON c.id = ec.contact_id WHERE ec.entry_id = ?1"
+                                " UNION ALL SELECT name FROM (SELECT name FROM attachments"
+                                " WHERE entry_id = ?1 ORDER BY position, id)",
+                                error);
+    if (s == NULL)
+        return NULL;
+    cl_db_bind_int64(s, 1, id);
+    GString *out = g_string_new(NULL);
+    int rc;
+    while ((rc = cl_db_step(s, error)) == 1) {
+        const char *name = cl_db_column_text(s, 0);
+        if (name != NULL && *name)
+            g_string_append_printf(out, "%s%s", out->len ? "; " : "", name);
+    }
+    if (rc < 0) {
+        g_string_free(out, TRUE);
+        return NULL;
+    }
+    return g_string_free(out, FALSE);
+}
+
+bool
+store_set_indexed_names(ClStore *store, gint64 id, const char *names, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db, "UPDATE entries SET search_names = ? WHERE id = ?",
+                                error);
+    if (s == NULL)
+        return false;
+    cl_db_bind_text(s, 1, names);
+    cl_db_bind_int64(s, 2, id);
+    return cl_db_run(s, error);
+}
+
+bool
+store_reindex_contact(ClStore *store, gint64 contact_id, GError **error)
+{
+    ClDbStmt *s = cl_db_prepare(store->db,
+                                "INSERT OR IGNORE INTO search_queue (entry_id)"
+                                " SELECT entry_id FROM entry_contacts WHERE contact_id = ?",
+                                error);
+    if (s == NULL)
+        return false;
+    cl_db_bind_int64(s, 1, contact_id);
     return cl_db_run(s, error);
 }
 
@@ -240,6 +298,13 @@ cl_store_search_query(const char *text)
     return g_string_free(q, q->len == 0);
 }
 
+bool
+cl_store_index_check(ClStore *store, GError **error)
+{
+    return cl_db_exec(store->db, "INSERT INTO entry_search (entry_search) VALUES ('integrity-check')",
+                      error);
+}
+
 gint64
 cl_store_index_backlog(ClStore *store, GError **error)
 {
@@ -247,9 +312,10 @@ cl_store_index_backlog(ClStore *store, GError **error)
     return s ? cl_db_one_int64(s, 0, error) : -1;
 }
 
-/* One queued mail, read and parsed before the write lock is taken. */
+/* One queued entry, its mail read and parsed before the write lock is taken. */
 typedef struct {
     gint64 id;
+    bool from_mail;
     char *subject, *addresses, *text; /* text NULL: the entry is gone */
 } Queued;
 
@@ -293,12 +359,15 @@ cl_store_index_queued(ClStore *store, ClEntryTextFunc text_fn, void *data, guint
             g_propagate_error(error, g_steal_pointer(&local));
             return -1;
         }
-        if (e != NULL) {
+        if (e != NULL && e->from_mail) {
+            q.from_mail = true;
             q.subject = g_strdup(e->subject);
             q.addresses = store_mail_addresses_text(e->addresses_json);
             q.text = text_fn(store, e, data);
             if (q.text == NULL)
                 q.text = g_strdup(""); /* an unreadable original: found by subject and address */
+        } else if (e != NULL) {
+            q.text = g_strdup(""); /* a manual entry: read again under the lock */
         }
         g_array_append_val(work, q);
     }
@@ -327,7 +396,40 @@ cl_store_index_queued(ClStore *store, ClEntryTextFunc text_fn, void *data, guint
         done++;
         if (q->text == NULL)
             continue;
-        if (!store_index(store, "", q->id, q->subject, q->text, q->addresses, error))
+        /* Under the lock: what the index holds of it now (search_names, and a
+         * manual entry's subject and text, which an edit may have changed
+         * meanwhile; a mail's never change) comes out, the entry as it is
+         * now goes in. */
+        ClDbStmt *cur = cl_db_prepare(store->db,
+                                      "SELECT search_names, subject, body FROM entries"
+                                      " WHERE id = ?",
+                                      error);
+        if (cur == NULL)
+            goto fail;
+        cl_db_bind_int64(cur, 1, q->id);
+        int rc = cl_db_step(cur, error);
+        if (rc < 0)
+            goto fail;
+        if (rc == 0)
+            continue; /* deleted meanwhile */
+        g_autofree char *old_names = g_strdup(cl_db_column_text(cur, 0));
+        if (!q->from_mail) {
+            g_free(q->subject);
+            g_free(q->text);
+            q->subject = g_strdup(cl_db_column_text(cur, 1));
+            q->text = g_strdup(cl_db_column_text(cur, 2));
+        }
+        while (cl_db_step(cur, NULL) == 1)
+            ;
+        g_autofree char *names = store_entry_names(store, q->id, error);
+        if (names == NULL)
+            goto fail;
+        if (old_names != NULL &&
+            !store_index(store, "delete", q->id, q->subject, q->text, q->addresses, old_names,
+                         error))
+            goto fail;
+        if (!store_index(store, "", q->id, q->subject, q->text, q->addresses, names, error) ||
+            !store_set_indexed_names(store, q->id, names, error))
             goto fail;
     }
     if (!cl_store_commit(store, error))
@@ -391,18 +493,11 @@ cl_store_reindex(ClStore *store, char *(*text_fn)(ClStore *, ClEntry *, void *),
             if (e == NULL)
                 goto fail;
             g_autofree char *text = e->from_mail ? text_fn(store, e, data) : g_strdup(e->body);
-            g_autofree char *addresses = NULL;
-            if (e->from_mail) {
-                addresses = store_mail_addresses_text(e->addresses_json);
-            } else if (e->contacts->len > 0) {
-                GString *names = g_string_new(NULL);
-                for (guint k = 0; k < e->contacts->len; k++) {
-                    ClItem *c = g_ptr_array_index(e->contacts, k);
-                    g_string_append_printf(names, "%s%s", names->len ? "; " : "",
-                                           c->name ? c->name : c->key);
-                }
-                addresses = g_string_free(names, FALSE);
-            }
+            g_autofree char *addresses =
+                e->from_mail ? store_mail_addresses_text(e->addresses_json) : NULL;
+            g_autofree char *names = store_entry_names(store, e->id, error);
+            if (names == NULL)
+                goto fail;
             g_autofree char *preview = store_preview(text);
             ClDbStmt *up = cl_db_prepare(store->db,
                                          "UPDATE entries SET preview = ?, search_names = ?"
@@ -411,10 +506,10 @@ cl_store_reindex(ClStore *store, char *(*text_fn)(ClStore *, ClEntry *, void *),
             if (up == NULL)
                 goto fail;
             cl_db_bind_text(up, 1, preview);
-            cl_db_bind_text(up, 2, e->from_mail ? NULL : addresses);
+            cl_db_bind_text(up, 2, names);
             cl_db_bind_int64(up, 3, e->id);
             if (!cl_db_run(up, error) ||
-                !store_index(store, "", e->id, e->subject, text, addresses, error))
+                !store_index(store, "", e->id, e->subject, text, addresses, names, error))
                 goto fail;
             count++;
         }

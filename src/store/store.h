@@ -449,9 +449,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(ClEntryAttachment, cl_entry_attachment_free)
  * it cannot be read. */
 typedef char *(*ClEntryTextFunc)(ClStore *store, ClEntry *entry, void *data);
 
+/* FTS5's integrity check of the search index, on the store's connection (it
+ * needs the tokenizer registered there). Errors: CL_ERROR_INTERNAL when it
+ * finds the index damaged. */
+bool cl_store_index_check(ClStore *store, GError **error);
+
 /*
  * Rebuilds the search index and the previews of every entry. For databases
- * made before the index existed. Inside no transaction: commits in batches.
+ * made before the index existed, and after a change of how it is built
+ * (0004-search.sql). Inside no transaction: commits in batches.
  */
 bool cl_store_reindex(ClStore *store, ClEntryTextFunc text, void *data, guint *count_out,
                       GError **error);
