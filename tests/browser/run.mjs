@@ -786,6 +786,113 @@ test('candidates and suggestions: take a candidate, create a contact person from
   await s.close();
 });
 
+/** Delivers a mail of Tobias Brandt to the running server's data (as an MTA's pipe would). */
+function deliverMail(to, subject, id) {
+  const mail = [
+    'From: Tobias Brandt <tobias.brandt@nordlicht-agentur.example>',
+    `To: ${to}`,
+    'Cc: crm@contactlog.example',
+    `Subject: ${subject}`,
+    'Date: Thu, 03 Dec 2026 10:00:00 +0100',
+    `Message-ID: <${id}@browser-test.example>`,
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    'Guten Tag,',
+    'anbei die Unterlagen.',
+    '',
+  ].join('\r\n');
+  const r = spawnSync(binary, ['deliver', '--data-dir', dataDir, '--recipient', 'crm@contactlog.example'], { input: mail, encoding: 'utf8' });
+  assert.equal(r.status, 0, `deliver ${subject}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+test('review: a lead of another company than the contact person, and badges that tell the truth', async () => {
+  // DESIGN rules 4 and 6 both apply: the contact person is Bäckerei Sommer's, lead 20452 the
+  // Autohaus Jürgens'. Capture keeps both and says so; the card must not offer a Bestätigen that fails.
+  const res = deliverMail('p.sommer@baeckerei-sommer.example', 'Angebot für Lead 20452', 'conflict1');
+  assert.deepEqual([res.company, res.lead], ['sommer', '20452']);
+  assert.ok(res.reasons.some((r) => r.field === 'company' && r.rule === 'conflict'));
+  deliverMail('p.sommer@baeckerei-sommer.example', 'Rückfrage zu Lead 20452', 'conflict2');
+  deliverMail('p.sommer@baeckerei-sommer.example', 'Kurze Frage zum Liefertermin', 'nolead1');
+  deliverMail('p.sommer@baeckerei-sommer.example', 'Lead 20417 Rückruf Startseite', 'clear1');
+  deliverMail('einkauf@irgendwo.example', 'Lead 20391 Logo-Entwurf', 'nocontact1');
+
+  const s = await openPage();
+  const { page } = s;
+  await page.goto(`${base}/`);
+  await login(page, 'tobias');
+  await waitIdle(page);
+  const conflict = card(page, 'Angebot für Lead 20452');
+  await conflict.waitFor();
+  assert.equal(await conflict.locator('.review-sub .chip').last().textContent(), 'Bitte prüfen');
+  // Said plainly, with the companies' names (not their keys).
+  assert.equal(await conflict.locator('.review-conflict h3').textContent(), 'Betreff und Ansprechpartner gehören zu verschiedenen Unternehmen');
+  assert.equal(await conflict.locator('.review-conflict p').textContent(),
+    'Lead 20452 (Frühjahrsaktion) gehört zu Autohaus Jürgens GmbH, der Ansprechpartner Peter Sommer zu Bäckerei Sommer GmbH & Co. KG. '
+    + 'So lässt sich die E-Mail nicht speichern – wählen Sie, wohin sie gehört:');
+  await conflict.getByText('Widerspruch: Der Betreff nennt Lead 20452 (Frühjahrsaktion) von Autohaus Jürgens GmbH, der Ansprechpartner gehört zu Bäckerei Sommer GmbH & Co. KG. Bitte prüfen.').waitFor();
+  assert.equal(await conflict.getByText(/von autohaus|zu sommer\b/).count(), 0, 'no company keys in the text');
+  // The ways out instead of Bestätigen.
+  assert.equal(await conflict.getByRole('button', { name: 'Bestätigen', exact: true }).count(), 0);
+  const withLead = conflict.getByRole('button', { name: 'Mit Lead 20452 (Autohaus Jürgens GmbH) speichern' });
+  await withLead.waitFor();
+  await conflict.getByRole('button', { name: 'Ohne Lead speichern' }).waitFor();
+  await conflict.getByRole('button', { name: 'Zuordnung ändern' }).waitFor();
+  assert.deepEqual(await conflict.locator('.conflict-hints li').allTextContents(), [
+    'Mit Lead 20452: Die E-Mail kommt zu Autohaus Jürgens GmbH, Peter Sommer wird dann nicht als Ansprechpartner gespeichert.',
+    'Ohne Lead: Die E-Mail bleibt bei Bäckerei Sommer GmbH & Co. KG.']);
+  await checkPage(page, 'inbox with a conflict');
+  await conflict.scrollIntoViewIfNeeded();
+  await shot(page, 'desktop-de-25-inbox-conflict');
+  await shot(page, 'desktop-de-25-inbox-conflict-full', { fullPage: true });
+
+  // The company follows the lead.
+  await withLead.click();
+  await toastSays(page, 'Gespeichert in der Kontakthistorie: Lead 20452 · Frühjahrsaktion');
+  await conflict.waitFor({ state: 'detached' });
+  const saved = await page.evaluate((id) => fetch(`/api/v1/entries/${id}`).then((r) => r.json()), res.entry);
+  assert.deepEqual([saved.state, saved.company.key, saved.lead.number, saved.contacts.length], ['saved', 'autohaus', '20452', 0]);
+  // Autohaus Jürgens' history is counted by the paging test: the entry goes again.
+  const gone = await page.evaluate(async ({ id, version }) => {
+    const me = await fetch('/api/v1/me').then((r) => r.json());
+    return (await fetch(`/api/v1/entries/${id}?version=${version}`, { method: 'DELETE', headers: { 'X-CSRF-Token': me.csrf_token } })).status;
+  }, { id: saved.id, version: saved.version });
+  assert.equal(gone, 204);
+
+  // Or it stays with the contact person's company, without the lead.
+  const second = card(page, 'Rückfrage zu Lead 20452');
+  await second.getByRole('button', { name: 'Ohne Lead speichern' }).click();
+  await toastSays(page, 'Gespeichert in der Kontakthistorie: Bäckerei Sommer GmbH & Co. KG');
+  await second.waitFor({ state: 'detached' });
+
+  // The badge: "eindeutig" only when company, contact person and lead or project are clear.
+  const chipOf = (subject) => card(page, subject).locator('.review-sub .chip').last().textContent();
+  assert.equal(await chipOf('Lead 20417 Rückruf Startseite'), 'Zuordnung eindeutig');
+  assert.equal(await chipOf('Kurze Frage zum Liefertermin'), 'Ohne Lead/Projekt');
+  assert.equal(await chipOf('Lead 20391 Logo-Entwurf'), 'Bitte prüfen');
+  await card(page, 'Lead 20391 Logo-Entwurf').getByText('Kein Ansprechpartner erkannt – bitte wählen Sie ihn unter „Zuordnung ändern“.').waitFor();
+  assert.deepEqual(await page.locator('article.review-card').evaluateAll((cards) => cards
+    .filter((c) => /Zuordnung eindeutig/.test(c.querySelector('.review-sub').textContent))
+    .filter((c) => /Keine erkannt|Nicht erkannt/.test(c.querySelector('.assignment').textContent))
+    .map((c) => c.querySelector('h2').textContent)), [], 'no card with a missing part says "Zuordnung eindeutig"');
+  await checkPage(page, 'inbox badges');
+  await shot(page, 'desktop-de-26-inbox-badges', { fullPage: true });
+
+  // A 422 of the API is said in German, without the English detail.
+  const text = await page.evaluate(async () => {
+    const { errorText } = await import('/js/app.js');
+    const { ApiError } = await import('/js/api.js');
+    return [errorText(new ApiError(422, { code: 'invalid', detail: "lead 20452 belongs to company autohaus, not to the entry's company" })),
+      errorText(new ApiError(422, { code: 'invalid', detail: 'something else entirely' }))];
+  });
+  assert.deepEqual(text, ['Lead oder Projekt gehört zu einem anderen Unternehmen als die E-Mail. Wählen Sie das Unternehmen des Leads oder speichern Sie ohne Lead/Projekt.',
+    'Die Angaben passen nicht zusammen. Bitte prüfen Sie sie.']);
+  s.assertClean();
+  await s.close();
+});
+
 test('history paging: "Weitere laden" follows next_cursor', async () => {
   const s = await openPage();
   const { page } = s;

@@ -3,7 +3,7 @@
 
 import { get } from './api.js';
 import { h, icon } from './dom.js';
-import { t } from './i18n.js';
+import { currentLocale, t } from './i18n.js';
 
 export const state = {
   me: null, // {authenticated, user, csrf_token, unread_notifications, counts}
@@ -152,10 +152,30 @@ export function errorText(err) {
   if (err.status === 404) return t('error.not_found');
   if (err.status === 409) return t('error.conflict');
   if (err.status === 413) return t('error.too_large');
-  if (err.status === 422) return t('error.invalid', { detail: err.message });
+  if (err.status === 422) return invalidText(err);
   if (err.status === 429) return t('error.throttled');
   if (err.status >= 500) return t('error.server');
-  return err.message || t('error.generic');
+  if (err.status === 400) return t('error.bad_request');
+  return t('error.generic');
+}
+
+/*
+ * 422 says in `detail` (English, for developers) what did not fit; the user
+ * reads it in their language. The details the review and the forms can meet
+ * have a sentence of their own; any other is shown only in the English UI.
+ */
+const INVALID = [
+  [/belongs to company .*not to the entry's company/, 'error.other_company'],
+  [/a lead or a project, not (to )?both/, 'error.lead_and_project'],
+  [/follow-up date/, 'error.bad_followup'],
+  [/subject/, 'error.need_subject'],
+];
+
+function invalidText(err) {
+  const detail = (err.problem && err.problem.detail) || '';
+  const known = INVALID.find(([re]) => re.test(detail));
+  if (known) return t(known[1]);
+  return currentLocale() === 'en' && detail ? t('error.invalid_detail', { detail }) : t('error.invalid');
 }
 
 /** Announces a short text to screen readers without showing it. */

@@ -75,9 +75,30 @@ function capturedRecord(entry, kind, rule, detail) {
 const FORWARD_FORMATS = ['outlook', 'original-message', 'forward-header', 'header-block', 'attribution'];
 
 /**
- * Describes one reason: {icon, field, text, warn, edit}.
+ * The conflict capture found and the entry still has (DESIGN rules 4 and 6):
+ * the subject's lead or project belongs to another company than the contact
+ * person's, which is the entry's. {kind, record, recordCompany, entryCompany}
+ * (company keys), or null. Such an entry cannot be confirmed as it is.
  */
-export function describeReason(entry, reason) {
+export function recordConflict(entry) {
+  for (const r of entry.reasons || []) {
+    if (r.field !== 'company' || r.rule !== 'conflict') continue;
+    const m = /^(lead|project) (\S+) belongs to (\S+), the contact to (\S+)$/.exec(r.detail || '');
+    if (!m) continue;
+    const record = entry[m[1]];
+    // Still so: the same record, and the entry still at the contact's company.
+    if (!record || (record.number || record.key) !== m[2]) continue;
+    if (!entry.company || entry.company.key !== m[4] || m[3] === m[4]) continue;
+    return { kind: m[1], record, recordCompany: m[3], entryCompany: m[4] };
+  }
+  return null;
+}
+
+/**
+ * Describes one reason: {icon, field, text, warn, edit}. companies: the
+ * tenant's companies by key ({id, name}), for names the entry does not carry.
+ */
+export function describeReason(entry, reason, companies = null) {
   const { field, rule } = reason;
   const detail = reason.detail || '';
   let key = `reason.${field}.${rule}`;
@@ -119,7 +140,8 @@ export function describeReason(entry, reason) {
         vars.recordCompany = m[3];
         vars.contactCompany = m[4];
         const cands = allItems(entry, 'company');
-        const nm = (k) => (cands.find((c) => c.key === k) || {}).name || k;
+        if (entry.company) cands.push(entry.company);
+        const nm = (k) => (cands.find((c) => c.key === k) || (companies && companies.get(k)) || {}).name || k;
         vars.recordCompany = nm(m[3]);
         vars.contactCompany = nm(m[4]);
       } else {
@@ -148,4 +170,18 @@ export function needsAttention(entry) {
   const cands = entry.candidates || {};
   if (Object.values(cands).some((l) => l && l.length)) return true;
   return (entry.reasons || []).some((r) => describeReason(entry, r).warn);
+}
+
+/**
+ * How complete the suggested assignment is, for the card's badge:
+ * 'check' — something conflicts, has candidates, or company or contact
+ * person is missing; 'no_record' — company and contact person are clear, no
+ * lead or project (many mails are about the company only); 'ready' — all of
+ * it is clear.
+ */
+export function assignmentState(entry) {
+  if (needsAttention(entry) || recordConflict(entry)) return 'check';
+  if (!entry.company || !(entry.contacts && entry.contacts.length)) return 'check';
+  if (!entry.lead && !entry.project) return 'no_record';
+  return 'ready';
 }

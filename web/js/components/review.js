@@ -7,7 +7,7 @@ import { post } from '../api.js';
 import { companies, errorText, refreshCounts, state, toast, users } from '../app.js';
 import { append, h, icon, newId } from '../dom.js';
 import { formatDateTime, formatList, t } from '../i18n.js';
-import { describeReason, needsAttention } from '../reasons.js';
+import { assignmentState, describeReason, recordConflict } from '../reasons.js';
 import { attachmentList, fullTextToggle } from './entries.js';
 import { checkedIds, companyRecords, followupField } from './entry-form.js';
 import { CHANNELS, channelIcon, channelName, chip, confirmDialog, leadLabel, openDialog, projectLabel, recordLink } from './ui.js';
@@ -43,18 +43,22 @@ function preselectFor(kind, item) {
 }
 
 /**
- * The names of the companies (by id) that the candidates of these entries
- * need: candidates of another company than the entry's say which (two leads
- * "Relaunch Website" of two customers are told apart by it). Candidates carry
- * their company's id and key only: the names come from the tenant's list of
- * companies (cached for a minute), and only when some candidate needs one.
+ * The companies that the cards of these entries name besides the entry's
+ * own: candidates of another company than the entry's say which (two leads
+ * "Relaunch Website" of two customers are told apart by it), and a lead or
+ * project of another company than the contact person's (recordConflict) is
+ * said with both companies' names. Candidates and reasons carry a company's
+ * id or key only: the names come from the tenant's list of companies (cached
+ * for a minute), and only when some card needs one.
+ * Resolves to {byId: Map id → name, byKey: Map key → {id, key, name}} or null.
  */
 export async function candidateCompanyNames(entries) {
-  const needed = entries.some((e) => Object.entries(e.candidates || {}).some(([kind, items]) => kind !== 'company'
+  const needed = entries.some((e) => recordConflict(e) || Object.entries(e.candidates || {}).some(([kind, items]) => kind !== 'company'
     && (items || []).some((i) => i.company && (!e.company || e.company.id !== i.company.id))));
   if (!needed) return null;
   try {
-    return new Map((await companies()).map((c) => [c.id, c.name]));
+    const list = await companies();
+    return { byId: new Map(list.map((c) => [c.id, c.name])), byKey: new Map(list.map((c) => [c.key, c])) };
   } catch (err) {
     console.warn('companies:', err.message);
     return null;
@@ -73,15 +77,21 @@ function candidateReasons(entry) {
   if ((cands.company || []).length > 1) out.push({ icon: 'building-2', field: 'company', text: t('review.cand_companies', { n: cands.company.length }), warn: true });
   const ambiguous = (entry.reasons || []).some((r) => r.field === 'contact' && (r.rule === 'ambiguous-address' || r.rule === 'message-scan'));
   if ((cands.contact || []).length > 1 && !ambiguous) out.push({ icon: 'contact-round', field: 'contact', text: t('review.cand_contacts', { n: cands.contact.length }), warn: true });
+  // What is missing is said too (the badge says "Bitte prüfen" for it).
+  const suggest = (entry.reasons || []).some((r) => r.field === 'contact' && r.rule === 'suggest-create');
+  if (!entry.company && !(cands.company || []).length) out.push({ icon: 'building-2', field: 'company', text: t('review.missing_company'), warn: true });
+  else if (!(entry.contacts || []).length && !(cands.contact || []).length && !ambiguous && !suggest) {
+    out.push({ icon: 'contact-round', field: 'contact', text: t('review.missing_contact'), warn: true });
+  }
   return out;
 }
 
-function reasonList(entry, { onCreateContact } = {}) {
+function reasonList(entry, { onCreateContact, companies: known = null } = {}) {
   const reasons = entry.reasons || [];
   const extra = candidateReasons(entry);
   if (!reasons.length && !extra.length) return h('p.muted', t('review.no_reasons'));
   const items = reasons.map((r) => {
-    const d = describeReason(entry, r);
+    const d = describeReason(entry, r, known);
     if (r.field === 'contact' && r.rule === 'suggest-create' && onCreateContact && entry.company) {
       d.action = h('button.link-button.reason-action', { type: 'button', onclick: () => onCreateContact(r.detail) },
         icon('plus'), h('span', t('review.create_contact')));
@@ -122,7 +132,7 @@ export function reviewCard(entry, { onDone, companyNames = null } = {}) {
     for (const item of cands[kind] || []) {
       // Of another company than the entry's: say which (when its name is known).
       const other = kind !== 'company' && item.company && (!entry.company || entry.company.id !== item.company.id);
-      const companyName = other && companyNames ? companyNames.get(item.company.id) : null;
+      const companyName = other && companyNames ? companyNames.byId.get(item.company.id) : null;
       candidateButtons.push(h('button.candidate', {
         type: 'button',
         title: t('review.use_candidate'),
@@ -193,7 +203,16 @@ export function reviewCard(entry, { onDone, companyNames = null } = {}) {
   const mailHead = addresses(entry);
   // The card shows From/To/Cc above; the full text does not repeat them.
   const toggle = fullTextToggle(entry, { addresses: !mailHead });
-  const attention = needsAttention(entry);
+  const badge = {
+    check: () => chip(t('review.check'), 'warning', 'triangle-alert'),
+    no_record: () => chip(t('review.no_lead_project'), 'neutral', 'info'),
+    ready: () => chip(t('review.ready'), 'success', 'circle-check'),
+  }[assignmentState(entry)]();
+  const conflict = conflictBox(entry, companyNames, (body) => act(null, async () => {
+    const saved = await post(`entries/${entry.id}/confirm`, { version: entry.version, ...body });
+    toast(t('review.saved', { where: whereText(saved) }));
+    done(saved, 'confirm');
+  }));
   append(card, [
     h('header.review-head',
       channelIcon(entry.channel),
@@ -202,7 +221,7 @@ export function reviewCard(entry, { onDone, companyNames = null } = {}) {
         h('p.review-sub',
           h('time', { datetime: entry.contact_time || '' }, formatDateTime(entry.contact_time)),
           entry.forwarded ? chip(t('entry.forwarded'), 'neutral', 'forward') : null,
-          attention ? chip(t('review.check'), 'warning', 'triangle-alert') : chip(t('review.ready'), 'success', 'circle-check')))),
+          badge))),
     mailHead,
     preview,
     attachmentList(entry),
@@ -213,12 +232,62 @@ export function reviewCard(entry, { onDone, companyNames = null } = {}) {
         candidateButtons.length ? h('div.candidates', h('h4.sub-heading', t('review.candidates')), h('div.candidate-list', candidateButtons)) : null),
       h('section.review-section.review-why', { 'aria-label': t('review.why') },
         h('h3.section-title', icon('lightbulb'), h('span', t('review.why'))),
-        reasonList(entry, { onCreateContact: (address) => openCreateContact(entry, address, done) }))),
+        reasonList(entry, { onCreateContact: (address) => openCreateContact(entry, address, done), companies: companyNames ? companyNames.byKey : null }))),
+    conflict ? conflict.node : null,
     h('div.entry-foot', toggle.button),
     toggle.panel,
     status,
-    h('footer.review-actions', confirmButton, changeButton, discardButton)]);
+    // A card that cannot be confirmed as it is offers the ways out instead of Bestätigen.
+    h('footer.review-actions', conflict ? conflict.buttons : confirmButton, changeButton, discardButton)]);
   return card;
+}
+
+/**
+ * The lead or project of the subject belongs to another company than the
+ * contact person (recordConflict): confirming as it is would be refused
+ * (422). Says so with both companies' names and offers the two ways out:
+ * the company follows the record (its company and the record; contact
+ * persons of the other company are not kept), or the entry stays with the
+ * contact's company without lead/project. {node, buttons} or null.
+ * save(body) confirms with the body's changes.
+ */
+function conflictBox(entry, known, save) {
+  const c = recordConflict(entry);
+  if (!c) return null;
+  const other = known && known.byKey ? known.byKey.get(c.recordCompany) : null;
+  const recordCompany = other ? other.name : c.recordCompany;
+  const entryCompany = entry.company.name || c.entryCompany;
+  const record = c.kind === 'lead' ? t('reason.lead_key', { number: c.record.number })
+    : t('reason.project_named', { name: c.record.name || c.record.key });
+  const named = c.kind === 'lead' ? t('reason.lead_named', { number: c.record.number, name: c.record.name })
+    : record;
+  const contacts = (entry.contacts || []).map((x) => x.name);
+  const text = contacts.length
+    ? t('review.conflict_text', { record: named, recordCompany, contact: formatList(contacts), contactCompany: entryCompany })
+    : t('review.conflict_text_nocontact', { record: named, recordCompany, contactCompany: entryCompany });
+  const buttons = [];
+  if (other) {
+    // Choosing a lead or project brings its company (docs/api.md): both are sent,
+    // so that nothing of the entry's company is checked against the record.
+    buttons.push(h('button.button.button-primary', {
+      type: 'button',
+      'data-action': 'confirm-record',
+      onclick: () => save({ company: other.id, [c.kind]: c.record.id }),
+    }, icon('check'), h('span', t('review.save_with_record', { record, company: recordCompany }))));
+  }
+  buttons.push(h(`button.button${other ? '' : '.button-primary'}`, {
+    type: 'button',
+    'data-action': 'confirm-without-record',
+    onclick: () => save({ [c.kind]: null }),
+  }, icon('check'), h('span', t(c.kind === 'lead' ? 'review.save_without_lead' : 'review.save_without_project'))));
+  const hints = [];
+  if (other && contacts.length) hints.push(h('li', t('review.save_with_record_hint', { record, company: recordCompany, contact: formatList(contacts) })));
+  hints.push(h('li', t('review.save_without_hint', { company: entryCompany, word: t(`reason.${c.kind}_word`) })));
+  const node = h('section.review-conflict', { role: 'note', 'aria-label': t('review.conflict_title') },
+    h('h3.section-title', icon('triangle-alert'), h('span', t('review.conflict_title'))),
+    h('p', text),
+    h('ul.conflict-hints', hints));
+  return { node, buttons };
 }
 
 function whereText(entry) {
