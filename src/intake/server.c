@@ -100,6 +100,7 @@ struct ClServer {
     GCond ix_cond;
     bool ix_wanted;
     gint ix_stop;          /* atomic: read by the indexer between batches */
+    gint64 last_commit;    /* monotonic µs of the storing thread's last commit (atomic) */
     /* counters for the stop line */
     guint sessions, messages, tempfails;
 };
@@ -470,8 +471,33 @@ checkpoint_main(gpointer data)
 
 /* The text of captured mail goes into the search index here, behind the
  * acknowledgement (search_queue in 0003-api.sql): after each commit of the
- * storing thread, and every few seconds for mail another process captured. */
-#define INDEX_BATCH 16
+ * storing thread, and every few seconds for mail another process captured.
+ *
+ * Behind in time too: its transactions take the database's write lock, and
+ * indexing a mail costs about what capturing it does (the original parsed
+ * again, its words through the tokenizer), on the same two cores. So it
+ * indexes when the mail server has been quiet for INDEX_QUIET_US, a few mails
+ * a transaction (one arriving meanwhile waits for no more than these); while
+ * mail keeps coming it still indexes a batch every INDEX_TRICKLE_US, and
+ * catches up when the rush is over. A search indexes what waits first (up to
+ * 256), so it finds what is queued either way. */
+#define INDEX_BATCH 4
+#define INDEX_QUIET_US (10 * 1000)
+#define INDEX_TRICKLE_US (200 * 1000)
+
+/* Waits until the storing thread has been quiet for INDEX_QUIET_US, or
+ * INDEX_TRICKLE_US have passed since the last batch. */
+static void
+index_wait_quiet(ClServer *srv, gint64 last_batch)
+{
+    while (!g_atomic_int_get(&srv->ix_stop)) {
+        gint64 now = g_get_monotonic_time();
+        gint64 quiet = now - __atomic_load_n(&srv->last_commit, __ATOMIC_RELAXED);
+        if (quiet >= INDEX_QUIET_US || now - last_batch >= INDEX_TRICKLE_US)
+            return;
+        g_usleep((gulong)MIN(INDEX_QUIET_US - quiet, last_batch + INDEX_TRICKLE_US - now));
+    }
+}
 
 static gpointer
 index_main(gpointer data)
@@ -489,7 +515,10 @@ index_main(gpointer data)
         srv->ix_wanted = false;
         g_mutex_unlock(&srv->ix_lock);
         gint64 n;
+        gint64 last_batch = 0;
         do {
+            index_wait_quiet(srv, last_batch);
+            last_batch = g_get_monotonic_time();
             g_autoptr(GError) error = NULL;
             n = cl_store_index_queued(srv->istore, cl_pipeline_index_text, NULL, INDEX_BATCH,
                                       &error);
@@ -525,6 +554,7 @@ store_main(gpointer data)
             g_ptr_array_add(jobs, more);
         }
         store_batch(srv, jobs);
+        __atomic_store_n(&srv->last_commit, g_get_monotonic_time(), __ATOMIC_RELAXED);
         g_mutex_lock(&srv->ix_lock);
         srv->ix_wanted = true;
         g_cond_signal(&srv->ix_cond);
@@ -1013,6 +1043,7 @@ cl_server_new(const ClConfig *config, const char *config_file, char **overrides,
     srv->istore = cl_store_open(srv->base, error);
     if (srv->istore == NULL)
         return NULL;
+    cl_store_set_background(srv->istore);
     srv->pipeline = cl_pipeline_new(srv->wstore, srv->base);
     for (int pass = 0; pass < 2; pass++) {
         char **specs = pass == 0 ? config->lmtp_listen : config->smtp_listen;

@@ -36,6 +36,8 @@ void cl_db_bind_null(ClDbStmt *stmt, int index);
  * cl_db_wal_pages() says how large the log is (any thread), and
  * cl_db_checkpoint() on another connection copies it (PASSIVE). */
 void cl_db_watch_wal(ClDb *db);
+/* Writes of this connection wait while any other writer of the process waits. */
+void cl_db_set_background(ClDb *db);
 guint cl_db_wal_pages(ClDb *db);
 bool cl_db_checkpoint(ClDb *db, GError **error);
 void cl_db_bind_blob(ClDbStmt *stmt, int index, const void *data, gsize len);

@@ -50,7 +50,7 @@ bool store_index(ClStore *store, const char *op, gint64 id, const char *subject,
                  const char *addresses, const char *names, GError **error);
 /* The words an entry is found by besides its text (transfer full): the names of
  * its contact persons and of its attachments as they are now; "" for none,
- * NULL on error. Kept in entries.search_names once indexed (0004-search.sql). */
+ * NULL on error. Kept in entries.search_names once indexed (0005-search.sql). */
 char *store_entry_names(ClStore *store, gint64 id, GError **error);
 /* Sets entries.search_names: the names the index holds now (NULL: not indexed). */
 bool store_set_indexed_names(ClStore *store, gint64 id, const char *names, GError **error);

@@ -192,6 +192,12 @@ cl_store_defer_checkpoints(ClStore *store)
     cl_db_watch_wal(store->db);
 }
 
+void
+cl_store_set_background(ClStore *store)
+{
+    cl_db_set_background(store->db);
+}
+
 guint
 cl_store_wal_pages(ClStore *store)
 {

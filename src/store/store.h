@@ -130,6 +130,9 @@ void cl_store_set_bulk(ClStore *store, bool on);
  * this so that no acknowledgement waits for a checkpoint.
  */
 void cl_store_defer_checkpoints(ClStore *store);
+/* This store's transactions let the process's other writers go first (a
+ * thread that works behind them, such as the search indexer). */
+void cl_store_set_background(ClStore *store);
 guint cl_store_wal_pages(ClStore *store);
 bool cl_store_checkpoint(ClStore *store, GError **error);
 
@@ -457,7 +460,7 @@ bool cl_store_index_check(ClStore *store, GError **error);
 /*
  * Rebuilds the search index and the previews of every entry. For databases
  * made before the index existed, and after a change of how it is built
- * (0004-search.sql). Inside no transaction: commits in batches.
+ * (0005-search.sql). Inside no transaction: commits in batches.
  */
 bool cl_store_reindex(ClStore *store, ClEntryTextFunc text, void *data, guint *count_out,
                       GError **error);

@@ -515,6 +515,69 @@ test_batch(Fixture *f, gconstpointer data)
     g_assert_cmpuint(inbox_count(f, "anna"), ==, 2);
 }
 
+/* ---- the writers of one process (db-sqlite.c: Writer) ----------------------------------------- */
+
+typedef struct {
+    Fixture *f;
+    bool background;
+    gint64 started; /* monotonic µs: the transaction began */
+    GError *error;
+} Taker;
+
+static gpointer
+take_write_lock(gpointer data)
+{
+    Taker *t = data;
+    g_autoptr(GError) error = NULL;
+    ClStore *s = cl_store_open(t->f->config, &error);
+    g_assert_no_error(error);
+    if (t->background)
+        cl_store_set_background(s);
+    if (cl_store_begin(s, &t->error)) {
+        t->started = g_get_monotonic_time();
+        g_usleep(2000);
+        g_assert_true(cl_store_commit(s, NULL));
+    }
+    cl_store_free(s);
+    return NULL;
+}
+
+static void
+test_writers_queue(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(cl_store_begin(f->store, &error));
+
+    /* A second connection of the same thread inside this one's transaction
+     * would wait for itself: "locked" at once, not after the busy timeout. */
+    ClStore *other = cl_store_open(f->config, &error);
+    g_assert_no_error(error);
+    gint64 t0 = g_get_monotonic_time();
+    g_assert_false(cl_store_begin(other, &error));
+    g_assert_error(error, CL_ERROR, CL_ERROR_TEMPFAIL);
+    g_clear_error(&error);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, G_USEC_PER_SEC);
+    cl_store_free(other);
+
+    /* Threads queue behind it: a background writer waits while a foreground
+     * one waits, then both get the lock as soon as it is free (no busy sleep). */
+    Taker bg = { .f = f, .background = true }, fg = { .f = f };
+    GThread *tb = g_thread_new("bg", take_write_lock, &bg);
+    g_usleep(50 * 1000);
+    GThread *tf = g_thread_new("fg", take_write_lock, &fg);
+    g_usleep(50 * 1000);
+    gint64 released = g_get_monotonic_time();
+    g_assert_true(cl_store_commit(f->store, &error));
+    g_thread_join(tf);
+    g_thread_join(tb);
+    g_assert_no_error(fg.error);
+    g_assert_no_error(bg.error);
+    g_assert_cmpint(fg.started, >=, released);
+    g_assert_cmpint(bg.started, >, fg.started); /* it came first, but mail goes first */
+    g_assert_cmpint(fg.started - released, <, 20 * 1000);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -530,5 +593,6 @@ main(int argc, char **argv)
     ADD("/pipeline/failure-every-step", test_failure_at_every_step);
     ADD("/pipeline/batch", test_batch);
     ADD("/pipeline/failure-in-batch", test_failure_in_batch);
+    ADD("/store/writers-queue", test_writers_queue);
     return g_test_run();
 }
