@@ -572,6 +572,61 @@ test('record a phone call with an attachment and a colleague to notify; the coll
   await s.close();
 });
 
+test('correct a saved entry (channel, subject, attachments) and delete it', async () => {
+  const s = await openPage();
+  const { page } = s;
+  await page.goto(`${base}/`);
+  await login(page, 'lena');
+  await go(page, '/leads/2');
+  await page.getByRole('button', { name: 'Neuen Kontakt vermerken' }).click();
+  let dialog = page.getByRole('dialog', { name: 'Neuen Kontakt vermerken' });
+  await dialog.getByRole('radio', { name: 'Termin' }).check();
+  await dialog.getByLabel('Betreff').fill('Termin: Abstimmung Bildauswahl');
+  await dialog.getByLabel('Notiz').fill('Bilder für die Startseite besprochen.');
+  await dialog.getByLabel('Anhänge', { exact: true }).setInputFiles({ name: 'Bildauswahl.txt', mimeType: 'text/plain', buffer: Buffer.from('Motive 1, 4, 7\n') });
+  await dialog.getByRole('button', { name: 'Kontakt speichern' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await historyEntry(page, 'Termin: Abstimmung Bildauswahl').getByRole('link', { name: 'Termin: Abstimmung Bildauswahl' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Eintrag' }).waitFor();
+
+  // "Bearbeiten": the form as it was filled in, the attachment to remove, a file to add.
+  await page.getByRole('button', { name: 'Bearbeiten' }).click();
+  dialog = page.getByRole('dialog', { name: 'Kontakt bearbeiten' });
+  await dialog.waitFor();
+  assert.equal(await dialog.getByLabel('Betreff').inputValue(), 'Termin: Abstimmung Bildauswahl');
+  assert.equal(await dialog.getByLabel('Notiz').inputValue(), 'Bilder für die Startseite besprochen.');
+  assert.equal(await dialog.getByRole('radio', { name: 'Termin' }).isChecked(), true);
+  await dialog.getByRole('radio', { name: 'Video' }).check();
+  await dialog.getByLabel('Betreff').fill('Video-Termin: Bildauswahl abgestimmt');
+  await dialog.getByLabel('Wiedervorlage', { exact: true }).fill(ymd(7));
+  await dialog.getByRole('checkbox', { name: /Bildauswahl\.txt/ }).check();
+  await dialog.getByLabel('Anhänge', { exact: true }).setInputFiles({ name: 'Protokoll Bildauswahl.txt', mimeType: 'text/plain', buffer: Buffer.from('Motive 1 und 7 freigegeben.\n') });
+  await checkPage(page, 'edit entry dialog');
+  await shot(page, 'desktop-de-27-edit-entry-dialog', { top: true });
+  await dialog.getByRole('button', { name: 'Änderungen speichern' }).click();
+  await toastSays(page, 'Die Änderungen wurden gespeichert.');
+  await dialog.waitFor({ state: 'detached' });
+  const entry = historyEntry(page, 'Video-Termin: Bildauswahl abgestimmt');
+  await entry.waitFor();
+  await entry.getByText('Video', { exact: true }).waitFor();
+  await entry.getByRole('link', { name: /Protokoll Bildauswahl\.txt/ }).waitFor();
+  assert.equal(await entry.getByRole('link', { name: /^Bildauswahl\.txt/ }).count(), 0, 'the removed attachment is gone');
+  await entry.getByText(/Wiedervorlage/).first().waitFor();
+  await shot(page, 'desktop-de-28-entry-after-edit');
+
+  // "Löschen", after asking: the entry is gone from the lead's history.
+  await page.getByRole('button', { name: 'Löschen' }).click();
+  const ask = page.getByRole('dialog', { name: 'Eintrag löschen?' });
+  await ask.getByText('„Video-Termin: Bildauswahl abgestimmt“ wird aus der Kontakthistorie gelöscht').waitFor();
+  await ask.getByRole('button', { name: 'Löschen' }).click();
+  await toastSays(page, 'Der Eintrag wurde gelöscht.');
+  await page.getByRole('heading', { level: 1, name: 'Relaunch Website' }).waitFor();
+  await waitIdle(page);
+  assert.equal(await historyEntry(page, 'Video-Termin: Bildauswahl abgestimmt').count(), 0);
+  s.assertClean();
+  await s.close();
+});
+
 test('follow-ups: overdue ones highlighted, marked done', async () => {
   const s = await openPage();
   const { page } = s;

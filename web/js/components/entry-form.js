@@ -1,9 +1,11 @@
 // components/entry-form.js — "Neuen Kontakt vermerken": a call, meeting,
 // letter … recorded by hand in a company, lead or project, or in the
 // user's own history. Sent as multipart/form-data: the field "entry" with
-// the JSON and the files.
+// the JSON and the files. The same form corrects a saved entry ("Kontakt
+// bearbeiten"): PATCH with the entry's version, new files added after it;
+// captured mail keeps its subject and text, which are the mail's own.
 
-import { api, get } from '../api.js';
+import { api, get, patch } from '../api.js';
 import { errorText, refreshCounts, state, toast, users } from '../app.js';
 import { h, icon, newId } from '../dom.js';
 import { formatSize, localDateTimeValue, t, todayYmd } from '../i18n.js';
@@ -70,12 +72,21 @@ export function followupField(initial = '') {
   return { node, input };
 }
 
+/** Where a saved entry is: the target of the form that corrects it. */
+export function targetOf(entry) {
+  if (entry.lead) return { kind: 'lead', item: { ...entry.lead, company: entry.company } };
+  if (entry.project) return { kind: 'project', item: { ...entry.project, company: entry.company } };
+  if (entry.company) return { kind: 'company', item: entry.company };
+  return { kind: 'own', item: null };
+}
+
 /**
  * Opens the form. target: {kind: 'company'|'lead'|'project'|'own', item}
  * where item is the company, lead or project ({id, name, company}).
- * onSaved(entry) after the entry is stored.
+ * onSaved(entry) after the entry is stored. existing: a saved entry (read
+ * whole, GET /entries/{id}) to correct instead of a new one.
  */
-export async function openEntryForm(target, onSaved) {
+export async function openEntryForm(target, onSaved, existing = null) {
   const me = state.me.user;
   const companyId = target.kind === 'company' ? target.item.id : target.item && target.item.company ? target.item.company.id : null;
   const [colleagues, records] = await Promise.all([
@@ -91,46 +102,62 @@ export async function openEntryForm(target, onSaved) {
   for (const c of CHANNELS) {
     const id = newId('channel');
     channelGrid.append(h('label.channel-option', { for: id },
-      h('input', { type: 'radio', name: 'channel', id, value: c, checked: c === 'phone' }),
+      h('input', { type: 'radio', name: 'channel', id, value: c, checked: c === (existing ? existing.channel : 'phone') }),
       h('span.channel-tile', channelIcon(c, { label: false }), h('span', channelName(c)))));
   }
   channelBox.append(channelGrid);
 
-  const timeInput = h('input', { type: 'datetime-local', id: newId('time'), name: 'contact_time', value: localDateTimeValue(), required: true });
-  const subjectInput = h('input', { type: 'text', id: newId('subject'), name: 'subject', required: true, maxlength: '998', autocomplete: 'off' });
-  const textInput = h('textarea', { id: newId('text'), name: 'text', rows: '6' });
-  const followup = followupField();
+  const fromMail = Boolean(existing && existing.origin === 'mail');
+  const timeInput = h('input', { type: 'datetime-local', id: newId('time'), name: 'contact_time', required: true,
+    value: localDateTimeValue(existing ? new Date(existing.contact_time) : new Date()) });
+  const subjectInput = h('input', { type: 'text', id: newId('subject'), name: 'subject', required: true, maxlength: '998', autocomplete: 'off',
+    value: existing ? existing.subject || '' : '', readonly: fromMail });
+  const textInput = h('textarea', { id: newId('text'), name: 'text', rows: '6', readonly: fromMail });
+  if (existing) textInput.value = existing.text || '';
+  const followup = followupField(existing ? existing.followup || '' : '');
   const fileInput = h('input', { type: 'file', id: newId('files'), name: 'files', multiple: true, class: 'file-input' });
   const fileList = h('ul.file-list', { 'aria-live': 'polite' });
   fileInput.addEventListener('change', () => {
     fileList.replaceChildren(...[...fileInput.files].map((f) => h('li', icon('paperclip'), h('span', f.name), h('span.muted', formatSize(f.size)))));
   });
 
+  // A saved entry's attachments: kept unless ticked for removal.
+  const keptFiles = existing && (existing.attachments || []).length
+    ? checkboxGroup(t('form.remove_files'), existing.attachments.map((a) => ({ id: a.id, name: a.name, size: a.size })), {
+      name: 'remove', describe: (a) => formatSize(a.size),
+    })
+    : null;
+
   let recordSelect = null;
-  if (target.kind === 'company') {
+  if (target.kind === 'company' || (existing && target.kind !== 'own')) {
     recordSelect = h('select', { id: newId('record'), name: 'record' },
       h('option', { value: '' }, t('form.record_none')),
       records.leads.length ? h('optgroup', { label: t('nav.leads') }, records.leads.map((l) => h('option', { value: `lead:${l.id}` }, leadLabel(l)))) : null,
       records.projects.length ? h('optgroup', { label: t('nav.projects') }, records.projects.map((p) => h('option', { value: `project:${p.id}` }, projectLabel(p)))) : null);
+    if (existing) recordSelect.value = existing.lead ? `lead:${existing.lead.id}` : existing.project ? `project:${existing.project.id}` : '';
   }
 
   const contactsBox = target.kind === 'own' ? null : checkboxGroup(t('form.contacts'), records.contacts, {
     name: 'contacts',
     emptyText: t('form.no_contacts'),
     describe: (c) => c.phone || (c.emails || [])[0] || '',
+    checked: existing ? (existing.contacts || []).map((c) => c.id) : [],
   });
   const notifyBox = checkboxGroup(t('form.notify'), colleagues.filter((u) => u.id !== me.id), {
     name: 'notify',
     emptyText: t('form.no_colleagues'),
+    checked: existing ? (existing.notify || []).map((u) => u.id) : [],
   });
 
-  const where = target.kind === 'own'
+  const where = existing && target.kind !== 'own' && target.item.company && target.kind !== 'company'
+    ? t('form.where_company', { name: target.item.company.name })
+    : target.kind === 'own'
     ? t('form.where_own')
     : target.kind === 'company' ? t('form.where_company', { name: target.item.name })
       : target.kind === 'lead' ? t('form.where', { name: leadLabel(target.item) })
         : t('form.where', { name: projectLabel(target.item) });
 
-  const saveButton = h('button.button.button-primary', { type: 'submit', form: formId }, icon('check'), h('span', t('form.save')));
+  const saveButton = h('button.button.button-primary', { type: 'submit', form: formId }, icon('check'), h('span', t(existing ? 'form.save_changes' : 'form.save')));
   const form = h('form.entry-form', { id: formId, novalidate: true },
     h('p.form-where', icon(target.kind === 'own' ? 'user' : 'building-2'), h('span', where)),
     errorBox,
@@ -140,9 +167,10 @@ export async function openEntryForm(target, onSaved) {
       followup.node),
     recordSelect ? field(t('form.record'), recordSelect) : null,
     contactsBox,
-    field(t('form.subject'), subjectInput),
+    field(t('form.subject'), subjectInput, fromMail ? { hint: t('form.mail_text_kept') } : {}),
     field(t('form.text'), textInput),
     notifyBox,
+    keptFiles,
     h('div.field',
       h('label', { for: fileInput.id }, t('form.files')),
       fileInput,
@@ -150,7 +178,7 @@ export async function openEntryForm(target, onSaved) {
       fileList));
 
   const d = openDialog({
-    title: target.kind === 'own' ? t('form.title_own') : t('form.title'),
+    title: existing ? t('form.title_edit') : target.kind === 'own' ? t('form.title_own') : t('form.title'),
     body: form,
     wide: true,
     footer: [h('button.button', { type: 'button', onclick: () => d.close() }, t('common.cancel')), saveButton],
@@ -181,12 +209,45 @@ export async function openEntryForm(target, onSaved) {
     const entry = {
       channel: form.querySelector('input[name="channel"]:checked').value,
       contact_time: when.toISOString(),
-      subject,
-      text: textInput.value,
       notify: checkedIds(form, 'notify'),
     };
+    if (!fromMail) {
+      entry.subject = subject;
+      entry.text = textInput.value;
+    }
     if (contactsBox) entry.contacts = checkedIds(form, 'contacts');
     if (followup.input.value) entry.followup = followup.input.value;
+    if (existing) {
+      if (!followup.input.value && existing.followup) entry.followup = null;
+      if (recordSelect) {
+        const v = recordSelect.value;
+        entry.lead = v.startsWith('lead:') ? Number(v.slice(5)) : null;
+        entry.project = v.startsWith('project:') ? Number(v.slice(8)) : null;
+      }
+      const remove = checkedIds(form, 'remove');
+      if (remove.length) entry.remove_attachments = remove;
+      entry.version = existing.version;
+      saveButton.disabled = true;
+      try {
+        let saved = await patch(`entries/${existing.id}`, entry);
+        if (fileInput.files.length) {
+          const data = new FormData();
+          data.append('entry', JSON.stringify({ version: saved.version }));
+          for (const f of fileInput.files) data.append('file', f, f.name);
+          saved = await api('POST', `entries/${existing.id}/attachments`, { form: data });
+        }
+        d.close();
+        toast(t('form.changed'));
+        refreshCounts();
+        if (onSaved) onSaved(saved);
+      } catch (err) {
+        errorBox.replaceChildren(icon('circle-alert'), h('span', errorText(err)));
+        errorBox.hidden = false;
+      } finally {
+        saveButton.disabled = false;
+      }
+      return;
+    }
     if (target.kind === 'company') {
       entry.company = target.item.id;
       const v = recordSelect.value;
