@@ -42,6 +42,8 @@ tenants_by_domain(void *self, const char *domain, GError **error)
     return collect(store, s, CL_ITEM_TENANT, error);
 }
 
+/* Only active users: the mail of a deactivated one (who left) is refused as
+ * unknown-sender instead of waiting in an inbox nobody opens any more. */
 static GPtrArray *
 users_by_address(void *self, gint64 tenant_id, const char *address, GError **error)
 {
@@ -51,7 +53,7 @@ users_by_address(void *self, gint64 tenant_id, const char *address, GError **err
         s = cl_db_prepare(store->db,
                           "SELECT DISTINCT u.id, u.tenant_id, u.key, u.name, 0, NULL, t.key"
                           " FROM user_addresses a JOIN users u ON u.id = a.user_id"
-                          " JOIN tenants t ON t.id = u.tenant_id WHERE a.address = ?"
+                          " JOIN tenants t ON t.id = u.tenant_id WHERE a.address = ? AND u.active"
                           " ORDER BY u.id",
                           error);
         if (s != NULL)
@@ -61,7 +63,7 @@ users_by_address(void *self, gint64 tenant_id, const char *address, GError **err
                           "SELECT DISTINCT u.id, u.tenant_id, u.key, u.name, 0, NULL, t.key"
                           " FROM user_addresses a JOIN users u ON u.id = a.user_id"
                           " JOIN tenants t ON t.id = u.tenant_id"
-                          " WHERE a.tenant_id = ? AND a.address = ? ORDER BY u.id",
+                          " WHERE a.tenant_id = ? AND a.address = ? AND u.active ORDER BY u.id",
                           error);
         if (s != NULL) {
             cl_db_bind_int64(s, 1, tenant_id);

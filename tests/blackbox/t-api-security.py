@@ -13,7 +13,8 @@ address of its own, X-Forwarded-For, and the throttling of one part does not tou
    wrong logins only 5 are evaluated;
 4. a new password — the user's own (PUT /me/password), the admin's (PATCH
    /admin/users/{id}), `contactlog passwd` — ends the user's other sessions and revokes their
-   API tokens; deactivating a user ends both for good (reactivating brings none back);
+   API tokens; deactivating a user ends both for good (reactivating brings none back), and
+   their mail is refused as unknown-sender while they are deactivated;
 5. names of base64 attachments in JSON are cleaned as a form's file names are;
 6. a JSON body is held to 1 MiB on the routes that also take forms (POST /entries,
    POST /entries/{id}/attachments); files go in multipart/form-data;
@@ -205,6 +206,18 @@ dora = login(DORA, "10.0.5.1")
 dora_tok = token_of(dora, "dora")
 st(anna.patch(f"/api/v1/admin/users/{dora_id}", {"active": False}), 200, "anna deactivates dora")
 problem(Client("10.0.5.1", token=dora_tok).get("/api/v1/me"), 401, "dora's token while deactivated")
+
+
+def dora_mail(n):
+    m = cltest.mail([("From", DORA[0]), ("To", "kunde@example.org"), ("Bcc", cltest.DROP),
+                     ("Subject", f"Nachfass {n}"), ("Message-ID", f"<dora-{n}@alpha-mail.example>"),
+                     ("Date", "Mon, 02 Nov 2026 09:20:00 +0100")])
+    return t.one_line(t.deliver(m, d), f"deliver dora's mail {n}") or {}
+
+
+res = dora_mail(1)
+t.eq((res.get("status"), res.get("reason")), ("rejected", "unknown-sender"),
+     "the mail of a deactivated user is refused (unknown-sender), not kept for an inbox nobody opens")
 st(anna.patch(f"/api/v1/admin/users/{dora_id}", {"active": True}), 200, "anna reactivates dora")
 problem(dora.get("/api/v1/me"), 401, "dora's session after deactivation and reactivation",
         "unauthenticated")
@@ -212,6 +225,7 @@ problem(Client("10.0.5.1", token=dora_tok).get("/api/v1/me"), 401,
         "dora's token after deactivation and reactivation", "unauthenticated")
 t.eq(body(login(DORA, "10.0.5.1").get("/api/v1/me/tokens")).get("items"), [],
      "dora's token list is empty")
+t.eq(dora_mail(2).get("status"), "pending", "reactivated, dora's mail is captured again")
 
 ben2 = login(BEN, "10.0.6.1")
 ben_tok = token_of(ben, "before the new password")
