@@ -948,6 +948,30 @@ test('review: a lead of another company than the contact person, and badges that
   await s.close();
 });
 
+test('shown text: a bidirectional override in a subject does not turn the text around', async () => {
+  // "Rechnung <U+202E>fdp.exe" would be shown as "Rechnung exe.pdf".
+  const res = deliverMail('p.sommer@baeckerei-sommer.example', 'Rechnung \u202Efdp.exe', 'bidi1');
+  const s = await openPage();
+  const { page } = s;
+  await page.goto(`${base}/`);
+  await login(page, 'tobias');
+  await waitIdle(page);
+  const c = card(page, 'Rechnung fdp.exe');
+  await c.waitFor();
+  assert.equal(await c.locator('h2').textContent(), 'Rechnung fdp.exe');
+  // The entry keeps the mail's own subject; only the page shows it without the override.
+  const status = await page.evaluate(async (id) => {
+    const entry = await fetch(`/api/v1/entries/${id}`).then((r) => r.json());
+    if (entry.subject !== 'Rechnung \u202Efdp.exe') return 'subject: ' + JSON.stringify(entry.subject);
+    const me = await fetch('/api/v1/me').then((r) => r.json());
+    return (await fetch(`/api/v1/entries/${id}/discard`, { method: 'POST', headers: { 'X-CSRF-Token': me.csrf_token, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ version: entry.version }) })).status;
+  }, res.entry);
+  assert.equal(status, 200);
+  s.assertClean();
+  await s.close();
+});
+
 test('history paging: "Weitere laden" follows next_cursor', async () => {
   const s = await openPage();
   const { page } = s;

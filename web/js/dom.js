@@ -6,6 +6,16 @@
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
+// Bidirectional embeddings and overrides (U+202A … U+202E) turn the text after them
+// around ("Rechnung\u202Efdp.exe" shows as "Rechnungexe.pdf"); a subject or name from a
+// mail never needs them, so shown text goes without them.
+const BIDI_OVERRIDES = /[\u202A-\u202E]/g;
+
+/** The text as shown: without bidirectional embeddings and overrides. */
+export function shownText(value) {
+  return String(value).replace(BIDI_OVERRIDES, '');
+}
+
 /**
  * h('a.link', {href: '/x', onclick: fn}, 'text', child, [more])
  * The tag may carry an id after '#' and classes after dots. Attributes: `class`, `text`,
@@ -36,7 +46,7 @@ export function setAttrs(el, attrs) {
     if (key === 'class') {
       el.classList.add(...String(value).split(/\s+/).filter(Boolean));
     } else if (key === 'text') {
-      el.textContent = String(value);
+      el.textContent = shownText(value);
     } else if (key.startsWith('on') && typeof value === 'function') {
       el.addEventListener(key.slice(2).toLowerCase(), value);
     } else if (key === 'value' && 'value' in el) {
@@ -54,7 +64,7 @@ export function setAttrs(el, attrs) {
 export function append(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    el.append(child instanceof Node ? child : document.createTextNode(shownText(child)));
   }
   return el;
 }
