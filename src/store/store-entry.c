@@ -1316,6 +1316,20 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
         return false;
     if (project && !check_record(store, CL_ITEM_PROJECT, project, e->tenant_id, company, error))
         return false;
+    /* Colleagues are told of what they can read: a saved entry without company,
+     * lead or project is its author's own history, private to them. */
+    const GPtrArray *notify_ids = c->notify_ids;
+    g_autoptr(GPtrArray) no_one = NULL;
+    if (!company && (confirm || e->state == CL_ENTRY_SAVED)) {
+        if (notify_ids != NULL && notify_ids->len > 0) {
+            g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
+                        "\"notify\": colleagues are told only of entries of a company, lead or "
+                        "project; the own history is its author's alone");
+            return false;
+        }
+        if (notify_ids == NULL && e->notify->len > 0)
+            notify_ids = no_one = g_ptr_array_new();
+    }
     ClDb *db = store->db;
     if (contact_ids != NULL) {
         for (guint i = 0; i < contact_ids->len; i++) {
@@ -1329,15 +1343,15 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
                            true, e->tenant_id, id, contact_ids, error))
             return false;
     }
-    if (c->notify_ids != NULL) {
-        for (guint i = 0; i < c->notify_ids->len; i++)
-            if (!check_record(store, CL_ITEM_USER, *(gint64 *)g_ptr_array_index(c->notify_ids, i),
+    if (notify_ids != NULL) {
+        for (guint i = 0; i < notify_ids->len; i++)
+            if (!check_record(store, CL_ITEM_USER, *(gint64 *)g_ptr_array_index(notify_ids, i),
                               e->tenant_id, 0, error))
                 return false;
         if (!replace_links(store, "DELETE FROM entry_notify WHERE entry_id = ?",
                            "INSERT OR IGNORE INTO entry_notify (tenant_id, entry_id, user_id)"
                            " VALUES (?, ?, ?)",
-                           false, e->tenant_id, id, c->notify_ids, error))
+                           false, e->tenant_id, id, notify_ids, error))
             return false;
     }
     /* Users to notify hear of the entry once it is saved: all of them when the
@@ -1345,9 +1359,9 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
     ClEntryState state = confirm ? CL_ENTRY_SAVED : e->state;
     if (state == CL_ENTRY_SAVED) {
         gint64 actor = c->actor_id ? c->actor_id : item_id(e->author);
-        if (c->notify_ids != NULL) {
-            for (guint i = 0; i < c->notify_ids->len; i++) {
-                gint64 uid = *(gint64 *)g_ptr_array_index(c->notify_ids, i);
+        if (notify_ids != NULL) {
+            for (guint i = 0; i < notify_ids->len; i++) {
+                gint64 uid = *(gint64 *)g_ptr_array_index(notify_ids, i);
                 if ((confirm || !in_items(e->notify, uid)) && uid != actor &&
                     !store_notify(store, e->tenant_id, id, uid, "notify", actor, error))
                     return false;

@@ -915,6 +915,20 @@ def main():
     t.eq(sorted(ids(body(anna.get("/api/v1/me/inbox?state=own")).get("items", []))), sorted([e_nocomp, e_m4]),
          "?state=own lists the manual entry without company too")
     problem(carla.get(f"/api/v1/entries/{e_m4}"), 404, "carla reads anna's own-history entry")
+    # The own history is the author's alone: nobody to tell of it.
+    r = anna.post("/api/v1/entries", {"channel": "other", "subject": "Privat Zaunkönig", "notify": ["carla"]})
+    problem(r, 422, "a manual entry in the own history with a colleague to notify", "invalid")
+    t.ok("notify" in (body(r).get("detail") or ""), "the 422 names notify", r)
+    problem(anna.patch(f"/api/v1/entries/{e_m4}", {"notify": ["carla"]}), 422,
+            "a colleague to notify added to an own-history entry", "invalid")
+    r = anna.post("/api/v1/entries", {"channel": "other", "subject": "Zaunkönig Firma", "company": "acme",
+                                      "notify": ["carla"]})
+    st(r, 201, "a manual entry in a company with carla to notify")
+    e_m5 = body(r).get("id")
+    r = anna.patch(f"/api/v1/entries/{e_m5}", {"company": None})
+    st(r, 200, "the entry moved to anna's own history")
+    t.eq(body(r).get("notify"), [], "moved to the own history, it has nobody to notify any more", r)
+    st(anna.delete(f"/api/v1/entries/{e_m5}"), 204, "the moved entry deleted")
     problem(anna.delete(f"/api/v1/entries/{e_m4}?version={(v4 or 0) + 3}"), 409, "DELETE with a stale version", "conflict")
     st(anna.delete(f"/api/v1/entries/{e_m4}?version={v4}"), 204, "DELETE with the current version")
 

@@ -662,6 +662,8 @@ test('follow-ups: overdue ones highlighted, marked done', async () => {
   await page.getByRole('button', { name: 'Eigenen Kontakt vermerken' }).click();
   dialog = page.getByRole('dialog', { name: 'Kontakt in eigener Kontakthistorie vermerken' });
   await dialog.getByRole('radio', { name: 'Sonstiges' }).check({ force: true });
+  // The own history is the user's alone: no colleagues to notify, no contact persons.
+  assert.equal(await dialog.getByRole('group', { name: 'Benutzer informieren' }).count(), 0);
   // Names and subjects are text, never markup.
   await dialog.getByLabel('Betreff').fill('Idee <img src=x onerror="window.__xss=1"> für den Newsletter');
   await dialog.getByLabel('Wiedervorlage', { exact: true }).fill(ymd(0));

@@ -168,6 +168,7 @@ const INVALID = [
   [/belongs to company .*not to the entry's company/, 'error.other_company'],
   [/a lead or a project, not (to )?both/, 'error.lead_and_project'],
   [/follow-up date/, 'error.bad_followup'],
+  [/colleagues are told only of entries/, 'error.notify_own'],
   [/subject/, 'error.need_subject'],
 ];
 

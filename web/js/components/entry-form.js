@@ -143,7 +143,8 @@ export async function openEntryForm(target, onSaved, existing = null) {
     describe: (c) => c.phone || (c.emails || [])[0] || '',
     checked: existing ? (existing.contacts || []).map((c) => c.id) : [],
   });
-  const notifyBox = checkboxGroup(t('form.notify'), colleagues.filter((u) => u.id !== me.id), {
+  // The own history is the author's alone: nobody to tell.
+  const notifyBox = target.kind === 'own' ? null : checkboxGroup(t('form.notify'), colleagues.filter((u) => u.id !== me.id), {
     name: 'notify',
     emptyText: t('form.no_colleagues'),
     checked: existing ? (existing.notify || []).map((u) => u.id) : [],
