@@ -34,12 +34,41 @@ ascii_only(const char *s)
     return true;
 }
 
+/* RFC 5322 atext: what a dot-atom's words are made of (8-bit: RFC 6532). */
+static bool
+atext(unsigned char c)
+{
+    return g_ascii_isalnum(c) || c >= 0x80 || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+/*
+ * "a.b"@d is the mailbox a.b@d (RFC 5321 §4.1.2: a quoted local part that is a
+ * dot-atom is the same): the quotes go, in place, so that one mailbox has one
+ * folded form whichever way it was written.
+ */
+static void
+unquote_local_part(char *address)
+{
+    char *at = strrchr(address, '@');
+    if (address[0] != '"' || at == NULL || at - address < 3 || at[-1] != '"')
+        return;
+    const char *word = address + 1, *end = at - 1;
+    for (const char *p = word; p < end; p++) {
+        bool dot = *p == '.';
+        if (dot ? p == word || p + 1 == end || p[1] == '.' : !atext((unsigned char)*p))
+            return; /* not a dot-atom: the quotes are part of the mailbox */
+    }
+    memmove(address, word, (size_t)(end - word));
+    memmove(address + (end - word), at, strlen(at) + 1);
+}
+
 char *
 cl_address_fold(const char *address)
 {
     if (address == NULL || !g_utf8_validate(address, -1, NULL))
         return NULL;
     g_autofree char *trimmed = g_strstrip(g_strdup(address));
+    unquote_local_part(trimmed);
     if (ascii_only(trimmed))
         return g_ascii_strdown(trimmed, -1); /* NFC and case folding of ASCII */
     g_autofree char *nfc = g_utf8_normalize(trimmed, -1, G_NORMALIZE_DEFAULT_COMPOSE);

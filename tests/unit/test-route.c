@@ -105,11 +105,39 @@ test_directory_failure(void)
     fake_directory_free(w.fd);
 }
 
+/* One mailbox, one folded form: case, NFC, and a quoted local part that is a dot-atom. */
+static void
+test_address_fold(void)
+{
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        { " Lena.Hoffmann@Web.Example ", "lena.hoffmann@web.example" },
+        { "\"lena.hoffmann\"@web.example", "lena.hoffmann@web.example" },
+        { "\"LENA\"@WEB.example", "lena@web.example" },
+        { "\"o'neil+crm\"@web.example", "o'neil+crm@web.example" },
+        { "\"J\u00f6rg\"@web.example", "j\u00f6rg@web.example" },
+        /* Not a dot-atom: the quotes belong to the mailbox. */
+        { "\"lena hoffmann\"@web.example", "\"lena hoffmann\"@web.example" },
+        { "\"lena..hoffmann\"@web.example", "\"lena..hoffmann\"@web.example" },
+        { "\".lena\"@web.example", "\".lena\"@web.example" },
+        { "\"lena.\"@web.example", "\"lena.\"@web.example" },
+        { "\"a@b\"@web.example", "\"a@b\"@web.example" },
+        { "\"\"@web.example", "\"\"@web.example" },
+        { "\"lena@web.example", "\"lena@web.example" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *got = cl_address_fold(cases[i].in);
+        g_assert_cmpstr(got, ==, cases[i].want);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/route/cases", test_cases);
+    g_test_add_func("/route/address-fold", test_address_fold);
     g_test_add_func("/route/ambiguous-message", test_ambiguous_message_names_address);
     g_test_add_func("/route/directory-failure", test_directory_failure);
     return g_test_run();
