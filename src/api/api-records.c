@@ -9,13 +9,33 @@
 
 #include <string.h>
 
+/* ?company= as a body's "company" is: the id or the key; 0 without, -1 when answered. */
+static gint64
+query_company(Request *r)
+{
+    const char *text = api_query(r, "company");
+    if (text == NULL || *text == '\0')
+        return 0;
+    gint64 id = 0;
+    if (g_ascii_string_to_signed(text, 10, 1, G_MAXINT64, &id, NULL))
+        return id;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(ClItem) c = cl_store_find(api_store(r), CL_ITEM_COMPANY, r->user->tenant_id, text,
+                                        &error);
+    if (c == NULL) {
+        api_reply_error(r, error);
+        return -1;
+    }
+    return c->id;
+}
+
 static void
 list(Request *r, ClItemKind kind)
 {
     gint64 limit, offset, company;
     if (!api_query_int(r, "limit", 50, 1, API_MAX_PAGE, &limit) ||
         !api_query_int(r, "offset", 0, 0, G_MAXINT32, &offset) ||
-        !api_query_int(r, "company", 0, 0, G_MAXINT64, &company))
+        (company = query_company(r)) < 0)
         return;
     const char *q = api_query(r, "q");
     if (q != NULL && strlen(q) > 200) {
@@ -60,6 +80,14 @@ save(Request *r, ClItemKind kind, gint64 id)
     g_autoptr(json_t) body = api_body_json(r, true);
     if (body == NULL)
         return;
+    /* "company" as in an entry: the id, {"id": …} or the key. */
+    json_t *company = json_object_get(body, "company");
+    if (kind != CL_ITEM_COMPANY && json_is_string(company)) {
+        gint64 cid = api_record_id(r, CL_ITEM_COMPANY, company, "company");
+        if (cid < 0)
+            return;
+        json_object_set_new(body, "company", json_integer(cid));
+    }
     ClStore *store = api_store(r);
     g_autoptr(GError) error = NULL;
     gint64 saved = -1;

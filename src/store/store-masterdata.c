@@ -1043,17 +1043,50 @@ domain_used_elsewhere(ClStore *store, gint64 tenant_id, const char *domain, bool
     return used < 0 ? -1 : used > 0;
 }
 
-/* A domain as an admin may write it: no "@", no spaces, labels not empty. */
+/*
+ * A domain as an admin may write it: two labels or more of letters, digits
+ * and hyphens (an internationalised one as IDNA writes it: müller.example is
+ * xn--mller-kva.example), at most 63 octets a label and 253 in all. No "@",
+ * no "*" (a company domain names its subdomains anyway), no spaces.
+ */
 static bool
 domain_syntax_ok(const char *folded)
 {
-    if (*folded == '\0' || *folded == '.' || folded[strlen(folded) - 1] == '.' ||
-        strstr(folded, "..") != NULL)
+    g_autofree char *ascii = g_hostname_to_ascii(folded);
+    if (ascii == NULL || strlen(ascii) > 253 || strchr(ascii, '.') == NULL)
         return false;
-    for (const char *p = folded; *p; p++)
-        if (*p == '@' || g_ascii_isspace(*p) || (guchar)*p < 0x20)
+    g_auto(GStrv) labels = g_strsplit(ascii, ".", -1);
+    for (char **l = labels; *l != NULL; l++) {
+        size_t n = strlen(*l);
+        if (n == 0 || n > 63 || (*l)[0] == '-' || (*l)[n - 1] == '-')
             return false;
+        for (const char *p = *l; *p; p++)
+            if (!g_ascii_isalnum(*p) && *p != '-')
+                return false;
+    }
     return true;
+}
+
+/*
+ * A key given through the API: what a person can read and type back, the same
+ * way every time — at most 100 bytes, no white space at its ends, no control
+ * or formatting characters (U+202E would show "sommer" for another key), in
+ * Unicode NFC (else "sömmer" could be there twice, composed and decomposed).
+ */
+static bool
+key_syntax_ok(const char *key, size_t length)
+{
+    if (length > 100 || memchr(key, '\0', length) != NULL || !g_utf8_validate(key, -1, NULL) ||
+        g_unichar_isspace(g_utf8_get_char(key)) ||
+        g_unichar_isspace(g_utf8_get_char(g_utf8_find_prev_char(key, key + length))))
+        return false;
+    for (const char *p = key; *p; p = g_utf8_next_char(p)) {
+        GUnicodeType type = g_unichar_type(g_utf8_get_char(p));
+        if (type == G_UNICODE_CONTROL || type == G_UNICODE_FORMAT)
+            return false;
+    }
+    g_autofree char *nfc = g_utf8_normalize(key, -1, G_NORMALIZE_DEFAULT_COMPOSE);
+    return nfc != NULL && strcmp(nfc, key) == 0;
 }
 
 /*
@@ -1216,6 +1249,29 @@ company_domains_free(ClStore *store, gint64 tenant_id, gint64 company_id, json_t
         g_autofree char *folded = cl_address_fold(json_string_value(v));
         if (folded == NULL)
             continue;
+        if (!domain_syntax_ok(folded)) {
+            g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "domains[%zu]: %s is not a domain", i,
+                        json_string_value(v));
+            return false;
+        }
+        /* Every mail to the drop address would name the company. */
+        ClDbStmt *drop = cl_db_prepare(store->db,
+                                       "SELECT EXISTS (SELECT 1 FROM drop_addresses WHERE"
+                                       " substr(address, -length(?1) - 1) = '@' || ?1"
+                                       " OR substr(address, -length(?1) - 1) = '.' || ?1)",
+                                       error);
+        if (drop == NULL)
+            return false;
+        cl_db_bind_text(drop, 1, folded);
+        gint64 is_drop = cl_db_one_int64(drop, 0, error);
+        if (is_drop < 0)
+            return false;
+        if (is_drop) {
+            g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
+                        "domains[%zu]: %s is the domain of the drop address, no company's", i,
+                        json_string_value(v));
+            return false;
+        }
         ClDbStmt *s = cl_db_prepare(store->db,
                                     "SELECT c.name FROM company_domains d JOIN companies c"
                                     " ON c.id = d.company_id WHERE d.tenant_id = ? AND d.domain = ?"
@@ -1294,6 +1350,15 @@ cl_store_record_save(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 i
     json_t *key = json_object_get(obj, key_field);
     if (key != NULL && !json_is_string(key)) {
         g_set_error(error, CL_ERROR, CL_ERROR_INVALID, "\"%s\" must be a string", key_field);
+        return -1;
+    }
+    if (key != NULL && json_string_length(key) > 0 &&
+        g_strcmp0(old_key, json_string_value(key)) != 0 &&
+        !key_syntax_ok(json_string_value(key), json_string_length(key))) {
+        g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
+                    "\"%s\" must be at most 100 bytes without spaces at its ends, control or"
+                    " formatting characters (such as bidirectional overrides)",
+                    key_field);
         return -1;
     }
     if (key == NULL || json_string_length(key) == 0) {

@@ -877,6 +877,12 @@ def main():
              got=ids(search(anna, q, "again").get("items", [])))
     t.ok(e_de not in ids(search(anna, "offnungszeiten Eisvogel", "a word it lacks").get("items", [])),
          "every word must occur")
+    # The Turkish dotless ı, as people type it: an i.
+    r = anna.post("/api/v1/entries", {"channel": "phone", "subject": "Rückruf Herr Yılmaz Seeadler", "company": "acme"})
+    st(r, 201, "a manual entry naming Yılmaz")
+    e_tr = body(r).get("id")
+    for q in ["yilmaz", "Yılmaz", "YILMAZ", "yılmaz seeadler", '"herr yilmaz"']:
+        t.ok(e_tr in ids(search(anna, q, "dotless i").get("items", [])), f"{q!r} finds 'Herr Yılmaz'")
 
     # Attachments' names.
     t.ok(e_m1 in ids(search(anna, "Gesprächsnotiz", "an attachment's name").get("items", [])),
@@ -955,6 +961,20 @@ def main():
         problem(anna.get(added[0]["url"]), 404, "the deleted attachment", "not-found")
         t.eq([a.get("name") for a in body(anna.get(f"/api/v1/entries/{e_m1}")).get("attachments", [])],
              ["Gesprächsnotiz März.pdf"], "after the delete, the first attachment is left")
+    # A part without filename= (or with only filename*=) would be a file lost without a word.
+    n_att = len(body(anna.get(f"/api/v1/entries/{e_m1}")).get("attachments", []))
+    bnd = "----clnofilename"
+    for disp, what in (('form-data; name="file"', "no filename"),
+                       ("form-data; name=\"file\"; filename*=UTF-8''%C3%A4.txt", "only filename*")):
+        raw = (f"--{bnd}\r\nContent-Disposition: {disp}\r\nContent-Type: text/plain\r\n\r\n"
+               f"Inhalt\r\n--{bnd}--\r\n").encode()
+        for path, verb in ((f"/api/v1/entries/{e_m1}/attachments", "POST …/attachments"),
+                           ("/api/v1/entries", "POST /entries")):
+            r = anna.request("POST", path, body=raw, content_type=f"multipart/form-data; boundary={bnd}")
+            problem(r, 422, f"{verb}: a file part with {what}", "invalid")
+            t.ok('"file" has no filename' in (body(r).get("detail") or ""), f"{verb}: the 422 names the part", r)
+    t.eq(len(body(anna.get(f"/api/v1/entries/{e_m1}")).get("attachments", [])), n_att,
+         "the refused parts added nothing")
     ct, form = apiclient.multipart({}, [("file", "x.txt", "text/plain", b"x")])
     problem(ben.request("POST", f"/api/v1/entries/{e_m1}/attachments", body=form, content_type=ct), 403,
             "ben adds a file to anna's entry", "forbidden")
@@ -990,6 +1010,21 @@ def main():
     problem(anna.post("/api/v1/companies", {"name": "X", "farbe": "blau"}), 422, "a company with an unknown field",
             "invalid")
     problem(anna.post("/api/v1/companies", {"name": "X", "domains": "x.example"}), 422, "domains not a list", "invalid")
+    # Keys a person can read and type back, the same way every time.
+    for key, what in ((" acme-2", "a space before it"), ("acme-2 ", "a space after it"),
+                      ("\u202eacme-2", "a bidirectional override"), ("acme\t2", "a tab"),
+                      ("k" * 101, "101 bytes"), ("so\u0308mmer", "not in NFC (o + combining diaeresis)")):
+        r = anna.post("/api/v1/companies", {"name": "Schlüssel-Test", "key": key})
+        problem(r, 422, f"a company key with {what}", "invalid")
+        t.ok('"key"' in (body(r).get("detail") or ""), f"the 422 for a key with {what} names the key", r)
+    # Domains that are no domains, or the drop address's.
+    for dom, what in (("*.schluessel.example", "a wildcard"), ("schluessel", "one label"),
+                      ("x" * 64 + ".example", "a label of 64 octets"), ("-schluessel.example", "a leading hyphen"),
+                      ("contactlog.example", "the drop address's domain"),
+                      ("example", "a parent of the drop address's domain")):
+        r = anna.post("/api/v1/companies", {"name": "Domain-Test", "domains": [dom]})
+        problem(r, 422, f"a company domain: {what}", "invalid")
+        t.ok((body(r).get("detail") or "").startswith(f"domains[0]: {dom} "), f"the 422 for {what} names the domain", r)
     t.eq(len(body(anna.get("/api/v1/companies?limit=200")).get("items", [])), n_before,
          "the refused companies were not made")
     r = anna.patch(f"/api/v1/companies/{sweet.get('id')}", {"name": "Bäckerei Süß & Söhne"})
@@ -1034,6 +1069,17 @@ def main():
          "the contact's phone is read back, the rest kept")
     t.ok("paula-pfeffer" in [c.get("key") for c in body(anna.get(f"/api/v1/contacts?company={sweet.get('id')}")).get("items", [])],
          "?company= lists the company's contacts")
+    t.eq([c.get("key") for c in body(anna.get("/api/v1/contacts?company=baeckerei-suess")).get("items", [])],
+         [c.get("key") for c in body(anna.get(f"/api/v1/contacts?company={sweet.get('id')}")).get("items", [])],
+         "?company= takes the company's key as well as its id")
+    problem(anna.get("/api/v1/contacts?company=gibt-es-nicht"), 404, "?company= with a key of nobody", "not-found")
+    r = anna.post("/api/v1/contacts", {"name": "Karl Key", "company": "baeckerei-suess"})
+    st(r, 201, "POST /api/v1/contacts with the company's key")
+    t.eq((body(r).get("company") or {}).get("id"), sweet.get("id"), "the company named by its key")
+    problem(anna.post("/api/v1/contacts", {"name": "Karl Key", "company": "gibt-es-nicht"}), 422,
+            "a contact with a company key of nobody", "invalid")
+    problem(jonas.post("/api/v1/contacts", {"name": "Karl Key", "company": "baeckerei-suess"}), 422,
+            "beta names alpha's company by its key", "invalid")
     # leads
     r = anna.post("/api/v1/leads", {"name": "Neuer Katalog", "company": acme})
     st(r, 201, "POST /api/v1/leads without number")
@@ -1233,6 +1279,11 @@ def main():
     e_up_c = (body(r).get("entry") or {}).get("id")
     t.eq(ids(body(carla.get("/api/v1/me/inbox")).get("items", [])), [e_up_c], "the admin's upload waits in carla's inbox")
     t.ok("Carlas Mail" not in r.text, "the admin learns where carla's mail went, not what it says", got=r.text)
+    r = upload(ben, b"Subject: Ohne Absender\r\n\r\nHallo\r\n")
+    problem(r, 422, "an upload without From", "malformed")
+    t.ok("sender" in (body(r).get("detail") or "") and "(none)" not in (body(r).get("detail") or ""),
+         "the 422 says there is no usable sender address", r)
+    count_http("rejected", "malformed")
     r = upload(ben, amail(B, MUELLER, "Falscher Typ", "up5", date(14, 13)), "text/plain")
     problem(r, 415, "an upload as text/plain", "unsupported-media-type")
     big = amail(B, MUELLER, "Zu groß", "up6", date(14, 14), "Zeile mit Text zum Auffüllen.\n" * 45000)

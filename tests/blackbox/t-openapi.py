@@ -751,9 +751,10 @@ try:
     form_entry = r.json or {}
     t.eq(len(form_entry.get("attachments", [])), 2, "the form's files are attachments")
     r = call(anna, "POST", "/api/v1/entries", 201, "create an entry in the own history",
-             json_body={"channel": "other", "subject": "Notiz für mich", "followup": "2027-03-01",
-                        "notify": ["ben"]})
+             json_body={"channel": "other", "subject": "Notiz für mich", "followup": "2027-03-01"})
     own = r.json or {}
+    call(anna, "POST", "/api/v1/entries", 422, "create: colleagues to notify of an own-history entry",
+         json_body={"channel": "other", "subject": "Notiz für mich", "notify": ["ben"]})
     call(anna, "POST", "/api/v1/entries", 422, "create: an unknown channel",
          json_body={"channel": "fax", "subject": "x"})
     call(anna, "POST", "/api/v1/entries", 422, "create: no channel", json_body={"subject": "x"},
