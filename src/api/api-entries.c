@@ -605,6 +605,20 @@ request_fields(Request *r)
 {
     if (r->form == NULL)
         return api_body_json(r, true);
+    /* Any other part without a filename would be a file lost without a word
+     * (RFC 7578 §4.2: a file part has filename=, never only filename*=). */
+    GHashTableIter it;
+    const char *name;
+    g_hash_table_iter_init(&it, r->form);
+    while (g_hash_table_iter_next(&it, (gpointer *)&name, NULL)) {
+        if (strcmp(name, "entry") != 0) {
+            api_reply_problem(r, 422, "invalid",
+                              "the form part \"%s\" has no filename: a file is a part with "
+                              "filename=\"…\", the entry's fields are the part \"entry\"",
+                              name);
+            return NULL;
+        }
+    }
     GString *entry = g_hash_table_lookup(r->form, "entry");
     if (entry == NULL)
         return json_object();

@@ -108,7 +108,9 @@ cl_text_fold_search(const char *text)
     GString *bare = g_string_sized_new(strlen(nfd));
     for (const char *p = nfd; *p; p = g_utf8_next_char(p)) {
         gunichar c = g_utf8_get_char(p);
-        if (!g_unichar_ismark(c))
+        if (c == 0x131) /* the dotless ı (Yılmaz): people type an i */
+            g_string_append_c(bare, 'i');
+        else if (!g_unichar_ismark(c))
             g_string_append_unichar(bare, c);
     }
     g_autofree char *text_bare = g_string_free(bare, FALSE);

@@ -67,7 +67,8 @@ char *cl_address_domain(const char *address);
 /* Unicode-case-insensitive form of names and subjects: NFC, then case folding. */
 char *cl_text_fold(const char *text);
 /* For searching names as people type them: also without accents and umlaut dots
- * ("Müller", "MULLER" → "muller"; "Straße" → "strasse"), as the search index does. */
+ * ("Müller", "MULLER" → "muller"; "Straße" → "strasse"; "Yılmaz" → "yilmaz"), as the
+ * search index does. */
 char *cl_text_fold_search(const char *text);
 
 typedef enum {

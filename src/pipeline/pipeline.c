@@ -620,7 +620,10 @@ process(ClPipeline *p, ClPrepared *prep, const ClEnvelope *env, GError **error)
          * sender is answered as unknown: which domains are customers of this
          * service is nobody's business. */
         ClResult *refused = NULL;
-        if (!route->accepted || route->tenant->id != p->only_tenant) {
+        if (!route->accepted && g_strcmp0(route->reason, "malformed") == 0) {
+            /* No usable From: unreadable as over SMTP, whoever uploads it. */
+            refused = refuse("malformed", route->message);
+        } else if (!route->accepted || route->tenant->id != p->only_tenant) {
             g_autofree char *text = g_strdup_printf(
                 "The sender %s is not a user of your organisation.",
                 msg->from ? msg->from->address : "(none)");

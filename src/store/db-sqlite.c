@@ -176,6 +176,7 @@ sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
  * remove_diacritics 2, as before ("Müller" is the token "muller", so "muller"
  * finds it), and for a word with ä, ö, ü or ß also its German spelling out at
  * the same position (FTS5_TOKEN_COLOCATED): "Müller" is found by "mueller",
+ * "Yılmaz" by "yilmaz" (0006-search-dotless-i.sql),
  * "Öffnungszeiten" by "oeffnungszeiten", "Straße" by "strasse", in phrases too.
  * A query word with an umlaut asks for both ("Müller" finds "Mueller").
  */
@@ -220,7 +221,8 @@ german_create(void *api_ptr, const char **argv, int argc, Fts5Tokenizer **out)
     return SQLITE_OK;
 }
 
-/* The word spelled out (ä → ae, ö → oe, ü → ue, ß → ss), then folded as
+/* The word spelled out (ä → ae, ö → oe, ü → ue, ß → ss; the Turkish dotless
+ * ı → i, which unicode61 keeps: "Yılmaz" is found by "yilmaz"), then folded as
  * unicode61 folds (lower case, no accents); NULL when it has none of them. */
 static char *
 german_spelling(const char *word, int len)
@@ -235,7 +237,7 @@ german_spelling(const char *word, int len)
     for (const char *p = nfc; *p; p = g_utf8_next_char(p)) {
         gunichar c = g_unichar_tolower(g_utf8_get_char(p));
         const char *spelled = c == 0xe4 ? "ae" : c == 0xf6 ? "oe" : c == 0xfc ? "ue"
-                            : (c == 0xdf || c == 0x1e9e) ? "ss" : NULL;
+                            : (c == 0xdf || c == 0x1e9e) ? "ss" : c == 0x131 ? "i" : NULL;
         if (spelled != NULL) {
             g_string_append(out, spelled);
             any = true;
@@ -256,9 +258,11 @@ german_token(void *data, int flags, const char *token, int n, int start, int end
         end <= start)
         return rc;
     /* Most words have none of these letters: only a lead byte of ä ö ü ß Ä Ö Ü
-     * (0xC3), of a combining diaeresis (0xCC) or of ẞ (0xE1) can start one. */
+     * (0xC3), of ı (0xC4), of a combining diaeresis (0xCC) or of ẞ (0xE1) can
+     * start one. */
     const char *word = call->text + start;
     if (memchr(word, 0xC3, (size_t)(end - start)) == NULL &&
+        memchr(word, 0xC4, (size_t)(end - start)) == NULL &&
         memchr(word, 0xCC, (size_t)(end - start)) == NULL &&
         memchr(word, 0xE1, (size_t)(end - start)) == NULL)
         return rc;

@@ -21,7 +21,7 @@
 
 #include "contactlog-resources.h"
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define CL_PACK_MAX_BYTES ((gint64)1 << 30) /* a new pack file after 1 GiB */
 #define BLOB_CHUNK (256 * 1024)
 
@@ -66,7 +66,7 @@ migrate(ClStore *store, GError **error)
     }
     static const char *files[] = { NULL, "0001-initial.sql", "0002-inline-blobs.sql",
                                    "0003-api.sql", "0004-duplicates-per-author.sql",
-                                   "0005-search.sql" };
+                                   "0005-search.sql", "0006-search-dotless-i.sql" };
     for (gint64 v = version + 1; v <= SCHEMA_VERSION; v++) {
         g_autofree char *res = g_strdup_printf("/contactlog/sql/%s/%s", cl_db_backend(store->db),
                                                files[v]);
