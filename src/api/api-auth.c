@@ -275,8 +275,12 @@ api_tokens_create(Request *r)
     if (body == NULL)
         return;
     const char *name = json_string_value(json_object_get(body, "name"));
-    if (name == NULL || *name == '\0' || strlen(name) > 200) {
+    if (name == NULL || *name == '\0') {
         api_reply_problem(r, 422, "invalid", "give the token a \"name\" (what it is for)");
+        return;
+    }
+    if (strlen(name) > 200) {
+        api_reply_problem(r, 422, "invalid", "the token's \"name\" is at most 200 bytes");
         return;
     }
     json_t *days = json_object_get(body, "expires_days");
