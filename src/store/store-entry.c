@@ -1220,6 +1220,44 @@ in_items(GPtrArray *items, gint64 id)
     return false;
 }
 
+/* The ids are the items' ids in the same order (contacts: the first is the primary). */
+static bool
+same_ids(const GPtrArray *ids, GPtrArray *items, bool ordered)
+{
+    if (ids->len != items->len)
+        return false;
+    for (guint i = 0; i < ids->len; i++) {
+        gint64 id = *(gint64 *)g_ptr_array_index(ids, i);
+        if (ordered ? item_id(g_ptr_array_index(items, i)) != id : !in_items(items, id))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * A change that changes nothing (a form sent again as it was): no new
+ * version, so that nobody who holds the entry gets a conflict for nothing.
+ */
+static bool
+changes_nothing(const ClEntry *e, const ClEntryChange *c, gint64 company, gint64 lead,
+                gint64 project, const GPtrArray *contact_ids, const GPtrArray *notify_ids)
+{
+    const char *followup = c->followup && *c->followup ? c->followup : NULL;
+    return company == item_id(e->company) && lead == item_id(e->lead) &&
+           project == item_id(e->project) &&
+           (contact_ids == NULL || same_ids(contact_ids, e->contacts, true)) &&
+           (notify_ids == NULL || same_ids(notify_ids, e->notify, false)) &&
+           (c->channel < 0 || (ClChannel)c->channel == e->channel) &&
+           (c->subject == NULL || g_strcmp0(c->subject, e->subject) == 0) &&
+           (c->body == NULL || g_strcmp0(c->body, e->body ? e->body : "") == 0) &&
+           (c->contact_time == 0 || c->contact_time == e->contact_time) &&
+           (c->followup == NULL || g_strcmp0(followup, e->followup) == 0) &&
+           (c->followup_done == 0 || (c->followup_done == 1) == e->followup_done) &&
+           (c->add_attachments == NULL || c->add_attachments->len == 0) &&
+           (c->remove_attachments == NULL || c->remove_attachments->len == 0);
+}
+
+
 /*
  * The review (confirm: a pending entry is saved) and edits (any entry but a
  * discarded one): every change is checked against the tenant and the entry's
@@ -1330,6 +1368,9 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
         if (notify_ids == NULL && e->notify->len > 0)
             notify_ids = no_one = g_ptr_array_new();
     }
+    if (!confirm && !c->initial &&
+        changes_nothing(e, c, company, lead, project, contact_ids, notify_ids))
+        return true;
     ClDb *db = store->db;
     if (contact_ids != NULL) {
         for (guint i = 0; i < contact_ids->len; i++) {

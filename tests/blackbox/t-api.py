@@ -938,6 +938,18 @@ def main():
     st(r, 200, "the entry moved to anna's own history")
     t.eq(body(r).get("notify"), [], "moved to the own history, it has nobody to notify any more", r)
     st(anna.delete(f"/api/v1/entries/{e_m5}"), 204, "the moved entry deleted")
+    # A change that changes nothing (a form sent again as it was) makes no new version.
+    for change, what in (({}, "an empty PATCH"),
+                         ({"subject": "Notiz ohne Firma Zaunkönig", "channel": "other", "version": v4},
+                          "the same subject and channel"),
+                         ({"followup": None, "notify": [], "contacts": []}, "no follow-up, nobody, as before")):
+        r = anna.patch(f"/api/v1/entries/{e_m4}", change)
+        st(r, 200, f"PATCH with {what}")
+        t.eq((body(r).get("version"), body(r).get("updated")), (v4, body(anna.get(f"/api/v1/entries/{e_m4}")).get("updated")),
+             f"{what}: the version stays {v4}", r)
+    r = anna.patch(f"/api/v1/entries/{e_m4}", {"channel": "phone", "version": v4})
+    t.eq((r.status, body(r).get("version")), (200, (v4 or 0) + 1), "a real change makes the next version", r)
+    v4 = body(r).get("version")
     problem(anna.delete(f"/api/v1/entries/{e_m4}?version={(v4 or 0) + 3}"), 409, "DELETE with a stale version", "conflict")
     st(anna.delete(f"/api/v1/entries/{e_m4}?version={v4}"), 204, "DELETE with the current version")
 
