@@ -1354,6 +1354,15 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
         return false;
     if (project && !check_record(store, CL_ITEM_PROJECT, project, e->tenant_id, company, error))
         return false;
+    /* The own history is its author's: an admin correcting a colleague's entry
+     * would make it vanish from every history but the colleague's. */
+    if (!company && item_id(e->company) && c->actor_id &&
+        c->actor_id != item_id(e->author)) {
+        g_set_error(error, CL_ERROR, CL_ERROR_FORBIDDEN,
+                    "only its author can move an entry into their own history; choose "
+                    "another company");
+        return false;
+    }
     /* Colleagues are told of what they can read: a saved entry without company,
      * lead or project is its author's own history, private to them. */
     const GPtrArray *notify_ids = c->notify_ids;

@@ -757,6 +757,10 @@ def main():
     t.eq(m3.get("channel"), "meeting", "Termin is the channel meeting")
     t.eq(v3, 1, "a new entry (with company and contacts) starts at version 1")
     t.eq(body(ben.get(f"/api/v1/entries/{e_m3}")).get("version"), 1, "GET of the new entry: version 1")
+    r = anna.patch(f"/api/v1/entries/{e_m3}", {"company": None})
+    problem(r, 403, "the admin moves ben's entry into ben's own history", "forbidden")
+    t.eq((body(anna.get(f"/api/v1/entries/{e_m3}")).get("company") or {}).get("key"), "acme",
+         "ben's entry stays in acme's history")
     problem(carla.patch(f"/api/v1/entries/{e_m3}", {"subject": "Carla war hier"}), 403,
             "carla (not the author, no admin) edits ben's entry", "forbidden")
     problem(carla.delete(f"/api/v1/entries/{e_m3}"), 403, "carla deletes ben's entry", "forbidden")
