@@ -8,6 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Colleagues are told of what they can read; the own history is private. */
+#define NOTIFY_OWN_HISTORY                                                                     \
+    "\"notify\": colleagues are told only of entries of a company, lead or project; the own " \
+    "history is its author's alone"
+
 static const char *state_names[] = { "pending", "saved", "discarded" };
 static const char *channel_names[] = { "phone", "email", "meeting", "video", "letter", "other" };
 
@@ -234,6 +239,11 @@ notify_users(ClStore *store, gint64 tenant_id, gint64 entry_id, GPtrArray *users
 bool
 cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
 {
+    if (e->state == CL_ENTRY_SAVED && !e->company && !e->lead && !e->project &&
+        e->notify->len > 0) {
+        g_set_error_literal(error, CL_ERROR, CL_ERROR_INVALID, NOTIFY_OWN_HISTORY);
+        return false;
+    }
     ClDb *db = store->db;
     ClDbStmt *s = cl_db_prepare(
         db,
@@ -1369,9 +1379,7 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
     g_autoptr(GPtrArray) no_one = NULL;
     if (!company && (confirm || e->state == CL_ENTRY_SAVED)) {
         if (notify_ids != NULL && notify_ids->len > 0) {
-            g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
-                        "\"notify\": colleagues are told only of entries of a company, lead or "
-                        "project; the own history is its author's alone");
+            g_set_error_literal(error, CL_ERROR, CL_ERROR_INVALID, NOTIFY_OWN_HISTORY);
             return false;
         }
         if (notify_ids == NULL && e->notify->len > 0)

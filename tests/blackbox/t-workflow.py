@@ -156,6 +156,14 @@ if isinstance(own, dict):
     t.ok(own.get("id") not in ids(["history", "--user", "anna"], "history --user anna"),
          "…and not in anna's own history")
 
+# The own history is the author's alone: nobody to notify of it.
+before = ids(["history", "--user", "ben"], "history --user ben")
+r = t.run(["add", "--user", "ben", "--channel", "phone", "--subject", "Privat mit Benachrichtigung",
+           "--notify", "anna"], data_dir=d)
+t.exit_status(r, 65, "add in the own history with --notify")
+t.ok("notify" in r.err and "own history" in r.err, "add --notify without company: the error says why", r)
+t.eq(ids(["history", "--user", "ben"], "history --user ben"), before, "the refused entry made nothing")
+
 # History is newest first (by the time of the contact, not the order of recording).
 order = []
 for when, subj in [("2026-03-01T10:00:00", "März"), ("2026-09-01T10:00:00", "September"),
