@@ -1237,6 +1237,36 @@ user_addresses_free(ClStore *store, gint64 tenant_id, gint64 user_id, json_t *em
     return true;
 }
 
+/* A contact person's addresses made in the API: no drop address — every mail
+ * to it (BCC, CC) would name that person. */
+static bool
+contact_addresses_ok(ClStore *store, json_t *emails, GError **error)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(emails, i, v) {
+        g_autofree char *folded = cl_address_fold(json_string_value(v));
+        if (folded == NULL)
+            continue; /* the loader says what is wrong with it */
+        ClDbStmt *s = cl_db_prepare(store->db,
+                                    "SELECT count(*) FROM drop_addresses WHERE address = ?",
+                                    error);
+        if (s == NULL)
+            return false;
+        cl_db_bind_text(s, 1, folded);
+        gint64 n = cl_db_one_int64(s, 0, error);
+        if (n < 0)
+            return false;
+        if (n > 0) {
+            g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
+                        "emails[%zu]: %s is the drop address, no contact person's", i,
+                        json_string_value(v));
+            return false;
+        }
+    }
+    return true;
+}
+
 /* A company domain made in the API is one company's: the company-domain rule
  * then names that company and no list of candidates (files may differ). */
 static bool
@@ -1412,7 +1442,8 @@ cl_store_record_save(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 i
         break;
     }
     case CL_ITEM_CONTACT:
-        ok = load_contact(&l, tenant_id, company_id, obj, error);
+        ok = contact_addresses_ok(store, json_object_get(obj, "emails"), error) &&
+             load_contact(&l, tenant_id, company_id, obj, error);
         break;
     case CL_ITEM_LEAD:
         ok = load_lead(&l, tenant_id, company_id, obj, error);

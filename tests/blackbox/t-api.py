@@ -1077,6 +1077,11 @@ def main():
             "a contact with a company that does not exist", "invalid")
     problem(anna.post("/api/v1/contacts", {"name": "Kaputt", "company": acme, "emails": ["keine-adresse"]}), 422,
             "a contact with an address without @", "invalid")
+    for addr in ("crm@contactlog.example", "CRM@Contactlog.Example"):
+        r = anna.post("/api/v1/contacts", {"name": "Ablage", "company": acme, "emails": [addr]})
+        problem(r, 422, f"a contact person with the drop address {addr}", "invalid")
+        t.ok((body(r).get("detail") or "").startswith(f"emails[0]: {addr} is the drop address"),
+             "the 422 names the address", r)
     problem(anna.post("/api/v1/contacts", {"name": "Doppelt", "company": acme, "key": "jmueller"}), 409,
             "a contact with a taken key", "conflict")
     skrause = record_id(anna, "contacts", "skrause")
