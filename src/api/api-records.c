@@ -9,19 +9,20 @@
 
 #include <string.h>
 
-/* ?company= as a body's "company" is: the id or the key; 0 without, -1 when answered. */
+/* ?company= as a body's "company" is: the id or the key of one of the tenant's
+ * companies (404 when there is none); 0 without, -1 when answered. */
 static gint64
 query_company(Request *r)
 {
     const char *text = api_query(r, "company");
-    if (text == NULL || *text == '\0')
-        return 0;
     gint64 id = 0;
-    if (g_ascii_string_to_signed(text, 10, 1, G_MAXINT64, &id, NULL))
-        return id;
+    if (text == NULL || *text == '\0' || strcmp(text, "0") == 0)
+        return 0;
     g_autoptr(GError) error = NULL;
-    g_autoptr(ClItem) c = cl_store_find(api_store(r), CL_ITEM_COMPANY, r->user->tenant_id, text,
-                                        &error);
+    g_autoptr(ClItem) c =
+        g_ascii_string_to_signed(text, 10, 1, G_MAXINT64, &id, NULL)
+            ? cl_store_item_get(api_store(r), CL_ITEM_COMPANY, r->user->tenant_id, id, &error)
+            : cl_store_find(api_store(r), CL_ITEM_COMPANY, r->user->tenant_id, text, &error);
     if (c == NULL) {
         api_reply_error(r, error);
         return -1;
@@ -46,14 +47,6 @@ list(Request *r, ClItemKind kind)
                             .company_id = company, .offset = (guint)offset,
                             .limit = (guint)limit };
     g_autoptr(GError) error = NULL;
-    if (company > 0) {
-        g_autoptr(ClItem) c = cl_store_item_get(api_store(r), CL_ITEM_COMPANY, r->user->tenant_id,
-                                                company, &error);
-        if (c == NULL) {
-            api_reply_error(r, error);
-            return;
-        }
-    }
     json_t *out = cl_store_records_json(api_store(r), kind, &query, &error);
     if (out == NULL) {
         api_reply_error(r, error);
@@ -80,14 +73,6 @@ save(Request *r, ClItemKind kind, gint64 id)
     g_autoptr(json_t) body = api_body_json(r, true);
     if (body == NULL)
         return;
-    /* "company" as in an entry: the id, {"id": …} or the key. */
-    json_t *company = json_object_get(body, "company");
-    if (kind != CL_ITEM_COMPANY && json_is_string(company)) {
-        gint64 cid = api_record_id(r, CL_ITEM_COMPANY, company, "company");
-        if (cid < 0)
-            return;
-        json_object_set_new(body, "company", json_integer(cid));
-    }
     ClStore *store = api_store(r);
     g_autoptr(GError) error = NULL;
     gint64 saved = -1;

@@ -49,8 +49,10 @@ atext(unsigned char c)
 static void
 unquote_local_part(char *address)
 {
+    if (address[0] != '"')
+        return; /* nearly every address */
     char *at = strrchr(address, '@');
-    if (address[0] != '"' || at == NULL || at - address < 3 || at[-1] != '"')
+    if (at == NULL || at - address < 3 || at[-1] != '"')
         return;
     const char *word = address + 1, *end = at - 1;
     for (const char *p = word; p < end; p++) {

@@ -8,10 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Colleagues are told of what they can read; the own history is private. */
-#define NOTIFY_OWN_HISTORY                                                                     \
-    "\"notify\": colleagues are told only of entries of a company, lead or project; the own " \
-    "history is its author's alone"
+/*
+ * Colleagues are told of what they can read: a saved entry without company
+ * (a lead or project brings theirs) is its author's own history, private to
+ * them, so it has nobody to notify. True when `n_notify` users may be told.
+ */
+static bool
+notify_allowed(bool saved, gint64 company, guint n_notify, GError **error)
+{
+    if (!saved || company || n_notify == 0)
+        return true;
+    g_set_error_literal(error, CL_ERROR, CL_ERROR_INVALID,
+                        "\"notify\": colleagues are told only of entries of a company, lead or "
+                        "project; the own history is its author's alone");
+    return false;
+}
 
 static const char *state_names[] = { "pending", "saved", "discarded" };
 static const char *channel_names[] = { "phone", "email", "meeting", "video", "letter", "other" };
@@ -239,11 +250,10 @@ notify_users(ClStore *store, gint64 tenant_id, gint64 entry_id, GPtrArray *users
 bool
 cl_store_entry_insert(ClStore *store, ClEntry *e, GError **error)
 {
-    if (e->state == CL_ENTRY_SAVED && !e->company && !e->lead && !e->project &&
-        e->notify->len > 0) {
-        g_set_error_literal(error, CL_ERROR, CL_ERROR_INVALID, NOTIFY_OWN_HISTORY);
+    if (!notify_allowed(e->state == CL_ENTRY_SAVED,
+                        item_id(e->company) || item_id(e->lead) || item_id(e->project),
+                        e->notify->len, error))
         return false;
-    }
     ClDb *db = store->db;
     ClDbStmt *s = cl_db_prepare(
         db,
@@ -1267,7 +1277,6 @@ changes_nothing(const ClEntry *e, const ClEntryChange *c, gint64 company, gint64
            (c->remove_attachments == NULL || c->remove_attachments->len == 0);
 }
 
-
 /*
  * The review (confirm: a pending entry is saved) and edits (any entry but a
  * discarded one): every change is checked against the tenant and the entry's
@@ -1373,18 +1382,14 @@ apply_change(ClStore *store, gint64 tenant_id, gint64 id, const ClEntryChange *c
                     "another company");
         return false;
     }
-    /* Colleagues are told of what they can read: a saved entry without company,
-     * lead or project is its author's own history, private to them. */
+    /* Into the own history, the list of users to notify goes. */
+    bool saved = confirm || e->state == CL_ENTRY_SAVED;
     const GPtrArray *notify_ids = c->notify_ids;
     g_autoptr(GPtrArray) no_one = NULL;
-    if (!company && (confirm || e->state == CL_ENTRY_SAVED)) {
-        if (notify_ids != NULL && notify_ids->len > 0) {
-            g_set_error_literal(error, CL_ERROR, CL_ERROR_INVALID, NOTIFY_OWN_HISTORY);
-            return false;
-        }
-        if (notify_ids == NULL && e->notify->len > 0)
-            notify_ids = no_one = g_ptr_array_new();
-    }
+    if (!notify_allowed(saved, company, notify_ids ? notify_ids->len : 0, error))
+        return false;
+    if (saved && !company && notify_ids == NULL && e->notify->len > 0)
+        notify_ids = no_one = g_ptr_array_new();
     if (!confirm && !c->initial &&
         changes_nothing(e, c, company, lead, project, contact_ids, notify_ids))
         return true;

@@ -1076,7 +1076,8 @@ domain_syntax_ok(const char *folded)
 static bool
 key_syntax_ok(const char *key, size_t length)
 {
-    if (length > 100 || memchr(key, '\0', length) != NULL || !g_utf8_validate(key, -1, NULL) ||
+    /* jansson's strings are valid UTF-8; a NUL inside would cut the key short. */
+    if (length > 100 || memchr(key, '\0', length) != NULL ||
         g_unichar_isspace(g_utf8_get_char(key)) ||
         g_unichar_isspace(g_utf8_get_char(g_utf8_find_prev_char(key, key + length))))
         return false;
@@ -1248,16 +1249,13 @@ contact_addresses_ok(ClStore *store, json_t *emails, GError **error)
         g_autofree char *folded = cl_address_fold(json_string_value(v));
         if (folded == NULL)
             continue; /* the loader says what is wrong with it */
-        ClDbStmt *s = cl_db_prepare(store->db,
-                                    "SELECT count(*) FROM drop_addresses WHERE address = ?",
-                                    error);
-        if (s == NULL)
+        g_autoptr(GError) local = NULL;
+        bool drop = cl_store_is_drop_address(store, folded, &local);
+        if (local != NULL) {
+            g_propagate_error(error, g_steal_pointer(&local));
             return false;
-        cl_db_bind_text(s, 1, folded);
-        gint64 n = cl_db_one_int64(s, 0, error);
-        if (n < 0)
-            return false;
-        if (n > 0) {
+        }
+        if (drop) {
             g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
                         "emails[%zu]: %s is the drop address, no contact person's", i,
                         json_string_value(v));
@@ -1347,21 +1345,26 @@ cl_store_record_save(ClStore *store, ClItemKind kind, gint64 tenant_id, gint64 i
             return -1;
         }
     }
-    /* The company: an id of the tenant's (for contacts, leads and projects). */
+    /* The company: the id, {"id": …} or the key of the tenant's (for contacts,
+     * leads and projects), as an entry names it. */
     gint64 company_id = 0;
     json_t *company = json_object_get(fields, "company");
     if (company == NULL)
         company = json_object_get(obj, "company");
     if (kind == CL_ITEM_CONTACT || kind == CL_ITEM_LEAD || kind == CL_ITEM_PROJECT) {
         json_t *cid = json_is_object(company) ? json_object_get(company, "id") : company;
-        if (!json_is_integer(cid)) {
+        if (!json_is_integer(cid) && !json_is_string(cid)) {
             g_set_error(error, CL_ERROR, CL_ERROR_INVALID,
-                        "\"company\" must be the id of a company");
+                        "\"company\" must be the id or the key of a company");
             return -1;
         }
         g_autoptr(GError) local = NULL;
-        g_autoptr(ClItem) c = cl_store_item_get(store, CL_ITEM_COMPANY, tenant_id,
-                                                json_integer_value(cid), &local);
+        g_autoptr(ClItem) c =
+            json_is_integer(cid)
+                ? cl_store_item_get(store, CL_ITEM_COMPANY, tenant_id, json_integer_value(cid),
+                                    &local)
+                : cl_store_find(store, CL_ITEM_COMPANY, tenant_id, json_string_value(cid),
+                                &local);
         if (c == NULL) {
             /* A field naming nothing is bad content, not a missing resource. */
             if (g_error_matches(local, CL_ERROR, CL_ERROR_NOT_FOUND))
