@@ -160,6 +160,7 @@ def main():
             c.ok(pf.wait_empty(30), "postfix queue empty after 3 mails", str(pf.queue()))
             c.ok(dc.wait_messages(USER, 3, 30), "3 mails in the Maildir",
                  f"{len(dc.messages(USER))} there\n{pf.log()[-2000:]}\n{dc.log()[-2000:]}")
+            pf.wait_log(r"(?s)(status=sent.*?){3}", 10)  # postlogd writes after the queue empties
             c.ok(pf.log().count("status=sent") == 3, "postfix log: 3 x status=sent via lmtp",
                  pf.log()[-2000:])
             c.ok(all(os.stat(m).st_uid == dc.uid for m in dc.messages(USER)),
@@ -228,6 +229,7 @@ def main():
                     c.ok(len(flaky.received) == 1 and b"once more" in flaky.received[0],
                          "the flaky LMTP server got the mail on the retry",
                          f"replies {flaky.replies}")
+                    pf2.wait_log(r"status=sent", 10)
                     c.ok(pf2.log().count("status=sent") == 1, "postfix2 log: status=sent once")
                     print(f"     queue while deferred: {q}")
                     times = [line.split()[2] for line in pf2.log().splitlines()
