@@ -735,14 +735,14 @@ route_match(const char *pattern, const char *path, gint64 *ids, guint *n_ids)
 {
     *n_ids = 0;
     while (*pattern && *path) {
-        if (strncmp(pattern, "{id}", 4) == 0) {
+        if (*pattern == '{' && strncmp(pattern, "{id}", 4) == 0) {
+            /* 1 to 18 digits: no overflow */
+            gint64 id = 0;
             const char *end = path;
-            while (g_ascii_isdigit(*end))
-                end++;
+            for (; g_ascii_isdigit(*end) && end - path < 19; end++)
+                id = id * 10 + (*end - '0');
             if (end == path || end - path > 18 || (*end && *end != '/'))
                 return false;
-            g_autofree char *num = g_strndup(path, end - path);
-            gint64 id = g_ascii_strtoll(num, NULL, 10);
             if (id <= 0 || *n_ids >= 4)
                 return false;
             ids[(*n_ids)++] = id;

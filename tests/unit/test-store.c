@@ -6,7 +6,9 @@
  */
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "intake/intake.h"
@@ -598,6 +600,78 @@ test_writers_queue(Fixture *f, gconstpointer data)
     g_free(fg);
 }
 
+/* cl_store_changed answers "no" from the wal-index header alone (db-sqlite.c);
+ * it must still see every commit: of another connection, of another process,
+ * after the log was checkpointed and started again, and the connection's own. */
+static void
+write_raw(const char *db_path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    g_assert_cmpint(sqlite3_open(db_path, &db), ==, SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        g_error("%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+static void
+test_changed(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    g_autoptr(GError) error = NULL;
+    ClStore *reader = cl_store_open(f->config, &error);
+    g_assert_no_error(error);
+    g_autofree char *db_path = g_build_filename(f->dir, "contactlog.db", NULL);
+    g_assert_true(cl_store_changed(reader)); /* the first question */
+    g_assert_false(cl_store_changed(reader));
+    g_assert_false(cl_store_changed(reader)); /* now from the header alone */
+    write_raw(db_path, "CREATE TABLE probe(x)");
+    for (int i = 0; i < 50; i++) {
+        g_autofree char *sql = g_strdup_printf("INSERT INTO probe VALUES (%d)", i);
+        write_raw(db_path, sql);
+        g_assert_true(cl_store_changed(reader));
+        g_assert_false(cl_store_changed(reader));
+        if (i % 10 == 9) /* the log starts again at its beginning with the next commit */
+            write_raw(db_path, "PRAGMA wal_checkpoint(TRUNCATE)");
+    }
+    /* Another process. */
+    pid_t pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        sqlite3 *db = NULL;
+        int ok = sqlite3_open(db_path, &db) == SQLITE_OK &&
+                 sqlite3_exec(db, "INSERT INTO probe VALUES (-1)", NULL, NULL, NULL) == SQLITE_OK;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    g_assert_true(cl_store_changed(reader));
+    g_assert_false(cl_store_changed(reader));
+    /* A checkpoint alone commits nothing: at most one more "yes", then quiet. */
+    write_raw(db_path, "PRAGMA wal_checkpoint(TRUNCATE)");
+    cl_store_changed(reader);
+    g_assert_false(cl_store_changed(reader));
+    /* The connection's own commit. */
+    ClLoadStats stats;
+    g_autofree char *md = write_temp(f->dir, "md-own.json", masterdata);
+    g_assert_true(cl_store_load_masterdata(reader, md, &stats, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(stats.unchanged, ==, 11);
+    g_assert_false(cl_store_changed(reader)); /* nothing changed: no row written */
+    g_auto(GStrv) parts = g_strsplit(masterdata, "ACME AG", 2);
+    g_autofree char *renamed = g_strjoinv("ACME AG & Co. KG", parts);
+    g_autofree char *md2 = write_temp(f->dir, "md-own2.json", renamed);
+    g_assert_true(cl_store_load_masterdata(reader, md2, &stats, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(stats.updated, ==, 1);
+    g_assert_true(cl_store_changed(reader));
+    g_assert_false(cl_store_changed(reader));
+    cl_store_free(reader);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -614,5 +688,6 @@ main(int argc, char **argv)
     ADD("/pipeline/batch", test_batch);
     ADD("/pipeline/failure-in-batch", test_failure_in_batch);
     ADD("/store/writers-queue", test_writers_queue);
+    ADD("/store/changed", test_changed);
     return g_test_run();
 }
