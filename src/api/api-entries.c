@@ -53,7 +53,13 @@ reply_kept(Request *r, ApiCache *cache, const char *key, gint64 generation, GByt
            GBytes *gzip, const char *etag)
 {
     bool want = g_bytes_get_size(body) >= API_GZIP_MIN_BYTES && api_wants_gzip(r);
-    g_autofree char *etag_gz = g_strdup_printf("%.*s-gz\"", (int)strlen(etag) - 1, etag);
+    /* "hash" → "hash-gz": the compressed answer's own ETag (no printf: every request) */
+    gsize n = strlen(etag);
+    char etag_gz[64];
+    if (n < 2 || n + 3 >= sizeof etag_gz)
+        n = 2;
+    memcpy(etag_gz, etag, n - 1);
+    memcpy(etag_gz + n - 1, "-gz\"", 5);
     if (none_match(api_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH), etag, etag_gz)) {
         struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL,
                                                                     MHD_RESPMEM_PERSISTENT);

@@ -195,21 +195,33 @@ api_reply_response(Request *r, unsigned status, struct MHD_Response *response)
 bool
 api_wants_gzip(Request *r)
 {
-    /* Accept-Encoding: gzip (or x-gzip, or *), unless with q=0. */
-    const char *header = api_header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING);
-    if (header == NULL)
+    /* Accept-Encoding: gzip (or x-gzip, or *), unless with q=0. Read in
+     * place: asked by every request for a page. */
+    const char *p = api_header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    if (p == NULL)
         return false;
-    g_auto(GStrv) codings = g_strsplit(header, ",", 32);
-    for (char **c = codings; *c != NULL; c++) {
-        char *params = strchr(*c, ';');
-        if (params != NULL)
-            *params++ = '\0';
-        g_strstrip(*c);
-        if (g_ascii_strcasecmp(*c, "gzip") != 0 && g_ascii_strcasecmp(*c, "x-gzip") != 0 &&
-            strcmp(*c, "*") != 0)
-            continue;
-        const char *q = params ? strstr(params, "q=") : NULL;
-        return q == NULL || g_ascii_strtod(q + 2, NULL) > 0;
+    for (guint n = 0; *p != '\0' && n < 32; n++) {
+        const char *end = strchr(p, ',');
+        if (end == NULL)
+            end = p + strlen(p);
+        const char *params = memchr(p, ';', end - p);
+        const char *name_end = params ? params : end;
+        while (p < name_end && g_ascii_isspace(*p))
+            p++;
+        while (name_end > p && g_ascii_isspace(name_end[-1]))
+            name_end--;
+        gsize len = name_end - p;
+        bool match = (len == 4 && g_ascii_strncasecmp(p, "gzip", 4) == 0) ||
+                     (len == 6 && g_ascii_strncasecmp(p, "x-gzip", 6) == 0) ||
+                     (len == 1 && *p == '*');
+        if (match) {
+            if (params == NULL)
+                return true;
+            g_autofree char *text = g_strndup(params, end - params);
+            const char *q = strstr(text, "q=");
+            return q == NULL || g_ascii_strtod(q + 2, NULL) > 0;
+        }
+        p = *end ? end + 1 : end;
     }
     return false;
 }
@@ -1204,6 +1216,21 @@ method_label(const char *method)
     return "other";
 }
 
+/* The strings of the NULL-ended parts, one after the other, cut to fit size. */
+static void
+concat(char *buf, gsize size, const char *const *parts)
+{
+    gsize at = 0;
+    for (; *parts != NULL; parts++) {
+        gsize len = strlen(*parts);
+        if (len > size - 1 - at)
+            len = size - 1 - at;
+        memcpy(buf + at, *parts, len);
+        at += len;
+    }
+    buf[at] = '\0';
+}
+
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              enum MHD_RequestTerminationCode toe)
@@ -1215,10 +1242,15 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     double seconds = (g_get_monotonic_time() - r->started) / 1e6;
     const char *route = r->route ? r->route->pattern : "none";
-    g_autofree char *labels = g_strdup_printf("method=\"%s\",route=\"%s\",status=\"%u\"",
-                                              method_label(r->method), route, r->status);
+    /* Labels put together without printf or malloc: this runs for every request. */
+    char status[4] = { '0' + r->status / 100 % 10, '0' + r->status / 10 % 10,
+                       '0' + r->status % 10, '\0' };
+    char labels[256], hl[128];
+    concat(labels, sizeof labels, (const char *[]){ "method=\"", method_label(r->method),
+                                                   "\",route=\"", route, "\",status=\"", status,
+                                                   "\"", NULL });
     cl_metrics_count("contactlog_http_requests_total", labels, 1);
-    g_autofree char *hl = g_strdup_printf("route=\"%s\"", route);
+    concat(hl, sizeof hl, (const char *[]){ "route=\"", route, "\"", NULL });
     cl_metrics_observe("contactlog_http_request_seconds", hl, seconds);
     if (cl_log_enabled(G_LOG_LEVEL_INFO))
         g_info("event=request method=%s route=%s status=%u ms=%.2f user=%s tenant=%s%s",

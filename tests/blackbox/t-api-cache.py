@@ -120,6 +120,10 @@ def run(cache):
             t.eq(again.body, gz.body, f"{tag}: the kept gzip form, asked again")
         r = anna.get(path, headers={"Accept-Encoding": "gzip;q=0, identity"})
         t.eq((r.header("Content-Encoding"), r.body), (None, r1.body), f"{tag}: gzip;q=0 → as it is")
+        for accept, want in [(" deflate , X-GZIP ;q=0.5", "gzip"), ("br, *", "gzip"), ("*;q=0", None),
+                             ("gzipx, xgzip", None), ("br;q=1, gzip ; q=0.0", None), ("", None)]:
+            r = anna.get(path, headers={"Accept-Encoding": accept})
+            t.eq(r.header("Content-Encoding"), want, f"{tag}: Accept-Encoding: {accept!r}")
         small = anna.get("/healthz", headers={"Accept-Encoding": "gzip"})
         t.eq(small.header("Content-Encoding"), None, f"{tag}: a small answer is not compressed")
 
