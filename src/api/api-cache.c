@@ -10,7 +10,8 @@
  * connection it was given whether anything was committed since that
  * connection last asked (cl_store_changed: SQLite's data_version, which moves
  * with every commit of any other connection, and the connection's own
- * changes); a yes moves the generation on and empties the cache. Every
+ * changes; asked only when SQLite's wal-index header moved, db-sqlite.c);
+ * a yes moves the generation on and empties the cache. Every
  * connection sees every commit at its first question after it, so a request
  * that began after a commit gets a generation moved on after that commit: a
  * kept page is served only while nothing at all has been committed since it
