@@ -1100,6 +1100,21 @@ cross_origin(Request *r)
     return host == NULL || sep == NULL || g_ascii_strcasecmp(sep + 3, host) != 0;
 }
 
+/* A NUL in a query argument (?limit=%00, ?q=acme%00x) would cut the value
+ * short where it is read as a C string: refused as a whole. */
+static enum MHD_Result
+query_nul(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+          const char *value, size_t value_size)
+{
+    (void)kind;
+    bool *found = cls;
+    if (strlen(key) != key_size || (value != NULL && strlen(value) != value_size)) {
+        *found = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
 /* The first callback: route, who asks, what body; true when it may go on. */
 static bool
 request_begin(Request *r)
@@ -1107,6 +1122,12 @@ request_begin(Request *r)
     r->route = find_route(r);
     if (r->route == NULL)
         return false;
+    bool nul = false;
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, query_nul, &nul);
+    if (nul) {
+        api_reply_problem(r, 400, "bad-request", "a query argument holds a NUL character");
+        return false;
+    }
     bool safe = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
     if (!safe && cross_origin(r)) {
         api_reply_problem(r, 403, "cross-origin", "requests from other sites may not change "

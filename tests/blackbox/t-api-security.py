@@ -417,6 +417,10 @@ form_ct, form = apiclient.multipart({"entry": json.dumps({"channel": "phone", "s
 r = ben.request("POST", "/api/v1/entries", body=form, content_type=form_ct)
 problem(r, 422, "a form's \"entry\" field with \"company\": \"acme\\u0000zzz\"", "invalid",
         detail_has="company")
+for q in ("limit=%00", "limit=5%0010", "q=acme%00zzz", "x%00y=1"):
+    path = "/api/v1/search?" + q if q.startswith("q=") else "/api/v1/me/inbox?" + q
+    problem(ben.get(path), 400, f"GET {path}: a NUL in the query", "bad-request", detail_has="NUL")
+st(ben.get("/api/v1/me/inbox?limit=5"), 200, "… and the same without it: 200")
 
 alive("at the end")
 srv.stop()
