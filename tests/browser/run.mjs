@@ -1070,6 +1070,19 @@ test('language: switch to English and back, remembered for the user and before l
   await page.getByRole('heading', { level: 1, name: 'My contact history' }).waitFor();
   const me3 = await page.evaluate(() => fetch('/api/v1/me').then((r) => r.json()));
   assert.equal(me3.user.locale, 'en');
+
+  // Switching back and forth says so each time, but the toasts do not pile up: the same
+  // words replace their toast, and no more than three are shown.
+  for (const [to, heading] of [['DE', 'Meine Kontakthistorie'], ['EN', 'My contact history'],
+    ['DE', 'Meine Kontakthistorie'], ['EN', 'My contact history']]) {
+    await page.locator(`.lang-switch [data-locale="${to.toLowerCase()}"]`).first().click();
+    await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+    await page.locator('.toast', { hasText: to === 'DE' ? 'Die Sprache ist jetzt Deutsch.' : 'The language is now English.' }).waitFor();
+  }
+  const said = await page.locator('.toast > span').allTextContents();
+  assert.ok(said.length <= 3, `at most three toasts, not ${said.length}`);
+  assert.deepEqual([...new Set(said)].length, said.length, `no toast twice: ${JSON.stringify(said)}`);
+  assert.deepEqual(said.slice(-2), ['Die Sprache ist jetzt Deutsch.', 'The language is now English.']);
   s.assertClean();
   await s.close();
 });

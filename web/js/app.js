@@ -133,12 +133,19 @@ export function forgetCaches() {
   state.companies = null;
 }
 
-/** Says something to everybody: a toast, read out by screen readers. */
+const TOASTS_SHOWN = 3;
+
+/** Says something to everybody: a toast, read out by screen readers. The same words
+ *  again replace the toast that says them; no more than three are shown, the oldest go. */
 export function toast(message, kind = 'success') {
   const box = document.getElementById('toasts');
   const names = { success: 'circle-check', error: 'circle-alert', info: 'info' };
+  const said = `${kind}:${message}`;
+  for (const old of [...box.children]) if (old.dataset.said === said) old.remove();
+  while (box.children.length >= TOASTS_SHOWN) box.firstElementChild.remove();
   const el = h(`div.toast.toast-${kind}`, icon(names[kind] || 'info'), h('span', message),
     h('button.toast-close', { type: 'button', 'aria-label': t('common.close'), onclick: () => el.remove() }, icon('x')));
+  el.dataset.said = said;
   box.append(el);
   setTimeout(() => el.remove(), kind === 'error' ? 9000 : 5000);
 }
