@@ -338,7 +338,7 @@ cmd_import(int argc, char **argv)
     guint n_threads = CLAMP(g_get_num_processors(), 1, 8);
     GThread *threads[8];
     for (guint t = 0; t < n_threads; t++)
-        threads[t] = g_thread_new("contactlog-parse", read_ahead, &reader);
+        threads[t] = g_thread_new("cl-parse", read_ahead, &reader);
 
     bool in_batch = false;
     g_autoptr(GError) stuck = NULL; /* the store cannot begin: the rest is not stored */

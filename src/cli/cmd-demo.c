@@ -332,7 +332,7 @@ cmd_demo(int argc, char **argv)
     ServerThread st = { .server = server };
     g_mutex_init(&st.flag.lock);
     g_cond_init(&st.flag.cond);
-    GThread *thread = g_thread_new("contactlog-serve", server_thread, &st);
+    GThread *thread = g_thread_new("cl-demo-serve", server_thread, &st);
     g_mutex_lock(&st.flag.lock);
     while (!st.flag.ready)
         g_cond_wait(&st.flag.cond, &st.flag.lock);

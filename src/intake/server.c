@@ -1101,9 +1101,9 @@ cl_server_run(ClServer *srv, void (*on_ready)(ClServer *, void *), void *data)
                                      NULL);
     if (spare_fd < 0)
         spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    srv->storer = g_thread_new("contactlog-store", store_main, srv);
-    srv->checkpointer = g_thread_new("contactlog-checkpoint", checkpoint_main, srv);
-    srv->indexer = g_thread_new("contactlog-index", index_main, srv);
+    srv->storer = g_thread_new("cl-store", store_main, srv);
+    srv->checkpointer = g_thread_new("cl-checkpoint", checkpoint_main, srv);
+    srv->indexer = g_thread_new("cl-index", index_main, srv);
     add_signal(srv, SIGTERM, begin_shutdown);
     add_signal(srv, SIGINT, begin_shutdown);
     add_signal(srv, SIGHUP, reload);

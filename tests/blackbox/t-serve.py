@@ -302,6 +302,18 @@ t.ok(any("status=rejected reason=unknown-sender" in l for l in lines), "a reject
 t.ok(any("event=tempfail" in l and "reply=451" in l for l in lines), "the tempfail is logged with its reply")
 t.ok("Angebot" not in log and ANNA not in log, "subjects and addresses are not logged at level info")
 
+# The threads carry names an operator sees in top -H, ps -L and perf (Linux keeps 15 bytes;
+# a longer name is refused and the thread is left as "contactlog").
+names = set()
+for task in os.listdir(f"/proc/{srv.proc.pid}/task"):
+    try:
+        with open(f"/proc/{srv.proc.pid}/task/{task}/comm") as f:
+            names.add(f.read().strip())
+    except FileNotFoundError:
+        pass  # a parse thread that ended meanwhile
+same(sorted(n for n in names if n in ("cl-store", "cl-checkpoint", "cl-index")),
+     ["cl-checkpoint", "cl-index", "cl-store"], "the server's threads are named", detail=sorted(names))
+
 # ---- SIGHUP: the configuration file is read again ------------------------------------------------
 conf = os.path.join(d, "contactlog.conf")
 with open(conf, "w") as f:
