@@ -14,6 +14,10 @@
 #include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
+/* The log file is reused from its start once everything in it was copied; a
+ * steady stream of mail can grow it first (30-50 MB for 7,000 mails in the
+ * LMTP benchmark). When it starts again, SQLite cuts it back to this size. */
+#define WAL_KEEP_BYTES (64 * 1024 * 1024)
 #define WAL_INDEX_MAP 4096         /* mapped of the -shm file: the header is its first 96 bytes */
 #define WAL_INDEX_VERSION 3007000u /* the wal-index format's version, its first 4 bytes */
 
@@ -343,8 +347,8 @@ cl_db_open_sqlite(const char *path, bool sync, GError **error)
     g_autofree char *pragmas =
         g_strdup_printf("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
                         "PRAGMA synchronous=%s; PRAGMA temp_store=MEMORY;"
-                        "PRAGMA cache_size=-16384;",
-                        sync ? "FULL" : "OFF");
+                        "PRAGMA cache_size=-16384; PRAGMA journal_size_limit=%d;",
+                        sync ? "FULL" : "OFF", WAL_KEEP_BYTES);
     if (!cl_db_exec(db, pragmas, error)) {
         cl_db_close(db);
         return NULL;
