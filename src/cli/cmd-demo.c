@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -24,10 +25,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(json_t, json_decref)
 #define DEMO_MARKER ".contactlog-demo"
 #define DROP_ADDRESS "crm@contactlog.example"
 
+/* Removes path and what is in it; a symbolic link is removed, never followed. */
 static bool
 remove_tree(const char *path)
 {
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    GStatBuf st;
+    if (g_lstat(path, &st) != 0)
+        return errno == ENOENT;
+    g_autoptr(GDir) dir = S_ISDIR(st.st_mode) ? g_dir_open(path, 0, NULL) : NULL;
     if (dir != NULL) {
         const char *name;
         while ((name = g_dir_read_name(dir)) != NULL) {
@@ -39,20 +44,47 @@ remove_tree(const char *path)
     return g_remove(path) == 0 || errno == ENOENT;
 }
 
-/* Only a directory the demo made itself (or a new one) is wiped. */
+static bool
+dir_is_empty(const char *path)
+{
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    return dir != NULL && g_dir_read_name(dir) == NULL;
+}
+
+/* The demo starts afresh in a new or empty directory, or clears one it made
+ * itself (its marker file) — unless a server is answering from it. Anything
+ * else is refused: a directory with other files is never touched. */
 static bool
 prepare_dir(const char *dir, GError **error)
 {
     g_autofree char *marker = g_build_filename(dir, DEMO_MARKER, NULL);
-    g_autofree char *db = g_build_filename(dir, "contactlog.db", NULL);
-    if (g_file_test(db, G_FILE_TEST_EXISTS) && !g_file_test(marker, G_FILE_TEST_EXISTS)) {
-        g_set_error(error, CL_ERROR, CL_ERROR_CONFIG,
-                    "%s holds data that the demo did not create; name another --data-dir", dir);
+    if (g_file_test(dir, G_FILE_TEST_EXISTS) && !g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, CL_ERROR, CL_ERROR_CONFIG, "%s is not a directory", dir);
         return false;
     }
-    if (g_file_test(dir, G_FILE_TEST_IS_DIR) && !remove_tree(dir)) {
-        g_set_error(error, CL_ERROR, CL_ERROR_CONFIG, "cannot clear %s: %s", dir,
-                    g_strerror(errno));
+    if (g_file_test(marker, G_FILE_TEST_IS_REGULAR)) {
+        int held = cl_data_dir_hold(dir, true);
+        if (held < 0 && errno == EWOULDBLOCK) {
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFIG,
+                        "%s is in use: a contactlog server answers from it (demo --serve or "
+                        "serve); stop it first, or name another --data-dir",
+                        dir);
+            return false;
+        }
+        bool cleared = remove_tree(dir);
+        int saved = errno;
+        if (held >= 0)
+            close(held);
+        if (!cleared) {
+            g_set_error(error, CL_ERROR, CL_ERROR_CONFIG, "cannot clear %s: %s", dir,
+                        g_strerror(saved));
+            return false;
+        }
+    } else if (g_file_test(dir, G_FILE_TEST_IS_DIR) && !dir_is_empty(dir)) {
+        g_set_error(error, CL_ERROR, CL_ERROR_CONFIG,
+                    "%s is not empty and was not made by the demo; name a new or empty "
+                    "--data-dir (the demo clears only its own)",
+                    dir);
         return false;
     }
     if (g_mkdir_with_parents(dir, 0750) != 0 ||
@@ -288,8 +320,9 @@ cmd_demo(int argc, char **argv)
                    "Creates a demo agency in the data directory (default here: "
                    "./contactlog-demo), starts the\nmail server, delivers sample mails to it "
                    "over LMTP and prints every user's review inbox\nand what was accepted or "
-                   "rejected and why. A directory with data the demo did not create\nis never "
-                   "touched.",
+                   "rejected and why. It starts in a new or empty directory, or clears\none it made "
+                   "itself; any other directory is never touched, nor one a running\nserver "
+                   "answers from.",
                    entries, false, false, &argc, &argv))
         return EXIT_USAGE;
     if (argc > 1)

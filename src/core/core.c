@@ -5,8 +5,10 @@
 #include "core.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 G_DEFINE_QUARK(contactlog-error-quark, cl_error)
@@ -431,4 +433,19 @@ GPtrArray *
 cl_item_array_new(void)
 {
     return g_ptr_array_new_with_free_func((GDestroyNotify)cl_item_free);
+}
+
+int
+cl_data_dir_hold(const char *dir, bool exclusive)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
 }

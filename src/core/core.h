@@ -193,6 +193,12 @@ char *cl_log_value(const char *text);
 /* write(2) until everything is written; false with errno set. */
 bool cl_write_all(int fd, const guint8 *buf, gsize len);
 
+/* Holds a data directory for as long as the returned descriptor is open (a
+ * flock(2) of the directory itself): shared by every server that answers from
+ * it, exclusive while `contactlog demo` clears it. -1 with errno EWOULDBLOCK
+ * when another process holds it the other way (or errno of open(2)). */
+int cl_data_dir_hold(const char *dir, bool exclusive);
+
 /* ---- configuration ----------------------------------------------------------------- */
 
 typedef struct {

@@ -75,6 +75,7 @@ struct ClServer {
     char *config_file;
     char **overrides;      /* the command line's "group.key=value", applied on reload too */
     char *hostname;
+    int dir_fd;            /* holds the data directory (cl_data_dir_hold), or -1 */
     GMainContext *ctx;
     GMainLoop *loop;
     ClStore *store;        /* serving thread: drop addresses, spool files */
@@ -1003,6 +1004,7 @@ cl_server_new(const ClConfig *config, const char *config_file, char **overrides,
               GError **error)
 {
     g_autoptr(ClServer) srv = g_new0(ClServer, 1);
+    srv->dir_fd = -1;
     srv->base = cl_config_copy(config);
     srv->current = srv->base;
     srv->config_file = g_strdup(config_file);
@@ -1023,6 +1025,19 @@ cl_server_new(const ClConfig *config, const char *config_file, char **overrides,
     srv->store = cl_store_open(srv->base, error);
     if (srv->store == NULL)
         return NULL;
+    /* While this server answers from the directory, `contactlog demo` does not
+     * clear it away under it (the mail it acknowledged would be gone). */
+    srv->dir_fd = cl_data_dir_hold(srv->base->data_dir, false);
+    if (srv->dir_fd < 0 && errno == EWOULDBLOCK) {
+        g_set_error(error, CL_ERROR, CL_ERROR_TEMPFAIL,
+                    "%s is being cleared by contactlog demo; try again when it is done",
+                    srv->base->data_dir);
+        return NULL;
+    }
+    if (srv->dir_fd < 0) {
+        g_autofree char *dir = cl_log_value(srv->base->data_dir);
+        g_warning("event=data-dir-hold-failed dir=%s error=\"%s\"", dir, g_strerror(errno));
+    }
     guint stale = cl_store_tmp_clean(srv->store);
     if (stale > 0)
         g_message("event=spool-cleaned files=%u (left by a process that was killed)", stale);
@@ -1195,5 +1210,7 @@ cl_server_free(ClServer *srv)
     g_free(srv->config_file);
     g_strfreev(srv->overrides);
     g_free(srv->hostname);
+    if (srv->dir_fd >= 0)
+        close(srv->dir_fd);
     g_free(srv);
 }

@@ -181,4 +181,46 @@ rej = t.rejected(d)
 t.eq(sorted(x.get("reason") for x in rej), ["malformed", "unknown-sender", "unknown-tenant"],
      "demo: rejected --json lists the three rejections")
 
+# ---- the data directory: only the demo's own is cleared -------------------------------------
+base = t.tmpdir("dirs")
+foreign = os.path.join(base, "foreign")
+os.makedirs(os.path.join(foreign, "sub"))
+for name in ("notes.txt", os.path.join("sub", "x.txt")):
+    with open(os.path.join(foreign, name), "w") as f:
+        f.write("keep\n")
+r = t.run(["demo", "--data-dir", foreign], timeout=300)
+t.exit_status(r, 78, "demo in a directory with files of someone else")
+t.ok("not empty" in r.err and "was not made by the demo" in r.err, "it says why", r)
+t.eq(sorted(os.listdir(foreign)), ["notes.txt", "sub"], "and leaves the directory as it was", r)
+t.ok(os.path.exists(os.path.join(foreign, "sub", "x.txt")), "down to its subdirectories", r)
+
+# While a server answers from the demo's directory, a second demo does not clear it away
+# under it: the mail the server acknowledged would be gone.
+srv = cltest.Server(t, d, ["--lmtp", f"127.0.0.1:{cltest.free_port()}"]).start()
+try:
+    r = t.run(["demo", "--data-dir", d], timeout=300)
+    t.exit_status(r, 78, "demo in the directory a server answers from")
+    t.ok("in use" in r.err and "stop it first" in r.err, "it says why", r)
+    t.ok(os.path.exists(os.path.join(d, "contactlog.db")), "and the database is still there", r)
+    t.ok(srv.proc.poll() is None, "the server keeps running")
+finally:
+    srv.stop()
+
+# The demo's own directory is cleared — a link in it is removed, not followed.
+outside = os.path.join(base, "outside")
+os.makedirs(outside)
+with open(os.path.join(outside, "keep.txt"), "w") as f:
+    f.write("keep\n")
+os.symlink(outside, os.path.join(d, "link"))
+r = t.run(["demo", "--data-dir", d], timeout=300)
+t.exit_status(r, 0, "demo again in its own directory, the server stopped")
+t.ok(not os.path.lexists(os.path.join(d, "link")), "the link in it is gone", r)
+t.eq(os.listdir(outside), ["keep.txt"], "what the link pointed to is kept", r)
+
+empty = os.path.join(base, "empty")
+os.makedirs(empty)
+r = t.run(["demo", "--data-dir", empty], timeout=300)
+t.exit_status(r, 0, "demo in an empty directory")
+t.ok(os.path.exists(os.path.join(empty, "contactlog.db")), "makes its data there", r)
+
 t.finish()
