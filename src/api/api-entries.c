@@ -483,12 +483,12 @@ read_change(Request *r, json_t *body, Change *c, const char *const *allowed)
     json_t *when = json_object_get(body, "contact_time");
     if (when != NULL) {
         g_autoptr(GTimeZone) local = g_time_zone_new_local();
-        g_autoptr(GDateTime) dt = json_is_string(when)
-                                      ? g_date_time_new_from_iso8601(json_string_value(when), local)
-                                      : NULL;
+        g_autoptr(GDateTime) dt =
+            json_is_string(when) ? cl_time_parse(json_string_value(when), local) : NULL;
         if (dt == NULL) {
             api_reply_problem(r, 422, "invalid",
-                              "\"contact_time\" must be a time such as 2026-12-04T10:30:00+01:00");
+                              "\"contact_time\" must be a time such as 2026-12-04T10:30:00+01:00 "
+                              "(seconds and zone may be left out)");
             return false;
         }
         /* 0 means "not given" to the store (now, or unchanged), and answers have

@@ -444,22 +444,11 @@ cmd_add(int argc, char **argv)
         return cli_usage("add", "--subject must not be empty");
     gint64 contact_time = 0;
     if (when) {
-        g_autoptr(GTimeZone) tz = g_time_zone_new_local();
         /* "2026-12-03 14:30" and "2026-12-03T14:30" as people write them, with
          * or without seconds, with or without a zone ("…T14:30Z",
-         * "…T14:30+01:00"); without one it is the local time (TZ). GLib wants
-         * the seconds: "HH:MM" before the end or the zone gets ":00". */
-        g_autofree char *iso = g_strdup(when);
-        if (strlen(iso) > 10 && iso[10] == ' ')
-            iso[10] = 'T';
-        if (strlen(iso) >= 16 && iso[10] == 'T' && g_ascii_isdigit(iso[11]) &&
-            g_ascii_isdigit(iso[12]) && iso[13] == ':' && g_ascii_isdigit(iso[14]) &&
-            g_ascii_isdigit(iso[15]) && strchr("Zz+-", iso[16]) != NULL) {
-            char *with_seconds = g_strdup_printf("%.16s:00%s", iso, iso + 16);
-            g_free(iso);
-            iso = with_seconds;
-        }
-        g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(iso, tz);
+         * "…T14:30+01:00"); without one it is the local time (TZ). */
+        g_autoptr(GTimeZone) tz = g_time_zone_new_local();
+        g_autoptr(GDateTime) dt = cl_time_parse(when, tz);
         if (dt == NULL)
             return cli_usage("add", "--time must be ISO 8601, such as 2026-12-03T14:30");
         contact_time = g_date_time_to_unix(dt);

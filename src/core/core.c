@@ -449,3 +449,21 @@ cl_data_dir_hold(const char *dir, bool exclusive)
     }
     return fd;
 }
+
+GDateTime *
+cl_time_parse(const char *text, GTimeZone *tz)
+{
+    /* GLib wants the seconds: "HH:MM" before the end or the zone gets ":00". */
+    g_autofree char *iso = g_strdup(text);
+    gsize len = strlen(iso);
+    if (len > 10 && iso[10] == ' ')
+        iso[10] = 'T';
+    if (len >= 16 && iso[10] == 'T' && g_ascii_isdigit(iso[11]) && g_ascii_isdigit(iso[12]) &&
+        iso[13] == ':' && g_ascii_isdigit(iso[14]) && g_ascii_isdigit(iso[15]) &&
+        (iso[16] == '\0' || strchr("Zz+-", iso[16]) != NULL)) {
+        char *with_seconds = g_strdup_printf("%.16s:00%s", iso, iso + 16);
+        g_free(iso);
+        iso = with_seconds;
+    }
+    return g_date_time_new_from_iso8601(iso, tz);
+}

@@ -190,6 +190,11 @@ int cl_log_level_parse(const char *name);
  * double quotes with \ and " escaped. */
 char *cl_log_value(const char *text);
 
+/* A time as people and programs write it: ISO 8601 / RFC 3339 ("2026-12-03T14:30:00+01:00"),
+ * also with a space for the T, without seconds ("2026-12-03 14:30") and without a zone —
+ * then in tz. NULL when it is none of these. */
+GDateTime *cl_time_parse(const char *text, GTimeZone *tz);
+
 /* write(2) until everything is written; false with errno set. */
 bool cl_write_all(int fd, const guint8 *buf, gsize len);
 

@@ -650,6 +650,18 @@ def main():
                        "ben downloads the attachment of a saved acme entry")
         problem(jonas.get(m1_atts[0].get("url", "/")), 404, "beta's admin downloads alpha's attachment", "not-found")
     problem(anna.get(f"/api/v1/entries/{e_m1}/original"), 404, "the original of a manual entry", "not-found")
+    # Times as people write them: without seconds, with a space for the T (README, add --time).
+    for given, wanted in (("2026-12-03T16:45+01:00", "2026-12-03T15:45:00Z"),
+                          ("2026-12-03 16:45Z", "2026-12-03T16:45:00Z"),
+                          ("2026-12-03T16:45:30-02:00", "2026-12-03T18:45:30Z")):
+        r = anna.post("/api/v1/entries", {"channel": "phone", "subject": "Zeitform", "contact_time": given})
+        st(r, 201, f"a manual entry with contact_time {given}")
+        if r.status == 201:
+            t.eq(body(r).get("contact_time"), wanted, f"contact_time {given} is {wanted}")
+            anna.delete(f"/api/v1/entries/{body(r).get('id')}")
+    for bad in ("2026-12-03T16", "2026-12-03T16:4", "2026-12-03T16:45+", "heute 16:45"):
+        problem(anna.post("/api/v1/entries", {"channel": "phone", "subject": "x", "contact_time": bad}), 422,
+                f"a manual entry with contact_time {bad!r}", "invalid")
     problem(anna.post("/api/v1/entries", {"channel": "Brieftaube", "subject": "x"}), 422,
             "a manual entry with an unknown channel", "invalid")
     problem(anna.post("/api/v1/entries", {"channel": "phone"}), 422, "a manual entry without subject", "invalid")
