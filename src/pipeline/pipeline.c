@@ -232,6 +232,8 @@ reject(ClPipeline *p, ClRawMessage *raw, const ClEnvelope *env, const ClMessage 
      * answered the same, and recorded (and kept) once: known by its
      * Message-ID and sender first, else by its bytes. */
     const char *sender = msg && msg->from ? msg->from->address : (env ? env->sender : NULL);
+    if (sender != NULL && *sender == '\0')
+        sender = NULL; /* MAIL FROM:<> is no sender, as an import's mail without From has none */
     int known = msg && msg->message_id
                     ? cl_store_rejection_known(p->store, NULL, msg->message_id, sender, error)
                     : 0;

@@ -489,6 +489,23 @@ for _ in range(2):
         except smtplib.SMTPDataError:
             pass
 t.eq(len(t.rejected(d)) - n_before, 1, "the same refused mail over LMTP twice: recorded once")
+# A mail without From from the MTA with MAIL FROM:<> (a bounce's envelope), then the same by
+# import (no envelope at all): one record.
+nofrom = (b"To: crm@contactlog.example\r\nSubject: Ohne Absender\r\nMessage-ID: <ohne-absender@test>\r\n"
+          b"Date: Thu, 03 Dec 2026 10:00:00 +0100\r\n\r\nKein From.\r\n")
+n_before = len(t.rejected(d))
+with smtplib.LMTP(*LMTP) as c:
+    try:
+        c.sendmail("", [DROP], nofrom)
+        t.fail("a mail without From is refused")
+    except smtplib.SMTPDataError as x:
+        t.ok(x.smtp_code >= 500, "a mail without From, MAIL FROM:<>: refused", got=x.smtp_code)
+nofrom_file = os.path.join(t.tmpdir("nofrom"), "ohne-absender.eml")
+with open(nofrom_file, "wb") as f:
+    f.write(nofrom)
+r = t.run(["import", nofrom_file], data_dir=d)
+t.eq((r.lines() or [{}])[0].get("reason"), "malformed", "the same mail by import: malformed", r)
+t.eq(len(t.rejected(d)) - n_before, 1, "a mail without From, by LMTP with <> and by import: recorded once")
 # "crm"@ is crm@
 dlg = Dialog(LMTP)
 dlg.reply()
