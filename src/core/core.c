@@ -121,6 +121,33 @@ cl_text_fold_search(const char *text)
     return g_utf8_casefold(text_bare, -1);
 }
 
+char *
+cl_text_fold_spelled(const char *text, bool *changed)
+{
+    if (changed != NULL)
+        *changed = false;
+    if (text == NULL || ascii_only(text))
+        return g_ascii_strdown(text ? text : "", -1);
+    g_autofree char *nfc = g_utf8_normalize(text, -1, G_NORMALIZE_DEFAULT_COMPOSE);
+    if (nfc == NULL)
+        return NULL;
+    GString *out = g_string_sized_new(strlen(nfc) + 8);
+    for (const char *p = nfc; *p; p = g_utf8_next_char(p)) {
+        gunichar c = g_unichar_tolower(g_utf8_get_char(p));
+        const char *spelled = c == 0xe4 ? "ae" : c == 0xf6 ? "oe" : c == 0xfc ? "ue"
+                            : (c == 0xdf || c == 0x1e9e) ? "ss" : c == 0x131 ? "i" : NULL;
+        if (spelled != NULL) {
+            g_string_append(out, spelled);
+            if (changed != NULL)
+                *changed = true;
+        } else {
+            g_string_append_unichar(out, c);
+        }
+    }
+    g_autofree char *plain = g_string_free(out, FALSE);
+    return cl_text_fold_search(plain);
+}
+
 GStrv
 cl_text_words(const char *folded, guint max)
 {

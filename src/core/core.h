@@ -70,6 +70,11 @@ char *cl_text_fold(const char *text);
  * ("Müller", "MULLER" → "muller"; "Straße" → "strasse"; "Yılmaz" → "yilmaz"), as the
  * search index does. */
 char *cl_text_fold_search(const char *text);
+/* The same with ä, ö, ü spelled out as they are written without umlauts ("Müller",
+ * "Mueller" → "mueller"; ß → ss, ı → i as above); *changed (may be NULL): whether the
+ * text had any of these letters. Searches compare both forms: "Bäckerei" and "baeckerei"
+ * find each other. */
+char *cl_text_fold_spelled(const char *text, bool *changed);
 
 typedef enum {
     CL_SUBJECT_PLAIN,   /* no prefix */

@@ -167,17 +167,26 @@ stmt_free(ClDbStmt *s)
 }
 
 /* cl_fold(text): case folding without accents (cl_text_fold_search), so that
- * SQL can find names as people type them ("muller" finds "Müller"). */
+ * SQL can find names as people type them ("muller" finds "Müller");
+ * cl_spell(text): the same with umlauts spelled out (cl_text_fold_spelled:
+ * "mueller" finds "Müller"). */
+static char *
+fold_spelled(const char *text)
+{
+    return cl_text_fold_spelled(text, NULL);
+}
+
 static void
 sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;
+    char *(*fold)(const char *) = sqlite3_user_data(ctx);
     const char *text = (const char *)sqlite3_value_text(argv[0]);
     if (text == NULL) {
         sqlite3_result_null(ctx);
         return;
     }
-    char *folded = cl_text_fold_search(text);
+    char *folded = fold(text);
     if (folded == NULL)
         sqlite3_result_null(ctx);
     else
@@ -242,24 +251,12 @@ german_spelling(const char *word, int len)
 {
     if (!g_utf8_validate(word, len, NULL))
         return NULL;
-    g_autofree char *nfc = g_utf8_normalize(word, len, G_NORMALIZE_DEFAULT_COMPOSE);
-    if (nfc == NULL)
-        return NULL;
-    GString *out = g_string_new(NULL);
+    g_autofree char *text = g_strndup(word, (gsize)len);
     bool any = false;
-    for (const char *p = nfc; *p; p = g_utf8_next_char(p)) {
-        gunichar c = g_unichar_tolower(g_utf8_get_char(p));
-        const char *spelled = c == 0xe4 ? "ae" : c == 0xf6 ? "oe" : c == 0xfc ? "ue"
-                            : (c == 0xdf || c == 0x1e9e) ? "ss" : c == 0x131 ? "i" : NULL;
-        if (spelled != NULL) {
-            g_string_append(out, spelled);
-            any = true;
-        } else {
-            g_string_append_unichar(out, c);
-        }
-    }
-    g_autofree char *spelled = g_string_free(out, FALSE);
-    return any ? cl_text_fold_search(spelled) : NULL;
+    char *spelled = cl_text_fold_spelled(text, &any);
+    if (!any)
+        g_clear_pointer(&spelled, g_free);
+    return spelled;
 }
 
 static int
@@ -333,8 +330,10 @@ cl_db_open_sqlite(const char *path, bool sync, GError **error)
     }
     sqlite3_busy_timeout(db->handle, BUSY_TIMEOUT_MS);
     db->writer = writer_for(path);
-    sqlite3_create_function(db->handle, "cl_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-                            sql_fold, NULL, NULL);
+    sqlite3_create_function(db->handle, "cl_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                            (void *)cl_text_fold_search, sql_fold, NULL, NULL);
+    sqlite3_create_function(db->handle, "cl_spell", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                            (void *)fold_spelled, sql_fold, NULL, NULL);
     if (!register_tokenizer(db->handle)) {
         g_set_error(error, CL_ERROR, CL_ERROR_INTERNAL,
                     "database: SQLite without FTS5: the search index cannot be opened");

@@ -661,11 +661,17 @@ strings_json(ClStore *store, const char *sql, gint64 owner, GError **error)
     "SELECT r.id FROM " from_where " ORDER BY r.name COLLATE NOCASE, r.id LIMIT ?4 OFFSET ?5",  \
         "SELECT count(*) FROM " from_where
 
+/* A name as typed with or without umlauts ("Bäckerei", "backerei", "baeckerei"); keys,
+ * addresses and domains are ASCII, where umlauts are spelled out ("baeckerei-sommer"). */
+#define NAME_MATCHES "(instr(cl_fold(r.name), ?2) OR instr(cl_spell(r.name), ?6))"
+#define KEY_MATCHES "(instr(cl_fold(r.key), ?2) OR instr(r.key, ?6))"
+
 static const struct {
     const char *table;
     const char *select;  /* ?1 tenant, ?2 id */
-    const char *list;    /* ?1 tenant, ?2 folded query or NULL, ?3 company or 0, ?4 limit, ?5 offset */
-    const char *count;   /* how many the list has in all: ?1, ?2, ?3 */
+    const char *list;    /* ?1 tenant, ?2 folded query or NULL, ?3 company or 0, ?4 limit, ?5 offset,
+                          * ?6 the query with umlauts spelled out (cl_text_fold_spelled) */
+    const char *count;   /* how many the list has in all: ?1, ?2, ?3, ?6 */
     const char *strings; /* domains, addresses or offers of ?1 */
     const char *strings_field;
 } records[] = {
@@ -673,30 +679,31 @@ static const struct {
         "companies",
         "SELECT r.id, r.key, r.name FROM companies r WHERE r.tenant_id = ?1 AND r.id = ?2",
         LIST("companies r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.id = ?3) AND (?2 IS NULL"
-        " OR instr(cl_fold(r.name), ?2) OR instr(cl_fold(r.key), ?2) OR EXISTS (SELECT 1 FROM"
-        " company_domains d WHERE d.company_id = r.id AND instr(d.domain, ?2)))"),
+        " OR " NAME_MATCHES " OR " KEY_MATCHES " OR EXISTS (SELECT 1 FROM company_domains d"
+        " WHERE d.company_id = r.id AND (instr(d.domain, ?2) OR instr(d.domain, ?6))))"),
         "SELECT domain FROM company_domains WHERE company_id = ? ORDER BY domain", "domains" },
     [CL_ITEM_CONTACT] = {
         "contacts",
         "SELECT r.id, r.key, r.name, r.phone, c.id, c.key, c.name FROM contacts r"
         " JOIN companies c ON c.id = r.company_id WHERE r.tenant_id = ?1 AND r.id = ?2",
         LIST("contacts r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.company_id = ?3)"
-        " AND (?2 IS NULL OR instr(cl_fold(r.name), ?2) OR instr(cl_fold(r.key), ?2) OR EXISTS"
-        " (SELECT 1 FROM contact_addresses a WHERE a.contact_id = r.id AND instr(a.address, ?2)))"),
+        " AND (?2 IS NULL OR " NAME_MATCHES " OR " KEY_MATCHES " OR EXISTS (SELECT 1 FROM"
+        " contact_addresses a WHERE a.contact_id = r.id"
+        " AND (instr(a.address, ?2) OR instr(a.address, ?6))))"),
         "SELECT display FROM contact_addresses WHERE contact_id = ? ORDER BY position", "emails" },
     [CL_ITEM_LEAD] = {
         "leads",
         "SELECT r.id, r.number, r.name, r.status, c.id, c.key, c.name FROM leads r"
         " JOIN companies c ON c.id = r.company_id WHERE r.tenant_id = ?1 AND r.id = ?2",
         LIST("leads r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.company_id = ?3)"
-        " AND (?2 IS NULL OR instr(cl_fold(r.name), ?2) OR instr(r.number, ?2))"),
+        " AND (?2 IS NULL OR " NAME_MATCHES " OR instr(r.number, ?2))"),
         NULL, NULL },
     [CL_ITEM_PROJECT] = {
         "projects",
         "SELECT r.id, r.key, r.number, r.name, c.id, c.key, c.name FROM projects r"
         " JOIN companies c ON c.id = r.company_id WHERE r.tenant_id = ?1 AND r.id = ?2",
         LIST("projects r WHERE r.tenant_id = ?1 AND (?3 = 0 OR r.company_id = ?3)"
-        " AND (?2 IS NULL OR instr(cl_fold(r.name), ?2) OR instr(cl_fold(r.key), ?2)"
+        " AND (?2 IS NULL OR " NAME_MATCHES " OR " KEY_MATCHES
         " OR instr(coalesce(r.number, ''), ?2) OR EXISTS (SELECT 1 FROM project_offers o"
         " WHERE o.project_id = r.id AND instr(o.number, ?2)))"),
         "SELECT number FROM project_offers WHERE project_id = ? ORDER BY number", "offers" },
@@ -705,8 +712,8 @@ static const struct {
         "SELECT r.id, r.key, r.name, r.role, r.active, r.locale FROM users r"
         " WHERE r.tenant_id = ?1 AND r.id = ?2",
         LIST("users r WHERE r.tenant_id = ?1 AND ?3 = 0 AND (?2 IS NULL"
-        " OR instr(cl_fold(r.name), ?2) OR instr(cl_fold(r.key), ?2) OR EXISTS (SELECT 1 FROM"
-        " user_addresses a WHERE a.user_id = r.id AND instr(a.address, ?2)))"),
+        " OR " NAME_MATCHES " OR " KEY_MATCHES " OR EXISTS (SELECT 1 FROM user_addresses a"
+        " WHERE a.user_id = r.id AND (instr(a.address, ?2) OR instr(a.address, ?6))))"),
         "SELECT display FROM user_addresses WHERE user_id = ? ORDER BY position", "emails" },
 };
 
@@ -789,11 +796,13 @@ cl_store_records_json(ClStore *store, ClItemKind kind, const ClRecordQuery *q, G
         return NULL;
     guint limit = q->limit ? q->limit : 50;
     g_autofree char *folded = q->query && *q->query ? cl_text_fold_search(q->query) : NULL;
+    g_autofree char *spelled = folded ? cl_text_fold_spelled(q->query, NULL) : NULL;
     cl_db_bind_int64(s, 1, q->tenant_id);
     cl_db_bind_text(s, 2, folded);
     cl_db_bind_int64(s, 3, q->company_id);
     cl_db_bind_int64(s, 4, (gint64)limit + 1);
     cl_db_bind_int64(s, 5, q->offset);
+    cl_db_bind_text(s, 6, spelled);
     g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
     int rc;
     while ((rc = cl_db_step(s, error)) == 1) {
@@ -816,6 +825,7 @@ cl_store_records_json(ClStore *store, ClItemKind kind, const ClRecordQuery *q, G
     cl_db_bind_int64(c, 1, q->tenant_id);
     cl_db_bind_text(c, 2, folded);
     cl_db_bind_int64(c, 3, q->company_id);
+    cl_db_bind_text(c, 6, spelled);
     gint64 total = cl_db_one_int64(c, 0, error);
     if (total < 0)
         return NULL;

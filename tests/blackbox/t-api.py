@@ -1031,6 +1031,20 @@ def main():
          ("baeckerei-suess", "Bäckerei Süß", ["baeckerei-suess.example"]), "the key is made from the name")
     r = anna.post("/api/v1/companies", {"name": "Bäckerei Süß"})
     t.eq((r.status, body(r).get("key")), (201, "baeckerei-suess-2"), "the same name again: a key of its own")
+    # Names with or without umlauts find each other, as in the search of entries; keys and
+    # addresses have them spelled out.
+    for q in ("Bäckerei Süß", "baeckerei suess", "backerei", "BAECKEREI-SUESS"):
+        t.eq(sorted(c.get("key") for c in body(anna.get("/api/v1/companies?q=" + urllib.parse.quote(q))).get("items", [])),
+             ["baeckerei-suess", "baeckerei-suess-2"], f"companies ?q={q}")
+    for q in ("oemer", "Ömer", "omer", "oeztuerk"):
+        t.eq([c.get("key") for c in body(anna.get("/api/v1/contacts?q=" + urllib.parse.quote(q))).get("items", [])],
+             ["oeztuerk"], f"contacts ?q={q}")
+    for q in ("mueller", "Müller", "juergen mueller"):
+        t.eq([c.get("key") for c in body(anna.get("/api/v1/contacts?q=" + urllib.parse.quote(q))).get("items", [])],
+             ["jmueller"], f"contacts ?q={q}: alpha's only, not beta's Jürgen Müller")
+    r = anna.get("/api/v1/search?q=" + urllib.parse.quote("Bäckerei"))
+    t.eq(sorted(c.get("key") for c in body(r).get("companies", [])), ["baeckerei-suess", "baeckerei-suess-2"],
+         "search ?q=Bäckerei lists the companies")
     n_before = len(body(anna.get("/api/v1/companies?limit=200")).get("items", []))
     problem(anna.post("/api/v1/companies", {"name": "Noch eine ACME", "key": "acme"}), 409,
             "a company with a key that is taken", "conflict")
