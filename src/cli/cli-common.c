@@ -371,8 +371,8 @@ print_list(json_t *o, const char *indent)
                 g_string_append_printf(line, ", … (%zu in all)", json_array_size(arr));
                 break;
             }
-            g_string_append_printf(line, "%s%s%s%s%s", i ? ", " : "", name ? name : "",
-                                   name ? " <" : "", addr ? addr : "", name ? ">" : "");
+            g_autofree char *mailbox = cl_mailbox_format(name, addr);
+            g_string_append_printf(line, "%s%s", i ? ", " : "", mailbox);
         }
         printf("%s%s: %s\n", indent, lists[l].label, line->str);
         g_string_free(line, TRUE);
@@ -399,12 +399,15 @@ cli_entry_print(const ClEntry *e, bool full)
     if (e->project)
         g_string_append_printf(where, "%sproject %s (%s)", where->len ? ", " : "",
                                e->project->key, e->project->name);
+    /* A saved entry without company, lead or project is in its author's own history. */
     printf("    by %s; %s\n", e->author ? e->author->key : "?",
-           where->len ? where->str : "not assigned yet");
+           where->len                   ? where->str
+           : e->state == CL_ENTRY_SAVED ? "in the author's own history"
+                                        : "not assigned yet");
     g_string_free(where, TRUE);
     if (full)
         print_addresses(e->addresses_json, e->forwarded);
-    if (e->candidates->len > 0) {
+    if (e->candidates->len > 0 && e->state == CL_ENTRY_PENDING) { /* chosen from on review */
         printf("    candidates:");
         for (guint i = 0; i < e->candidates->len; i++) {
             ClItem *c = g_ptr_array_index(e->candidates, i);

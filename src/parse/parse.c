@@ -885,3 +885,14 @@ cl_message_attachment_write(ClMessage *msg, const ClAttachment *att, int fd, gin
     *size_out = end - start;
     return true;
 }
+
+char *
+cl_mailbox_format(const char *name, const char *address)
+{
+    cl_parse_init();
+    InternetAddress *ia =
+        internet_address_mailbox_new(name && *name ? name : NULL, address ? address : "");
+    char *text = internet_address_to_string(ia, NULL, FALSE);
+    g_object_unref(ia);
+    return text;
+}

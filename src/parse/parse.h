@@ -125,3 +125,8 @@ char *cl_parse_html_to_text(const char *html, gsize length);
  * nothing is left, "anhang-<index+1>" plus an extension guessed from content_type.
  */
 char *cl_parse_safe_filename(const char *name, const char *content_type, guint index);
+
+/* A mailbox as mail programs write it, for people to read: the name quoted where it
+ * holds a comma or the like ("Müller, Jürgen" <j.mueller@…>), the address alone
+ * without a name. Not encoded (RFC 2047): not for a header. */
+char *cl_mailbox_format(const char *name, const char *address);

@@ -606,8 +606,9 @@ process(ClPipeline *p, ClPrepared *prep, const ClEnvelope *env, GError **error)
             g_propagate_error(error, g_error_copy(prep->parse_error));
             return NULL;
         }
-        g_autofree char *text = g_strdup_printf("The message cannot be read: %s.",
-                                                prep->parse_error->message);
+        g_autofree char *text =
+            g_strdup_printf("Die Nachricht ist nicht lesbar (%s). The message cannot be read: %s.",
+                            prep->parse_error->message, prep->parse_error->message);
         if (p->only_tenant)
             return refuse("malformed", text);
         return reject(p, raw, env, NULL, NULL, "malformed", text, error);

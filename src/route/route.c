@@ -54,7 +54,8 @@ cl_route_decide(const ClDirectory *dir, const char *sender, GError **error)
 
     if (address == NULL || domain == NULL || *address == '@')
         return reject(g_steal_pointer(&r), "malformed",
-                      g_strdup("The message has no usable sender address (From)."));
+                      g_strdup("Die Nachricht hat keine brauchbare Absenderadresse (From). "
+                               "The message has no usable sender address (From)."));
 
     /* Rule 2: the tenant whose registered domain is the sender's domain … */
     g_autoptr(GPtrArray) tenants = dir->ops->tenants_by_domain(dir->self, domain, error);

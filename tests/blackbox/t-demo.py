@@ -181,6 +181,25 @@ rej = t.rejected(d)
 t.eq(sorted(x.get("reason") for x in rej), ["malformed", "unknown-sender", "unknown-tenant"],
      "demo: rejected --json lists the three rejections")
 
+# ---- how show prints an entry ---------------------------------------------------------------
+# A display name with a comma is quoted, as mail programs write it: one recipient, not two.
+r = t.run(["show", "9"], data_dir=d)
+t.ok('To: "Müller, Jürgen" <juergen.mueller@kranz-maschinenbau.example>' in r.out,
+     "show quotes a display name with a comma", r)
+# The candidates are what the review chooses from: shown while the entry waits, not after.
+r = t.run(["show", "14"], data_dir=d)
+t.ok("candidates: lead 20417 lead 20440" in r.out, "a pending entry shows its candidates", r)
+r = t.run(["confirm", "14", "--lead", "20417"], data_dir=d)
+t.exit_status(r, 0, "confirm 14 --lead 20417")
+r = t.run(["show", "14"], data_dir=d)
+t.ok("candidates:" not in r.out and "lead 20417 (" in r.out, "once confirmed: the lead, no candidates", r)
+# A saved entry without company, lead or project is in its author's own history.
+r = t.run(["add", "--user", "lena", "--channel", "Telefon", "--subject", "Notiz für mich"], data_dir=d)
+t.exit_status(r, 0, "add in the own history")
+r = t.run(["history", "--user", "lena"], data_dir=d)
+t.ok("Notiz für mich" in r.out and "in the author's own history" in r.out and "not assigned yet" not in r.out,
+     "an entry of the own history says so, not 'not assigned yet'", r)
+
 # ---- the data directory: only the demo's own is cleared -------------------------------------
 base = t.tmpdir("dirs")
 foreign = os.path.join(base, "foreign")

@@ -8,7 +8,7 @@ import { get } from '../api.js';
 import { errorText, link } from '../app.js';
 import { h, icon, newId } from '../dom.js';
 import { formatDate, formatDateTime, formatList, formatSize, relativeDay, t, todayYmd } from '../i18n.js';
-import { channelIcon, channelName, chip, emptyState, recordLink, spinner } from './ui.js';
+import { channelIcon, channelName, chip, emptyState, mailbox, recordLink, spinner } from './ui.js';
 
 /** Chip for a follow-up date: overdue red, today amber, done green. */
 export function followupChip(entry) {
@@ -37,7 +37,7 @@ function addressLine(label, list) {
   return h('div.address-row', h('dt', label),
     h('dd', list.map((a, i) => h('span.address',
       i ? ', ' : null,
-      a.name ? `${a.name} <${a.address}>` : a.address))));
+      mailbox(a)))));
 }
 
 /**

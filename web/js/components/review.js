@@ -10,12 +10,12 @@ import { formatDateTime, formatList, t } from '../i18n.js';
 import { assignmentState, describeReason, recordConflict } from '../reasons.js';
 import { attachmentList, fullTextToggle } from './entries.js';
 import { checkedIds, companyRecords, followupField } from './entry-form.js';
-import { CHANNELS, channelIcon, channelName, chip, confirmDialog, leadLabel, openDialog, projectLabel, recordLink } from './ui.js';
+import { CHANNELS, channelIcon, channelName, chip, confirmDialog, leadLabel, mailbox, openDialog, projectLabel, recordLink } from './ui.js';
 
 function addresses(entry) {
   const ad = entry.addresses;
   if (!ad) return null;
-  const fmt = (list) => (list || []).map((a) => (a.name ? `${a.name} <${a.address}>` : a.address)).join(', ');
+  const fmt = (list) => (list || []).map(mailbox).join(', ');
   const rows = [];
   if (ad.from && ad.from.length) rows.push(h('div', h('dt', t('entry.from')), h('dd', fmt(ad.from))));
   if (ad.to && ad.to.length) rows.push(h('div', h('dt', t('entry.to')), h('dd', fmt(ad.to))));

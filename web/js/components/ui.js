@@ -46,6 +46,14 @@ export function spinner(label) {
   return h('div.loading-row', { role: 'status' }, h('span.spinner', { 'aria-hidden': 'true' }), h('span', label || t('common.loading')));
 }
 
+/** A mailbox as a mail program writes it: a name with a comma or the like in quotes
+ *  ("Müller, Jürgen" <j.mueller@…>), so that one recipient does not read as two. */
+export function mailbox(a) {
+  if (!a.name) return a.address;
+  const name = /[",;:<>@()[\]\\]/.test(a.name) ? `"${a.name.replace(/(["\\])/g, '\\$1')}"` : a.name;
+  return `${name} <${a.address}>`;
+}
+
 /** The name of a lead: "Lead 20417 · Relaunch Website". */
 export function leadLabel(lead) {
   return t('record.lead_label', { number: lead.number || lead.key, name: lead.name });
