@@ -697,6 +697,27 @@ run_cached(ClDb *db, const char *sql, GError **error)
 }
 
 bool
+cl_db_read_begin(ClDb *db, bool *began, GError **error)
+{
+    *began = false;
+    if (!sqlite3_get_autocommit(db->handle))
+        return true;
+    if (!run_cached(db, "BEGIN", error))
+        return false;
+    *began = true;
+    return true;
+}
+
+void
+cl_db_read_end(ClDb *db, bool began)
+{
+    /* Nothing was written: ending it cannot lose anything, only let go. */
+    if (began && !sqlite3_get_autocommit(db->handle) &&
+        sqlite3_exec(db->handle, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        sqlite3_exec(db->handle, "ROLLBACK", NULL, NULL, NULL);
+}
+
+bool
 cl_db_savepoint(ClDb *db, GError **error)
 {
     return run_cached(db, "SAVEPOINT msg", error);

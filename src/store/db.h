@@ -74,6 +74,11 @@ gint64 cl_db_changes(ClDb *db);
 bool cl_db_begin(ClDb *db, GError **error);
 bool cl_db_commit(ClDb *db, GError **error);
 void cl_db_rollback(ClDb *db);
+/* One view of the database for several statements that only read: a read
+ * transaction when none is open (*began true), nothing inside one. Every
+ * statement until cl_db_read_end(db, began) sees the same commits. */
+bool cl_db_read_begin(ClDb *db, bool *began, GError **error);
+void cl_db_read_end(ClDb *db, bool began);
 bool cl_db_savepoint(ClDb *db, GError **error);
 bool cl_db_release(ClDb *db, GError **error);
 void cl_db_rollback_to(ClDb *db);

@@ -1034,9 +1034,9 @@ row_details(ClStore *store, GArray *ids, GError **error)
     return g_steal_pointer(&out);
 }
 
-bool
-cl_store_entry_rows(ClStore *store, const ClEntryQuery *q, ClEntryRowFunc each, void *data,
-                    bool *more_out, GError **error)
+static bool
+entry_rows(ClStore *store, const ClEntryQuery *q, ClEntryRowFunc each, void *data,
+           bool *more_out, GError **error)
 {
     g_autoptr(GArray) ids = q->followups ? followup_ids(store, q, error) : page_ids(store, q, error);
     if (ids == NULL)
@@ -1113,6 +1113,22 @@ cl_store_entry_rows(ClStore *store, const ClEntryQuery *q, ClEntryRowFunc each, 
         each(&row, data);
     }
     return rc == 0;
+}
+
+/* The page's ids, their contacts, notified users and attachments and the rows
+ * themselves are read in one transaction: an entry moved into its author's own
+ * history meanwhile is on the page as it was or not at all, never listed under
+ * the company with the private state of after. */
+bool
+cl_store_entry_rows(ClStore *store, const ClEntryQuery *q, ClEntryRowFunc each, void *data,
+                    bool *more_out, GError **error)
+{
+    bool began = false;
+    if (!cl_db_read_begin(store->db, &began, error))
+        return false;
+    bool ok = entry_rows(store, q, each, data, more_out, error);
+    cl_db_read_end(store->db, began);
+    return ok;
 }
 
 ClItem *
