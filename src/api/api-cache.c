@@ -44,7 +44,8 @@ typedef struct {
     char *csrf;         /* a session's; NULL for a token */
     gint64 seen;
     gint64 generation;
-    gint64 until; /* monotonic µs */
+    gint64 until;   /* monotonic µs */
+    gint64 expires; /* when the session or token ends, Unix seconds; 0: never */
 } KeptUser;
 
 static void
@@ -209,8 +210,10 @@ api_cache_user(ApiCache *c, ApiCredential kind, const char *hash, gint64 generat
     g_autofree char *key = user_key(kind, hash);
     g_mutex_lock(&c->lock);
     KeptUser *k = g_hash_table_lookup(c->users, key);
+    /* Expiry is no commit: the generation does not tell of it. */
     if (k != NULL && k->kind == kind && k->generation == generation &&
         g_get_monotonic_time() < k->until &&
+        (k->expires == 0 || g_get_real_time() / G_USEC_PER_SEC < k->expires) &&
         (kind == API_CREDENTIAL_TOKEN || k->csrf != NULL)) {
         *user_out = cl_user_copy(k->user);
         if (csrf_out)
@@ -225,7 +228,7 @@ api_cache_user(ApiCache *c, ApiCredential kind, const char *hash, gint64 generat
 
 void
 api_cache_keep_user(ApiCache *c, ApiCredential kind, const char *hash, gint64 generation,
-                    const ClUser *user, const char *csrf, gint64 seen)
+                    const ClUser *user, const char *csrf, gint64 seen, gint64 expires)
 {
     g_autofree char *key = user_key(kind, hash);
     g_mutex_lock(&c->lock);
@@ -237,6 +240,7 @@ api_cache_keep_user(ApiCache *c, ApiCredential kind, const char *hash, gint64 ge
         k->user = cl_user_copy(user);
         k->csrf = g_strdup(csrf);
         k->seen = seen;
+        k->expires = expires;
         k->generation = generation;
         k->until = g_get_monotonic_time() + USER_SECONDS * G_USEC_PER_SEC;
         g_hash_table_replace(c->users, g_steal_pointer(&key), k);

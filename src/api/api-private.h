@@ -172,14 +172,16 @@ GBytes *api_cache_lookup(ApiCache *cache, const char *key, gint64 generation,
 void api_cache_store(ApiCache *cache, const char *key, gint64 generation, GBytes *body,
                      GBytes *gzip, const char *etag);
 /* Who a token or session cookie (by hash; kind says which, and the two never
- * find each other's entries) is, when known in this generation and for at most
- * 10 s: *user_out (transfer full), its CSRF token (a session's, never NULL) and
- * when it was seen. */
+ * find each other's entries) is, when known in this generation, for at most
+ * 10 s and not after the credential expires: *user_out (transfer full), its
+ * CSRF token (a session's, never NULL) and when it was seen. */
 bool api_cache_user(ApiCache *cache, ApiCredential kind, const char *hash, gint64 generation,
                     ClUser **user_out, char **csrf_out, gint64 *seen_out);
-/* csrf: a session's CSRF token; NULL for a token. */
+/* csrf: a session's CSRF token; NULL for a token. expires: when the session or
+ * token ends (Unix seconds; 0: never). */
 void api_cache_keep_user(ApiCache *cache, ApiCredential kind, const char *hash,
-                         gint64 generation, const ClUser *user, const char *csrf, gint64 seen);
+                         gint64 generation, const ClUser *user, const char *csrf, gint64 seen,
+                         gint64 expires);
 /* The page cache's generation for this request (asked once; 0 without a cache). */
 gint64 api_generation(Request *r);
 /* The cache of pages, or NULL when http.page_cache is off. */

@@ -676,10 +676,11 @@ api_identify(Request *r, bool quiet)
         if (cache && api_cache_user(cache, API_CREDENTIAL_TOKEN, hash, api_generation(r),
                                     &r->user, NULL, NULL))
             return true;
-        r->user = cl_store_token_user(store, hash, now, &error);
+        gint64 expires = 0;
+        r->user = cl_store_token_user(store, hash, now, &expires, &error);
         if (r->user != NULL && cache)
             api_cache_keep_user(cache, API_CREDENTIAL_TOKEN, hash, api_generation(r), r->user,
-                                NULL, 0);
+                                NULL, 0, expires);
         if (r->user == NULL) {
             if (!g_error_matches(error, CL_ERROR, CL_ERROR_NOT_FOUND)) {
                 api_reply_error(r, error);
@@ -703,10 +704,11 @@ api_identify(Request *r, bool quiet)
     ApiCache *cache = r->api->cache;
     if (!(cache && api_cache_user(cache, API_CREDENTIAL_SESSION, hash, api_generation(r),
                                   &r->user, &r->csrf, &seen))) {
-        r->user = cl_store_session_user(store, hash, now, &r->csrf, &seen, &error);
+        gint64 expires = 0;
+        r->user = cl_store_session_user(store, hash, now, &r->csrf, &seen, &expires, &error);
         if (r->user != NULL && cache)
             api_cache_keep_user(cache, API_CREDENTIAL_SESSION, hash, api_generation(r), r->user,
-                                r->csrf, seen);
+                                r->csrf, seen, expires);
     }
     if (r->user == NULL) {
         if (!g_error_matches(error, CL_ERROR, CL_ERROR_NOT_FOUND)) {
@@ -729,8 +731,9 @@ api_identify(Request *r, bool quiet)
             return false;
         }
     }
-    /* Sliding sessions, written at most every five minutes. */
-    if (now - seen > 300) {
+    /* Sliding sessions, written at most every five minutes — or every half of
+     * the timeout, when that is shorter: a session in use must not run out. */
+    if (now - seen > MIN(300, api_config(r)->session_timeout / 2)) {
         g_autoptr(GError) local = NULL;
         if (!cl_store_session_touch(store, hash, now, now + api_config(r)->session_timeout,
                                     &local))

@@ -18,7 +18,7 @@
  * steady stream of mail can grow it first (30-50 MB for 7,000 mails in the
  * LMTP benchmark). When it starts again, SQLite cuts it back to this size. */
 #define WAL_KEEP_BYTES (64 * 1024 * 1024)
-#define WAL_INDEX_MAP 4096         /* mapped of the -shm file: the header is its first 96 bytes */
+#define WAL_INDEX_REGION 32768     /* the size of a region of the wal-index (-shm) */
 #define WAL_INDEX_VERSION 3007000u /* the wal-index format's version, its first 4 bytes */
 
 struct ClDb {
@@ -28,7 +28,7 @@ struct ClDb {
     gint wal_pages;    /* pages in the log after the last commit, when watched */
     bool seen;         /* cl_db_changed() was called before */
     gint64 data_version, total_changes;
-    const guint8 *shm; /* the wal-index header, mapped (cl_db_changed); MAP_FAILED: not used */
+    const guint8 *shm; /* the wal-index header, SQLite's mapping (cl_db_changed); MAP_FAILED: none */
     bool shm_seen_set;
     guint8 shm_seen[48]; /* the header as it was before the last PRAGMA data_version */
     struct Writer *writer; /* shared by this process's connections to the same file */
@@ -361,9 +361,7 @@ cl_db_close(ClDb *db)
     if (db == NULL)
         return;
     g_clear_pointer(&db->cache, g_hash_table_unref);
-    /* Before the connection: while it is open, the -shm file cannot shrink. */
-    if (db->shm != NULL && db->shm != MAP_FAILED)
-        munmap((void *)db->shm, WAL_INDEX_MAP);
+    db->shm = NULL; /* SQLite's own mapping: it goes with the connection */
     if (db->handle != NULL && !sqlite3_get_autocommit(db->handle))
         sqlite3_exec(db->handle, "ROLLBACK", NULL, NULL, NULL);
     writer_give(db);
@@ -464,36 +462,36 @@ cl_db_checkpoint(ClDb *db, GError **error)
  * all SQLite versions that open the file at once, version 3007000). A commit
  * becomes visible to readers only when copy 0 of the header is written, so
  * unchanged bytes there mean no reader could see anything new. A torn read
- * while a commit writes it only asks the PRAGMA once more. The file is
- * mapped read-only after this connection's first read transaction: from then
- * on the connection holds SQLite's shared lock on the -shm file, and the file
- * is not truncated or deleted until it closes (cl_db_close unmaps first).
- * When the header is not what this code knows, every call asks the PRAGMA.
+ * while a commit writes it only asks the PRAGMA once more. The header is read
+ * through SQLite's own mapping of the file, taken after this connection's first
+ * read transaction (the connection holds it until it closes); it is only read,
+ * never written. When the header is not what this code knows, or the VFS maps
+ * no wal-index, every call asks the PRAGMA.
  */
 static void
 shm_map(ClDb *db)
 {
     db->shm = MAP_FAILED;
-    const char *file = sqlite3_db_filename(db->handle, "main");
-    if (file == NULL || *file == '\0')
+    /* SQLite's own mapping of the wal-index, through the VFS (xShmMap of the
+     * database file, region 0 as the connection holds it, never extended).
+     * Opening the -shm file here instead and closing it again dropped every
+     * POSIX lock the process held on it — SQLite's too: another process then
+     * took the file for the first one open, truncated and rebuilt it under
+     * the server (SIGBUS, readers unprotected). */
+    sqlite3_file *file = NULL;
+    if (sqlite3_file_control(db->handle, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+        file == NULL || file->pMethods == NULL || file->pMethods->iVersion < 2 ||
+        file->pMethods->xShmMap == NULL)
         return;
-    g_autofree char *path = g_strconcat(file, "-shm", NULL);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    volatile void *region = NULL;
+    if (file->pMethods->xShmMap(file, 0, WAL_INDEX_REGION, 0, &region) != SQLITE_OK ||
+        region == NULL)
         return;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && st.st_size >= WAL_INDEX_MAP) {
-        void *map = mmap(NULL, WAL_INDEX_MAP, PROT_READ, MAP_SHARED, fd, 0);
-        if (map != MAP_FAILED) {
-            guint32 version;
-            memcpy(&version, map, sizeof version);
-            if (version == WAL_INDEX_VERSION && ((const guint8 *)map)[12] == 1)
-                db->shm = map;
-            else
-                munmap(map, WAL_INDEX_MAP);
-        }
-    }
-    close(fd);
+    const volatile guint8 *header = region;
+    guint32 version;
+    memcpy(&version, (const void *)header, sizeof version);
+    if (version == WAL_INDEX_VERSION && header[12] == 1)
+        db->shm = (const guint8 *)header;
 }
 
 bool

@@ -240,10 +240,11 @@ cl_store_session_create(ClStore *store, const char *hash, const ClUser *user, co
 
 ClUser *
 cl_store_session_user(ClStore *store, const char *hash, gint64 now, char **csrf_out,
-                      gint64 *seen_at_out, GError **error)
+                      gint64 *seen_at_out, gint64 *expires_out, GError **error)
 {
     ClDbStmt *s = cl_db_prepare(store->db,
-                                "SELECT " USER_COLUMNS ", s.csrf, s.seen_at FROM sessions s"
+                                "SELECT " USER_COLUMNS ", s.csrf, s.seen_at, s.expires_at"
+                                " FROM sessions s"
                                 " JOIN users u ON u.id = s.user_id AND u.tenant_id = s.tenant_id"
                                 " JOIN tenants t ON t.id = u.tenant_id"
                                 " WHERE s.hash = ? AND s.expires_at > ? AND u.active",
@@ -264,6 +265,8 @@ cl_store_session_user(ClStore *store, const char *hash, gint64 now, char **csrf_
         *csrf_out = g_strdup(cl_db_column_text(s, 10));
     if (seen_at_out)
         *seen_at_out = cl_db_column_int64(s, 11);
+    if (expires_out)
+        *expires_out = cl_db_column_int64(s, 12);
     while (cl_db_step(s, NULL) == 1)
         ;
     return u;
@@ -326,10 +329,12 @@ cl_store_token_create(ClStore *store, const ClUser *user, const char *name, cons
 }
 
 ClUser *
-cl_store_token_user(ClStore *store, const char *hash, gint64 now, GError **error)
+cl_store_token_user(ClStore *store, const char *hash, gint64 now, gint64 *expires_out,
+                    GError **error)
 {
     ClDbStmt *s = cl_db_prepare(store->db,
-                                "SELECT " USER_COLUMNS ", k.id, k.used_at FROM api_tokens k"
+                                "SELECT " USER_COLUMNS ", k.id, k.used_at, k.expires_at"
+                                " FROM api_tokens k"
                                 " JOIN users u ON u.id = k.user_id AND u.tenant_id = k.tenant_id"
                                 " JOIN tenants t ON t.id = u.tenant_id WHERE k.hash = ?"
                                 " AND (k.expires_at IS NULL OR k.expires_at > ?) AND u.active",
@@ -347,6 +352,8 @@ cl_store_token_user(ClStore *store, const char *hash, gint64 now, GError **error
     }
     g_autoptr(ClUser) u = row_user(s);
     gint64 token = cl_db_column_int64(s, 10), used = cl_db_column_int64(s, 11);
+    if (expires_out)
+        *expires_out = cl_db_column_int64(s, 12); /* NULL reads as 0: never */
     while (cl_db_step(s, NULL) == 1)
         ;
     /* "Last used" to the minute: a write per request would serialise readers. */

@@ -529,12 +529,12 @@ bool cl_store_session_create(ClStore *store, const char *hash, const ClUser *use
                              const char *csrf, gint64 expires_at, const char *client,
                              GError **error);
 /*
- * The user of a session that has not expired at `now`, its CSRF token and
- * when it was last seen. Errors: CL_ERROR_NOT_FOUND (no such session, expired,
- * or the user was deactivated).
+ * The user of a session that has not expired at `now`, its CSRF token, when it
+ * was last seen and when it expires (*expires_out, may be NULL). Errors:
+ * CL_ERROR_NOT_FOUND (no such session, expired, or the user was deactivated).
  */
 ClUser *cl_store_session_user(ClStore *store, const char *hash, gint64 now, char **csrf_out,
-                              gint64 *seen_at_out, GError **error);
+                              gint64 *seen_at_out, gint64 *expires_out, GError **error);
 /* Moves a session's expiry on (sliding sessions); also removes expired sessions of everyone. */
 bool cl_store_session_touch(ClStore *store, const char *hash, gint64 now, gint64 expires_at,
                             GError **error);
@@ -544,9 +544,11 @@ bool cl_store_session_delete(ClStore *store, const char *hash, GError **error);
 gint64 cl_store_token_create(ClStore *store, const ClUser *user, const char *name,
                              const char *hash, const char *prefix, gint64 expires_at,
                              GError **error);
-/* The user of a token that has not expired; notes when it was used (at most
- * once a minute). Errors: CL_ERROR_NOT_FOUND. */
-ClUser *cl_store_token_user(ClStore *store, const char *hash, gint64 now, GError **error);
+/* The user of a token that has not expired and when it expires (*expires_out, may
+ * be NULL; 0: never); notes when it was used (at most once a minute). Errors:
+ * CL_ERROR_NOT_FOUND. */
+ClUser *cl_store_token_user(ClStore *store, const char *hash, gint64 now, gint64 *expires_out,
+                            GError **error);
 /* Errors: CL_ERROR_NOT_FOUND when the user has no such token. */
 bool cl_store_token_delete(ClStore *store, gint64 tenant_id, gint64 user_id, gint64 id,
                            GError **error);

@@ -315,9 +315,78 @@ def torn_pages(cache, seconds=3.0):
         t.eq(srv.stop(), 0, f"{tag}: serve exits 0")
 
 
+def session_expiry():
+    """A session left alone ends on time although the server keeps who it is for 10 s (expiry
+    is no commit that would tell it); a session in use does not run out, also with a timeout
+    shorter than five minutes (it is renewed every half of it)."""
+    import time
+    srv = cltest.Server(t, d, ["--http", "127.0.0.1:0"], env={"CONTACTLOG_SESSION_TIMEOUT": "4"}).start()
+    try:
+        idle = apiclient.Client(srv.address("http"))
+        busy = apiclient.Client(srv.address("http"))
+        t.eq(idle.login(*ANNA).status, 201, "expiry: anna logs in (session_timeout 4 s)")
+        # A search first indexes what waits (a commit); after it nothing is committed until
+        # anna's session is asked for again, and the server keeps who she is meanwhile.
+        t.eq(idle.get("/api/v1/search?q=auftakt").json.get("index_pending"), 0,
+             "expiry: nothing waits to be indexed")
+        # Asked a dozen times: every thread of the server has seen the last commit and knows her.
+        t.eq({idle.get("/api/v1/me").status for _ in range(12)}, {200}, "expiry: anna's session works")
+        time.sleep(4.6)  # nothing committed meanwhile
+        t.eq(idle.get("/api/v1/me").status, 401,
+             "expiry: anna's session, 4.6 s unused: ended, though the server knew who she is")
+        t.eq(busy.login(*BEN).status, 201, "expiry: ben logs in")
+        start = time.monotonic()
+        statuses = []
+        while time.monotonic() < start + 6:
+            statuses.append(busy.get("/api/v1/me").status)
+            time.sleep(0.25)
+        t.ok(set(statuses) == {200}, "expiry: ben's, used every quarter second for 6 s: lives", got=statuses)
+        # A commit of another process: the server asks the database again, not what it kept.
+        r = t.run(["add", "--user", "carla", "--channel", "phone", "--subject", "Commit"], data_dir=d)
+        t.exit_status(r, 0, "expiry: another process commits")
+        t.eq(busy.get("/api/v1/me").status, 200, "expiry: ben's session was renewed while in use")
+    finally:
+        t.eq(srv.stop(), 0, "expiry: serve exits 0")
+
+
+def shm_locks():
+    """While the server runs, it holds SQLite's shared lock on the database's wal-index (-shm),
+    which tells other processes (the CLI, deliver, an import) that the file is in use. Reading
+    the wal-index for the page cache must not let go of it: opening and closing the -shm file
+    once did (a POSIX lock belongs to the process and file, and any close ends it), and the next
+    process to open the database truncated and rebuilt the file under the server (SIGBUS)."""
+    import os
+    shm = os.path.join(d, "contactlog.db-shm")
+    srv = cltest.Server(t, d, ["--http", "127.0.0.1:0"]).start()
+    try:
+        anna = apiclient.Client(srv.address("http"))
+        t.eq(anna.login(*ANNA).status, 201, "shm: anna logs in")
+
+        def held():
+            inode = os.stat(shm).st_ino
+            with open("/proc/locks") as f:
+                return [line.split() for line in f
+                        if line.split()[4] == str(srv.proc.pid) and line.split()[5].endswith(f":{inode}")]
+
+        t.ok(held(), "shm: the server holds a lock on the -shm file", got=open("/proc/locks").read())
+        for _ in range(24):  # every thread of the server, more than once
+            t.eq(anna.get("/api/v1/companies?limit=5").status, 200, "shm: a request")
+            t.eq(anna.get("/api/v1/me/inbox").status, 200, "shm: a request")
+        t.ok(held(), "shm: after answering requests it still holds it", got=open("/proc/locks").read())
+        size = os.stat(shm).st_size
+        r = t.run(["inbox", "--user", "anna"], data_dir=d)
+        t.exit_status(r, 0, "shm: another process reads the database")
+        t.ok(os.stat(shm).st_size >= size and srv.proc.poll() is None, "shm: the server and its -shm file as they were")
+        t.eq(anna.get("/api/v1/me").status, 200, "shm: the server answers")
+    finally:
+        t.eq(srv.stop(), 0, "shm: serve exits 0")
+
+
+shm_locks()
 run(cache=True)
 run(cache=False)
 search_index()
+session_expiry()
 torn_pages(cache=False)
 torn_pages(cache=True)
 t.finish()

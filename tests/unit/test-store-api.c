@@ -489,20 +489,21 @@ test_sessions_and_tokens(Fixture *f, gconstpointer data)
     g_assert_true(cl_store_session_create(f->store, s1, anna, "csrf1", now + 100, "::1", &error));
     g_assert_true(cl_store_session_create(f->store, s2, anna, "csrf2", now + 100, "::1", &error));
     g_autofree char *csrf = NULL;
-    g_autoptr(ClUser) u = cl_store_session_user(f->store, s1, now, &csrf, NULL, &error);
+    g_autoptr(ClUser) u = cl_store_session_user(f->store, s1, now, &csrf, NULL, NULL, &error);
     g_assert_no_error(error);
     g_assert_cmpstr(csrf, ==, "csrf1");
     /* Expired is no session. */
-    g_autoptr(ClUser) late = cl_store_session_user(f->store, s1, now + 100, NULL, NULL, &error);
+    g_autoptr(ClUser) late =
+        cl_store_session_user(f->store, s1, now + 100, NULL, NULL, NULL, &error);
     g_assert_null(late);
     g_assert_error(error, CL_ERROR, CL_ERROR_NOT_FOUND);
     g_clear_error(&error);
     /* A new password ends the other sessions. */
     g_autofree char *h = cl_password_hash("new-password", &error);
     g_assert_true(cl_store_user_set_password(f->store, anna->tenant_id, anna->id, h, s1, &error));
-    g_autoptr(ClUser) kept = cl_store_session_user(f->store, s1, now, NULL, NULL, &error);
+    g_autoptr(ClUser) kept = cl_store_session_user(f->store, s1, now, NULL, NULL, NULL, &error);
     g_assert_nonnull(kept);
-    g_autoptr(ClUser) ended = cl_store_session_user(f->store, s2, now, NULL, NULL, &error);
+    g_autoptr(ClUser) ended = cl_store_session_user(f->store, s2, now, NULL, NULL, NULL, &error);
     g_assert_null(ended);
     g_clear_error(&error);
     /* Tokens: found by hash, deleted only by their owner. */
@@ -510,13 +511,13 @@ test_sessions_and_tokens(Fixture *f, gconstpointer data)
     cl_secret_hash("clt_token", t);
     gint64 id = cl_store_token_create(f->store, anna, "script", t, "clt_tok", 0, &error);
     g_assert_cmpint(id, >, 0);
-    g_autoptr(ClUser) by_token = cl_store_token_user(f->store, t, now, &error);
+    g_autoptr(ClUser) by_token = cl_store_token_user(f->store, t, now, NULL, &error);
     g_assert_cmpint(by_token->id, ==, anna->id);
     g_assert_false(cl_store_token_delete(f->store, f->hafen->id, f->jonas->id, id, &error));
     g_assert_error(error, CL_ERROR, CL_ERROR_NOT_FOUND);
     g_clear_error(&error);
     g_assert_true(cl_store_token_delete(f->store, anna->tenant_id, anna->id, id, &error));
-    g_autoptr(ClUser) revoked = cl_store_token_user(f->store, t, now, &error);
+    g_autoptr(ClUser) revoked = cl_store_token_user(f->store, t, now, NULL, &error);
     g_assert_null(revoked);
 }
 
@@ -537,7 +538,7 @@ static bool
 session_works(Fixture *f, const char *session)
 {
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
-    g_autoptr(ClUser) u = cl_store_session_user(f->store, session, now, NULL, NULL, NULL);
+    g_autoptr(ClUser) u = cl_store_session_user(f->store, session, now, NULL, NULL, NULL, NULL);
     return u != NULL;
 }
 
@@ -545,7 +546,7 @@ static bool
 token_works(Fixture *f, const char *token)
 {
     gint64 now = g_get_real_time() / G_USEC_PER_SEC;
-    g_autoptr(ClUser) u = cl_store_token_user(f->store, token, now, NULL);
+    g_autoptr(ClUser) u = cl_store_token_user(f->store, token, now, NULL, NULL);
     return u != NULL;
 }
 
