@@ -320,8 +320,8 @@ cmd_demo(int argc, char **argv)
                    "Creates a demo agency in the data directory (default here: "
                    "./contactlog-demo), starts the\nmail server, delivers sample mails to it "
                    "over LMTP and prints every user's review inbox\nand what was accepted or "
-                   "rejected and why. It starts in a new or empty directory, or clears\none it made "
-                   "itself; any other directory is never touched, nor one a running\nserver "
+                   "rejected and why. It starts in a new or empty directory, or clears\none it "
+                   "made itself; any other directory is never touched, nor one a running\nserver "
                    "answers from.",
                    entries, false, false, &argc, &argv))
         return EXIT_USAGE;

@@ -28,7 +28,7 @@ struct ClDb {
     gint wal_pages;    /* pages in the log after the last commit, when watched */
     bool seen;         /* cl_db_changed() was called before */
     gint64 data_version, total_changes;
-    const guint8 *shm; /* the wal-index header, SQLite's mapping (cl_db_changed); MAP_FAILED: none */
+    const guint8 *shm; /* the wal-index header in SQLite's mapping; MAP_FAILED: none */
     bool shm_seen_set;
     guint8 shm_seen[48]; /* the header as it was before the last PRAGMA data_version */
     struct Writer *writer; /* shared by this process's connections to the same file */
