@@ -336,12 +336,19 @@ status_title(unsigned status)
 static void
 reply_problem_v(Request *r, unsigned status, const char *code, const char *fmt, va_list ap)
 {
-    g_autofree char *detail = g_strdup_vprintf(fmt, ap);
+    /* The detail may repeat what the client sent (a path, a field's name, a
+     * key), which need not be UTF-8: jansson takes none that is not. */
+    g_autofree char *said = g_strdup_vprintf(fmt, ap);
+    g_autofree char *detail = g_utf8_make_valid(said, -1);
     json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "about:blank", "title",
                              status_title(status), "status", (int)status, "detail", detail,
                              "code", code);
-    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(body);
+    if (text == NULL) /* out of memory: the problem without its detail */
+        text = g_strdup_printf("{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%u,"
+                               "\"detail\":\"\",\"code\":\"%s\"}",
+                               status_title(status), status, code);
     reply_text(r, status, "application/problem+json", text, strlen(text));
 }
 
@@ -1104,18 +1111,20 @@ cross_origin(Request *r)
 }
 
 /* A NUL in a query argument (?limit=%00, ?q=acme%00x) would cut the value
- * short where it is read as a C string: refused as a whole. */
+ * short where it is read as a C string, and bytes that are not UTF-8 (?q=%FF)
+ * match nothing as a filter and would be no filter: refused as a whole. */
 static enum MHD_Result
-query_nul(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
-          const char *value, size_t value_size)
+query_check(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+            const char *value, size_t value_size)
 {
     (void)kind;
-    bool *found = cls;
-    if (strlen(key) != key_size || (value != NULL && strlen(value) != value_size)) {
-        *found = true;
-        return MHD_NO;
-    }
-    return MHD_YES;
+    const char **wrong = cls;
+    if (strlen(key) != key_size || (value != NULL && strlen(value) != value_size))
+        *wrong = "a query argument holds a NUL character";
+    else if (!g_utf8_validate_len(key, key_size, NULL) ||
+             (value != NULL && !g_utf8_validate_len(value, value_size, NULL)))
+        *wrong = "a query argument is not UTF-8 text";
+    return *wrong ? MHD_NO : MHD_YES;
 }
 
 /* The first callback: route, who asks, what body; true when it may go on. */
@@ -1125,10 +1134,10 @@ request_begin(Request *r)
     r->route = find_route(r);
     if (r->route == NULL)
         return false;
-    bool nul = false;
-    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, query_nul, &nul);
-    if (nul) {
-        api_reply_problem(r, 400, "bad-request", "a query argument holds a NUL character");
+    const char *wrong = NULL;
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, query_check, &wrong);
+    if (wrong != NULL) {
+        api_reply_problem(r, 400, "bad-request", "%s", wrong);
         return false;
     }
     bool safe = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;

@@ -297,22 +297,31 @@ append_part_text(GMimePart *part, GString *out)
     bool plain = charset == NULL || g_ascii_strcasecmp(charset, "utf-8") == 0 ||
                  g_ascii_strcasecmp(charset, "utf8") == 0 ||
                  g_ascii_strcasecmp(charset, "us-ascii") == 0;
-    if (!plain) {
-        /* GMime converts the declared charset to UTF-8. */
-        g_autofree char *text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
-        g_autofree char *valid = utf8_or_cp1252(text ? text : "", -1);
-        g_string_append(out, valid);
-        return;
-    }
-    /* Already UTF-8 (or undeclared): only the transfer encoding is undone,
-     * straight into out; a conversion from UTF-8 to UTF-8 would cost as much
-     * as the parse. */
     GMimeDataWrapper *content = g_mime_part_get_content(part);
     if (content == NULL)
         return;
+    /* The transfer encoding undone, and another declared charset converted to
+     * UTF-8 (as g_mime_text_part_get_text would, but with the length kept:
+     * a NUL in the text would end it there). Already UTF-8 (or undeclared):
+     * straight, a conversion from UTF-8 to UTF-8 would cost as much as the
+     * parse. */
     g_autoptr(GMimeStream) mem = g_mime_stream_mem_new();
-    g_mime_data_wrapper_write_to_stream(content, mem);
+    GMimeFilter *convert = plain ? NULL : g_mime_filter_charset_new(charset, "UTF-8");
+    if (convert != NULL) {
+        g_autoptr(GMimeStream) filtered = g_mime_stream_filter_new(mem);
+        g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), convert);
+        g_object_unref(convert);
+        g_mime_data_wrapper_write_to_stream(content, filtered);
+        g_mime_stream_flush(filtered);
+    } else {
+        g_mime_data_wrapper_write_to_stream(content, mem);
+    }
     GByteArray *decoded = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    /* A NUL is no character anyone wrote, and would cut the text (and what is
+     * found and compared of it) short: a space. */
+    for (guint8 *p = decoded->len ? memchr(decoded->data, 0, decoded->len) : NULL; p != NULL;
+         p = memchr(p, 0, decoded->len - (gsize)(p - decoded->data)))
+        *p = ' ';
     if (g_utf8_validate_len((const char *)decoded->data, decoded->len, NULL)) {
         g_string_append_len(out, (const char *)decoded->data, decoded->len);
     } else {

@@ -422,6 +422,53 @@ for q in ("limit=%00", "limit=5%0010", "q=acme%00zzz", "x%00y=1"):
     problem(ben.get(path), 400, f"GET {path}: a NUL in the query", "bad-request", detail_has="NUL")
 st(ben.get("/api/v1/me/inbox?limit=5"), 200, "… and the same without it: 200")
 
+# ---- 10. bytes that are not UTF-8 where an answer repeats them -------------------------------------
+# A problem's detail may repeat the path, a form field's name or a key; jansson takes no string that
+# is not UTF-8, and the server once died of it (one request, no login needed).
+def raw_request(request):
+    with socket.create_connection(ADDR, timeout=30) as s:
+        s.sendall(request)
+        data = b""
+        while True:
+            piece = s.recv(65536)
+            if not piece:
+                break
+            data += piece
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head.decode("latin-1"), rest
+
+
+for method, path in ((b"GET", b"/api/%FF"), (b"DELETE", b"/%C3%28"), (b"GET", b"/api/v1/x%C3")):
+    head, rest = raw_request(method + b" " + path + b" HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.10.1\r\n"
+                             b"Connection: close\r\n\r\n")
+    try:
+        j = json.loads(rest.decode("utf-8"))
+    except ValueError:
+        j = None
+    t.ok(head[9:12] in ("404", "405") and isinstance(j, dict) and j.get("status") in (404, 405),
+         f"{method.decode()} {path.decode()}: 404 (or 405) as a JSON problem", got=(head[:100], rest[:200]))
+    alive(f"after {method.decode()} {path.decode()}")
+for q in ("company=%FF", "q=%FF", "q=b%C3%A4%FF"):
+    problem(ben.get("/api/v1/contacts?" + q), 400, f"GET /contacts?{q}: not UTF-8", "bad-request",
+            detail_has="UTF-8")
+st(ben.get("/api/v1/contacts?q=b%C3%A4cker"), 200, "… and ?q=bäcker: 200")
+cookie = f"cl_session={ben.cookie}".encode()
+for name, value in ((b"\xff\xfe", b"x"), (b"\xff", b"y" * (1024 * 1024 + 10))):
+    payload = (b"--b\r\nContent-Disposition: form-data; name=\"" + name + b"\"\r\n\r\n" + value +
+               b"\r\n--b--\r\n")
+    head, rest = raw_request(b"POST /api/v1/entries HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.10.2\r\n"
+                             b"Cookie: " + cookie + b"\r\nX-CSRF-Token: " + ben.csrf.encode() + b"\r\n"
+                             b"Content-Type: multipart/form-data; boundary=b\r\n"
+                             b"Content-Length: " + str(len(payload)).encode() + b"\r\nConnection: close\r\n\r\n"
+                             + payload)
+    try:
+        j = json.loads(rest.decode("utf-8"))
+    except ValueError:
+        j = None
+    t.ok(head[9:10] == "4" and isinstance(j, dict) and j.get("code") in ("bad-request", "too-large", "invalid"),
+         f"a form field named {name!r} ({len(value)} bytes): 4xx as a JSON problem", got=(head[:100], rest[:200]))
+    alive(f"after the form field named {name!r}")
+
 alive("at the end")
 srv.stop()
 t.finish()

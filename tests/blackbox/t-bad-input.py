@@ -130,6 +130,23 @@ if res:
              "hostile file names: stored name is a safe file name (no /, \\, leading dot, control or bidi "
              "characters; at most 255 bytes)", got=n[:80])
 
+# ---- NUL in the text --------------------------------------------------------------------------
+# Two mails without Message-ID, alike up to a NUL in the body: two entries, the text whole (the
+# text once ended at the NUL, and the second mail was "already captured" and lost).
+def nul_mail(rest):
+    head = (f"From: {ANNA}\r\nTo: {JM}\r\nSubject: Mit NUL\r\n"
+            "Date: Fri, 06 Nov 2026 10:00:00 +0100\r\n\r\n").encode()
+    return head + b"Hallo\r\n\x00" + rest + b"\r\n"
+
+
+first, _ = case("a NUL in the body", nul_mail(b"ERSTER Inhalt"), "pending", 0)
+second, _ = case("another mail, alike up to the NUL", nul_mail(b"GANZ anderer Inhalt"), "pending", 0)
+if first and second:
+    t.ok(first.get("entry") != second.get("entry"), "two mails alike up to a NUL are two entries",
+         got=(first.get("entry"), second.get("entry")))
+    r = t.run(["show", str(second.get("entry"))], data_dir=d)
+    t.ok("GANZ anderer Inhalt" in r.out, "the text after the NUL is kept", r)
+
 # ---- huge header lines -----------------------------------------------------------------------
 long_hdr = known("Neues Logo mit langem Header", "long-header", [("X-Long", "a" * (1 << 20))])
 case("1 MB single header line (X-Long)", long_hdr, "pending", 0)

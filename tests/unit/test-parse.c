@@ -310,6 +310,34 @@ test_text_line_ends(void)
     g_assert_cmpstr(parts->text, ==, "A\n\nB");
 }
 
+/* Parses a mail given with its length (it may hold NULs). */
+static ClMessage *
+parse_len(const char *mail, gsize len)
+{
+    GByteArray *bytes = g_byte_array_new();
+    g_byte_array_append(bytes, (const guint8 *)mail, (guint)len);
+    g_autoptr(GError) error = NULL;
+    ClMessage *m = cl_parse_message_bytes(bytes, &error);
+    g_byte_array_unref(bytes);
+    g_assert_no_error(error);
+    return m;
+}
+
+/* A NUL in the body is no end of the text (it was: two mails alike up to a NUL
+ * were one duplicate); in a part of another charset neither. */
+static void
+test_nul_in_text(void)
+{
+    static const char plain[] = "From: a@x.example\r\nSubject: s\r\n\r\nvorher\r\n\0NACHHER sichtbar\r\n";
+    g_autoptr(ClMessage) m = parse_len(plain, sizeof plain - 1);
+    g_assert_cmpstr(m->text, ==, "vorher\n NACHHER sichtbar");
+    static const char latin1[] = "From: a@x.example\r\nSubject: s\r\n"
+                                 "Content-Type: text/plain; charset=iso-8859-1\r\n\r\n"
+                                 "Gr\xfc\xdf" "e\0und mehr\r\n";
+    g_autoptr(ClMessage) l = parse_len(latin1, sizeof latin1 - 1);
+    g_assert_cmpstr(l->text, ==, "Grüße und mehr");
+}
+
 /* From bytes in memory: the message keeps them, no copy; the same result as
  * from a file. */
 static void
@@ -395,6 +423,7 @@ main(int argc, char **argv)
     g_test_add_func("/parse/body/html-only", test_html_only);
     g_test_add_func("/parse/html/cases", test_html_to_text_cases);
     g_test_add_func("/parse/text-line-ends", test_text_line_ends);
+    g_test_add_func("/parse/nul-in-text", test_nul_in_text);
     g_test_add_func("/parse/from-bytes", test_bytes_parse);
     g_test_add_func("/parse/html/deep", test_deep_html);
     g_test_add_func("/parse/filenames", test_safe_filenames);
