@@ -363,10 +363,10 @@ t.ok(old_id in [x.get("id") for x in body(ben.get("/api/v1/me/inbox?state=own&li
      "… and listed in the own history")
 
 # ---- 8. 405 with any method is JSON ------------------------------------------------------------------
-def raw_method(method):
+def raw_request(request):
+    """One request as bytes on a connection of its own: (the head as text, the body)."""
     with socket.create_connection(ADDR, timeout=30) as s:
-        s.sendall(method + b" /api/v1/me HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.8.1\r\n"
-                  b"Connection: close\r\n\r\n")
+        s.sendall(request)
         data = b""
         while True:
             piece = s.recv(65536)
@@ -375,6 +375,11 @@ def raw_method(method):
             data += piece
     head, _, rest = data.partition(b"\r\n\r\n")
     return head.decode("latin-1"), rest
+
+
+def raw_method(method):
+    return raw_request(method + b" /api/v1/me HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.8.1\r\n"
+                       b"Connection: close\r\n\r\n")
 
 
 for method in (b'X"}', b'BREW\\', b'Q"\x01'):
@@ -425,19 +430,6 @@ st(ben.get("/api/v1/me/inbox?limit=5"), 200, "… and the same without it: 200")
 # ---- 10. bytes that are not UTF-8 where an answer repeats them -------------------------------------
 # A problem's detail may repeat the path, a form field's name or a key; jansson takes no string that
 # is not UTF-8, and the server once died of it (one request, no login needed).
-def raw_request(request):
-    with socket.create_connection(ADDR, timeout=30) as s:
-        s.sendall(request)
-        data = b""
-        while True:
-            piece = s.recv(65536)
-            if not piece:
-                break
-            data += piece
-    head, _, rest = data.partition(b"\r\n\r\n")
-    return head.decode("latin-1"), rest
-
-
 for method, path in ((b"GET", b"/api/%FF"), (b"DELETE", b"/%C3%28"), (b"GET", b"/api/v1/x%C3")):
     head, rest = raw_request(method + b" " + path + b" HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.10.1\r\n"
                              b"Connection: close\r\n\r\n")
