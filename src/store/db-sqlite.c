@@ -670,12 +670,18 @@ cl_db_begin(ClDb *db, GError **error)
 bool
 cl_db_commit(ClDb *db, GError **error)
 {
-    if (!cl_db_exec(db, "COMMIT", error)) {
-        cl_db_rollback(db);
+    /* On failure the transaction may still be open, and the write lock held:
+     * the caller undoes what it did beside the database, then rolls back. */
+    if (!cl_db_exec(db, "COMMIT", error))
         return false;
-    }
     writer_give(db);
     return true;
+}
+
+bool
+cl_db_in_transaction(ClDb *db)
+{
+    return !sqlite3_get_autocommit(db->handle);
 }
 
 void

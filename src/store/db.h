@@ -72,8 +72,13 @@ bool cl_db_changed(ClDb *db);
 gint64 cl_db_changes(ClDb *db);
 
 bool cl_db_begin(ClDb *db, GError **error);
+/* false: the transaction may still be open (and the write lock held) — call
+ * cl_db_rollback() after undoing what was done beside the database. */
 bool cl_db_commit(ClDb *db, GError **error);
 void cl_db_rollback(ClDb *db);
+/* Is a transaction open (a failed COMMIT may have ended it: SQLite rolls back
+ * by itself after some errors, and lets go of the write lock)? */
+bool cl_db_in_transaction(ClDb *db);
 /* One view of the database for several statements that only read: a read
  * transaction when none is open (*began true), nothing inside one. Every
  * statement until cl_db_read_end(db, began) sees the same commits. */

@@ -90,8 +90,10 @@ migrate(ClStore *store, GError **error)
             g_prefix_error(error, "migration %" G_GINT64_FORMAT ": ", v);
             return false;
         }
-        if (!cl_db_commit(store->db, error))
+        if (!cl_db_commit(store->db, error)) {
+            cl_db_rollback(store->db);
             return false;
+        }
         g_info("store migrated schema=%" G_GINT64_FORMAT, v);
     }
     return true;
@@ -146,13 +148,22 @@ cl_store_begin(ClStore *store, GError **error)
     return cl_db_begin(store->db, error);
 }
 
+/* What a failed transaction appended to the pack is cut off again — only
+ * while it still holds the write lock, before the rollback: once it lets go,
+ * another writer (a thread, or a deliver or import of another process) may
+ * append and commit behind it, and a late cut took that writer's committed
+ * blob. Without the lock (SQLite ended the transaction by itself) the bytes
+ * stay, unreferenced, as after a crash. */
 static void
 pack_cut_back(ClStore *store)
 {
-    /* We still hold the write lock: nobody appended after us. */
-    if (store->pack_ready && store->pack_end != store->pack_tx_start &&
-        ftruncate(store->pack_fd, store->pack_tx_start) != 0)
-        g_warning("store pack-truncate-failed error=%s", g_strerror(errno));
+    if (store->pack_ready && store->pack_end != store->pack_tx_start) {
+        if (!cl_db_in_transaction(store->db))
+            g_info("store pack-tail-kept bytes=%" G_GINT64_FORMAT " (the transaction had ended)",
+                   (gint64)(store->pack_end - store->pack_tx_start));
+        else if (ftruncate(store->pack_fd, store->pack_tx_start) != 0)
+            g_warning("store pack-truncate-failed error=%s", g_strerror(errno));
+    }
     store->pack_ready = false;
 }
 
@@ -167,6 +178,7 @@ cl_store_commit(ClStore *store, GError **error)
     }
     if (!cl_db_commit(store->db, error)) {
         pack_cut_back(store);
+        cl_db_rollback(store->db);
         return false;
     }
     store->pack_ready = false;
@@ -176,8 +188,8 @@ cl_store_commit(ClStore *store, GError **error)
 void
 cl_store_rollback(ClStore *store)
 {
-    cl_db_rollback(store->db);
     pack_cut_back(store);
+    cl_db_rollback(store->db);
 }
 
 bool
