@@ -14,6 +14,7 @@
 #include <gio/gio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -291,8 +292,14 @@ cl_store_tmp_clean(ClStore *store)
         if (!g_str_has_prefix(name, "spool-"))
             continue;
         g_autofree char *path = g_build_filename(store->tmp_dir, name, NULL);
-        if (unlink(path) == 0)
+        /* A spool file in use is locked by its writer (cl_store_tmp_file):
+         * another server or a deliver still writing it. Only the rest goes. */
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(path) == 0)
             removed++;
+        close(fd);
     }
     return removed;
 }
@@ -307,6 +314,9 @@ cl_store_tmp_file(ClStore *store, char **path_out, GError **error)
         g_free(path);
         return -1;
     }
+    /* In use for as long as it is open: cl_store_tmp_clean leaves it alone. */
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        g_debug("store spool-lock-failed error=%s", g_strerror(errno));
     *path_out = path;
     return fd;
 }

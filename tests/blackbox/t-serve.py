@@ -543,6 +543,28 @@ with open(spool, "w") as f:
     f.write("x")
 srv = Server(t, d, ["--lmtp", f"127.0.0.1:{free_port()}"]).start()
 t.ok(not os.path.exists(spool), "a stale spool file in tmp/ is removed at start")
+# … but not the spool file of a message another server is still receiving
+LMTP = srv.address("lmtp")
+dlg = Dialog(LMTP)
+dlg.reply()
+dlg.send(f"LHLO x\r\nMAIL FROM:<{ANNA}>\r\nRCPT TO:<{DROP}>\r\nDATA\r\n")
+dlg.replies(4)
+big_body = ("Zeile mit Text für die Spooldatei.\n" * 12000)  # about 430 KB: more than session_memory
+wire = dot_stuff(msg("spool-in-use", body=big_body))
+dlg.send(wire[:-5])  # all but the final dot
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline and not any(n.startswith("spool-") for n in os.listdir(os.path.join(d, "tmp"))):
+    time.sleep(0.05)
+spooling = [n for n in os.listdir(os.path.join(d, "tmp")) if n.startswith("spool-")]
+t.eq(len(spooling), 1, "a message of 430 KB on its way is spooled to tmp/")
+second = Server(t, d, ["--lmtp", f"127.0.0.1:{free_port()}"]).start()
+t.ok(all(os.path.exists(os.path.join(d, "tmp", n)) for n in spooling),
+     "a second server starting on the directory leaves the spool file in use alone", got=os.listdir(os.path.join(d, "tmp")))
+t.ok("spool-cleaned" not in second.log_text(), "… and says it cleaned nothing")
+second.stop()
+dlg.send(wire[-5:])
+same([c for c, _ in dlg.replies(1)], [250], "the message is then stored (250)")
+dlg.close()
 srv.stop()
 
 # out of file descriptors: waiting clients get 421, and the server does not spin
