@@ -58,7 +58,9 @@ function ensureModules() {
 
 function startServer() {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, CONTACTLOG_WEB_ROOT: webRoot };
+    // A German agency's server keeps German time (README, "Time zone"): "today" for the
+    // follow-ups due is the browsers' day, also between 23:00 and 24:00 UTC.
+    const env = { ...process.env, CONTACTLOG_WEB_ROOT: webRoot, TZ: 'Europe/Berlin' };
     const child = spawn(binary, ['serve', '--data-dir', dataDir, '--lmtp', '127.0.0.1:0', '--http', '127.0.0.1:0'], {
       env, stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -105,7 +107,8 @@ before(async () => {
   mkdirSync(shotDir, { recursive: true });
   dataDir = mkdtempSync(path.join(tmpdir(), 'contactlog-browser-'));
   serverLog = createWriteStream(path.join(shotDir, 'server.log'));
-  const demo = spawnSync(binary, ['demo', '--data-dir', path.join(dataDir, 'data')], { encoding: 'utf8' });
+  const demo = spawnSync(binary, ['demo', '--data-dir', path.join(dataDir, 'data')],
+    { encoding: 'utf8', env: { ...process.env, TZ: 'Europe/Berlin' } });
   if (demo.status !== 0) throw new Error(`contactlog demo failed (${demo.status}):\n${demo.stderr}`);
   dataDir = path.join(dataDir, 'data');
   const started = await startServer();
@@ -232,11 +235,15 @@ async function go(page, p) {
   await waitIdle(page);
 }
 
+/** A day counted from today in the pages' time zone (Europe/Berlin, as openPage sets it), not
+ *  the test machine's: between 23:00 and 24:00 UTC, Berlin has the next day already. */
 function ymd(offsetDays) {
-  const d = new Date();
-  d.setDate(d.getDate() + offsetDays);
-  const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  const today = new Intl.DateTimeFormat('en-CA', {
+    timeZone: 'Europe/Berlin', year: 'numeric', month: '2-digit', day: '2-digit',
+  }).format(new Date());
+  const d = new Date(`${today}T12:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + offsetDays);
+  return d.toISOString().slice(0, 10);
 }
 
 /**
