@@ -448,8 +448,12 @@ bool
 cl_store_reindex(ClStore *store, char *(*text_fn)(ClStore *, ClEntry *, void *), void *data,
                  guint *count_out, GError **error)
 {
-    /* In batches, so that mail keeps arriving meanwhile; run again after an
-     * interruption (it starts from an empty index). */
+    /* In batches, so that mail keeps arriving meanwhile. With the emptied
+     * index every entry is "not in the index yet" (search_names NULL) and
+     * queued: an edit or a delete meanwhile takes nothing out of the index
+     * (taking out words that are not there was "database disk image is
+     * malformed"), the server's indexer may index some of them first, and
+     * what an interrupted run did not reach stays queued for it. */
     guint count = 0;
     if (!cl_store_begin(store, error))
         return false;
@@ -458,8 +462,13 @@ cl_store_reindex(ClStore *store, char *(*text_fn)(ClStore *, ClEntry *, void *),
                                 error);
     bool ok = s != NULL && cl_db_run(s, error);
     if (ok) {
-        /* Everything is indexed whole again: nothing waits. */
-        s = cl_db_prepare(store->db, "DELETE FROM search_queue", error);
+        s = cl_db_prepare(store->db, "UPDATE entries SET search_names = NULL", error);
+        ok = s != NULL && cl_db_run(s, error);
+    }
+    if (ok) {
+        s = cl_db_prepare(store->db,
+                          "INSERT OR IGNORE INTO search_queue (entry_id) SELECT id FROM entries",
+                          error);
         ok = s != NULL && cl_db_run(s, error);
     }
     if (!ok || !cl_store_commit(store, error)) {
@@ -489,6 +498,16 @@ cl_store_reindex(ClStore *store, char *(*text_fn)(ClStore *, ClEntry *, void *),
         for (guint i = 0; i < ids->len; i++) {
             gint64 *pair = &g_array_index(ids, gint64, 2 * i);
             after = pair[0];
+            /* Still queued? Else the server's indexer came first, or it was deleted. */
+            ClDbStmt *q = cl_db_prepare(store->db, "DELETE FROM search_queue WHERE entry_id = ?",
+                                        error);
+            if (q == NULL)
+                goto fail;
+            cl_db_bind_int64(q, 1, pair[0]);
+            if (!cl_db_run(q, error))
+                goto fail;
+            if (cl_db_changes(store->db) != 1)
+                continue;
             g_autoptr(ClEntry) e = cl_store_entry_get(store, pair[1], pair[0], error);
             if (e == NULL)
                 goto fail;

@@ -382,7 +382,73 @@ def shm_locks():
         t.eq(srv.stop(), 0, "shm: serve exits 0")
 
 
+def reindex_beside_edits(n=120):
+    """`contactlog reindex` in another process while the server edits and deletes entries: the
+    edits once took words out of the emptied index ("database disk image is malformed", 500),
+    and a deleted entry stopped the reindex halfway ("no entry N", the rest unsearchable)."""
+    import random
+    import threading
+    srv = cltest.Server(t, d, ["--http", "127.0.0.1:0"]).start()
+    try:
+        anna = apiclient.Client(srv.address("http"))
+        t.eq(anna.login(*ANNA).status, 201, "reindex: anna logs in")
+        rng = random.Random(7)
+        made = {}
+        for i in range(n):
+            word = "reidx" + "".join(rng.choice("bcdfghklmnpqrstvwz") for _ in range(8))
+            r = anna.post("/api/v1/entries", {"channel": "phone", "company": "acme", "subject": f"Notiz {word}"})
+            if r.status == 201:
+                made[r.json["id"]] = word
+        t.eq(len(made), n, "reindex: entries to work on")
+        ids = list(made)
+        rng.shuffle(ids)
+        doomed, kept = ids[: n // 2], ids[n // 2:]
+        answers, stop = [], threading.Event()
+
+        deleted = []
+
+        def deleter():
+            c = apiclient.Client(srv.address("http"))
+            c.login(*ANNA)
+            while doomed:
+                eid = doomed.pop()
+                answers.append(c.delete(f"/api/v1/entries/{eid}").status)
+                deleted.append(eid)
+
+        def editor():
+            c = apiclient.Client(srv.address("http"))
+            c.login(*ANNA)
+            i = 0
+            while not stop.is_set():
+                eid = kept[i % len(kept)]
+                i += 1
+                answers.append(c.patch(f"/api/v1/entries/{eid}", {"text": f"Stand {i}"}).status)
+
+        threads = [threading.Thread(target=deleter), threading.Thread(target=editor)]
+        for th in threads:
+            th.start()
+        runs = []
+        while len(runs) < 3 or (doomed and len(runs) < 20):
+            r = t.run(["reindex"], data_dir=d, timeout=120)
+            runs.append((r.rc, r.err.strip()[-200:]))
+        stop.set()
+        for th in threads:
+            th.join()
+        t.ok(all(rc == 0 for rc, _ in runs), "reindex: every run beside the edits ends well", got=runs)
+        t.eq(len(deleted), n // 2, "reindex: half of the entries deleted meanwhile")
+        t.eq(sorted(set(answers) - {200, 204}), [], "reindex: every edit and delete meanwhile answered 200/204")
+        # what the index holds now: the kept entries by their words, the deleted ones not at all
+        missing = [made[e] for e in kept
+                   if e not in [x["id"] for x in anna.get(f"/api/v1/search?q={made[e]}").json.get("items", [])]]
+        t.eq(missing, [], "reindex: every kept entry is found by its word")
+        found = [made[e] for e in deleted if anna.get(f"/api/v1/search?q={made[e]}").json.get("items")]
+        t.eq(found, [], "reindex: no deleted entry is found")
+    finally:
+        t.eq(srv.stop(), 0, "reindex: serve exits 0")
+
+
 shm_locks()
+reindex_beside_edits()
 run(cache=True)
 run(cache=False)
 search_index()

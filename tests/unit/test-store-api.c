@@ -676,6 +676,56 @@ test_index_queue(Fixture *f, gconstpointer data)
     index_integrity(f);
 }
 
+/* A reindex that stops anywhere (here: every step it takes, failing in turn)
+ * leaves the index whole, or every entry it did not reach queued and out of
+ * the index as far as edits know: an edit meanwhile takes no words out of the
+ * emptied index (that was "database disk image is malformed"), and draining
+ * the queue finds every entry again. */
+static void
+test_reindex_interrupted(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    gint64 a = add_entry(f, f->muster, f->anna, f->acme, "Erster Kranich", "Notiz eins",
+                         CL_ENTRY_SAVED);
+    gint64 b = add_entry(f, f->muster, f->anna, f->acme, "Zweiter Reiher", "Notiz zwei",
+                         CL_ENTRY_SAVED);
+    gint64 m = add_mail(f, "Dritter Storch");
+    g_autoptr(GError) error = NULL;
+    while (cl_store_index_queued(f->store, queued_text, NULL, 0, &error) > 0)
+        ;
+    g_autofree char *want_a = ids(a, 0);
+    g_autofree char *want_b = ids(b, 0);
+    g_autofree char *want_m = ids(m, 0);
+    bool fired = true;
+    for (guint n = 1; fired && n < 200; n++) {
+        cl_store_fail_after(f->store, n);
+        guint count = 0;
+        bool ok = cl_store_reindex(f->store, queued_text, NULL, &count, &error);
+        fired = cl_store_fail_after(f->store, 0) == 0;
+        g_assert_true(ok != fired);
+        g_clear_error(&error);
+        /* An edit before anything catches up. */
+        g_autofree char *subject = g_strdup_printf("Erster Kranich %u", n);
+        ClEntryChange c = CL_ENTRY_CHANGE_INIT;
+        c.subject = subject;
+        g_assert_true(cl_store_begin(f->store, &error));
+        g_assert_true(cl_store_entry_update(f->store, f->muster->id, a, &c, &error));
+        g_assert_true(cl_store_commit(f->store, &error));
+        g_assert_no_error(error);
+        while (cl_store_index_queued(f->store, queued_text, NULL, 0, &error) > 0)
+            ;
+        g_assert_no_error(error);
+        const char *words[] = { "kranich", "reiher", "storch" };
+        const char *wanted[] = { want_a, want_b, want_m };
+        for (gsize w = 0; w < G_N_ELEMENTS(words); w++) {
+            g_autofree char *got = search(f, f->muster, f->anna, words[w]);
+            g_assert_cmpstr(got, ==, wanted[w]);
+        }
+        index_integrity(f);
+    }
+    g_assert_false(fired); /* the last run went through */
+}
+
 static void
 test_preview(Fixture *f, gconstpointer data)
 {
@@ -709,6 +759,7 @@ main(int argc, char **argv)
     ADD("/store-api/entry/followups", test_followups);
     ADD("/store-api/entry/preview", test_preview);
     ADD("/store-api/search/index-queue", test_index_queue);
+    ADD("/store-api/search/reindex-interrupted", test_reindex_interrupted);
     ADD("/store-api/records/save", test_records);
     ADD("/store-api/auth/sessions-and-tokens", test_sessions_and_tokens);
     ADD("/store-api/auth/password-revokes", test_password_revokes);
