@@ -17,7 +17,7 @@ typedef struct {
     GString *path; /* JSON path of the value being read, for error messages */
     gint64 last_id; /* the record the last load_*() wrote */
     bool failed;    /* invalid() was called: an optional field had the wrong type */
-    GHashTable *hashed; /* "old hash\1password" → the hash to store (hash_passwords) */
+    GHashTable *hashed; /* a user's json_t → Hashed (hash_passwords) */
 } Load;
 
 static bool
@@ -273,9 +273,46 @@ sync_set(Load *l, SetKind kind, gint64 owner, gint64 tenant_id, json_t *list, co
     return true;
 }
 
-/* Argon2id (libsodium). An unchanged password keeps its hash: loading twice changes nothing. */
+/* The password hash a prepared, bound SELECT reads (*old_out NULL: none). */
 static bool
-password_hash(Load *l, gint64 user_id, const char *password, char **hash_out, GError **error)
+read_hash(ClDbStmt *s, char **old_out, GError **error)
+{
+    int rc = cl_db_step(s, error);
+    if (rc < 0)
+        return false;
+    *old_out = rc == 1 ? g_strdup(cl_db_column_text(s, 0)) : NULL;
+    while (rc == 1 && cl_db_step(s, NULL) == 1)
+        ;
+    return true;
+}
+
+/* Argon2id (libsodium). An unchanged password keeps its hash: loading twice changes nothing. */
+static char *
+keep_or_hash(const char *old, const char *password, GError **error)
+{
+    if (old != NULL && cl_password_verify(old, password))
+        return g_strdup(old);
+    return cl_password_hash(password, error);
+}
+
+typedef struct {
+    char *old;  /* the stored hash it was checked against; NULL: none */
+    char *hash; /* what to store */
+} Hashed;
+
+static void
+hashed_free(Hashed *h)
+{
+    g_free(h->old);
+    g_free(h->hash);
+    g_free(h);
+}
+
+/* u: the user's object of the file; what hash_passwords made for it is taken
+ * while the stored hash is still the one it checked. */
+static bool
+password_hash(Load *l, json_t *u, gint64 user_id, const char *password, char **hash_out,
+              GError **error)
 {
     *hash_out = NULL;
     if (password == NULL)
@@ -285,23 +322,13 @@ password_hash(Load *l, gint64 user_id, const char *password, char **hash_out, GE
     if (s == NULL)
         return false;
     cl_db_bind_int64(s, 1, user_id);
-    int rc = cl_db_step(s, error);
-    if (rc < 0)
+    g_autofree char *old = NULL;
+    if (!read_hash(s, &old, error))
         return false;
-    g_autofree char *old = rc == 1 ? g_strdup(cl_db_column_text(s, 0)) : NULL;
-    while (rc == 1 && cl_db_step(s, NULL) == 1)
-        ;
-    g_autofree char *key = g_strconcat(old ? old : "", "\1", password, NULL);
-    const char *ready = l->hashed ? g_hash_table_lookup(l->hashed, key) : NULL;
-    if (ready != NULL) {
-        *hash_out = g_strdup(ready);
-        return true;
-    }
-    if (old != NULL && cl_password_verify(old, password)) {
-        *hash_out = g_steal_pointer(&old);
-        return true;
-    }
-    *hash_out = cl_password_hash(password, error);
+    Hashed *ready = l->hashed ? g_hash_table_lookup(l->hashed, u) : NULL;
+    *hash_out = ready != NULL && g_strcmp0(ready->old, old) == 0
+                    ? g_strdup(ready->hash)
+                    : keep_or_hash(old, password, error);
     return *hash_out != NULL;
 }
 
@@ -331,7 +358,7 @@ load_user(Load *l, gint64 tenant_id, json_t *u, GError **error)
         return false;
     l->last_id = id;
     g_autofree char *hash = NULL;
-    if (!password_hash(l, id, password, &hash, error))
+    if (!password_hash(l, u, id, password, &hash, error))
         return false;
     if (hash != NULL) {
         ClDbStmt *s = cl_db_prepare(l->store->db,
@@ -612,7 +639,8 @@ load_drop_addresses(Load *l, json_t *root, GError **error)
 static bool
 hash_passwords(Load *l, json_t *root, GError **error)
 {
-    l->hashed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    l->hashed = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+                                      (GDestroyNotify)hashed_free);
     size_t i, j;
     json_t *tenant, *user;
     json_array_foreach(json_object_get(root, "tenants"), i, tenant) {
@@ -630,25 +658,11 @@ hash_passwords(Load *l, json_t *root, GError **error)
                 return false;
             cl_db_bind_text(s, 1, tkey);
             cl_db_bind_text(s, 2, ukey);
-            int rc = cl_db_step(s, error);
-            if (rc < 0)
+            Hashed *h = g_new0(Hashed, 1);
+            g_hash_table_insert(l->hashed, user, h);
+            if (!read_hash(s, &h->old, error) ||
+                (h->hash = keep_or_hash(h->old, password, error)) == NULL)
                 return false;
-            g_autofree char *old = rc == 1 ? g_strdup(cl_db_column_text(s, 0)) : NULL;
-            while (rc == 1 && cl_db_step(s, NULL) == 1)
-                ;
-            char *key = g_strconcat(old ? old : "", "\1", password, NULL);
-            if (g_hash_table_contains(l->hashed, key)) {
-                g_free(key);
-                continue;
-            }
-            char *hash = old != NULL && cl_password_verify(old, password)
-                             ? g_steal_pointer(&old)
-                             : cl_password_hash(password, error);
-            if (hash == NULL) {
-                g_free(key);
-                return false;
-            }
-            g_hash_table_insert(l->hashed, key, hash);
         }
     }
     return true;
