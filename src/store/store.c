@@ -161,7 +161,7 @@ pack_cut_back(ClStore *store)
     if (store->pack_ready && store->pack_end != store->pack_tx_start) {
         if (!cl_db_in_transaction(store->db))
             g_info("store pack-tail-kept bytes=%" G_GINT64_FORMAT " (the transaction had ended)",
-                   (gint64)(store->pack_end - store->pack_tx_start));
+                   store->pack_end - store->pack_tx_start);
         else if (ftruncate(store->pack_fd, store->pack_tx_start) != 0)
             g_warning("store pack-truncate-failed error=%s", g_strerror(errno));
     }
